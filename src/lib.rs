@@ -1,0 +1,10 @@
+//! GlitchScope: Gravity Spy glitch classification with an ImageNet-pretrained EfficientNet-Lite.
+//!
+//! One library for the trainer, the CLI and the browser: labels, preprocessing, the network, model cards and
+//! inference. Nothing here is web-specific except `web`, the only module that uses `wasm_bindgen`, compiled
+//! for wasm32 alone.
+
+pub mod card;
+pub mod labels;
+pub mod model;
+pub mod inference;

@@ -1,0 +1,275 @@
+//! EfficientNet-Lite (Tan & Le 2019, the "Lite" variant for mobile accelerators) as a plain Burn module.
+//!
+//! Lite differs from EfficientNet-B*: no squeeze-and-excitation, ReLU6 instead of swish, and the stem (32
+//! channels) and head (1280 channels) are not scaled. Convolutions use TensorFlow "SAME" padding, as the
+//! original TF checkpoints were trained with it: for stride 2 on an even input the padding is asymmetric
+//! ((0, 1) for 3x3, (1, 2) for 5x5). Burn's `PaddingConfig2d::Same` computes exactly that, for any input size.
+//!
+//! Field names follow the `efficientnet_pytorch` state-dict keys with the leading underscore dropped
+//! (`_blocks.3._depthwise_conv` -> `blocks.3.depthwise_conv`), so the ImageNet weights load by a single
+//! key remap (see `weights.rs`).
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::tensor::activation::relu6;
+use burn::tensor::{Device, Tensor};
+
+/// Batch-norm epsilon of the TF checkpoints.
+const BN_EPS: f64 = 1e-3;
+/// TF batch-norm momentum 0.99, i.e. 0.01 in Burn's convention (weight of the new batch).
+const BN_MOMENTUM: f64 = 0.01;
+/// Stem and head widths, fixed for all Lite variants.
+const STEM_CHANNELS: usize = 32;
+/// Width of the last 1x1 convolution, i.e. the size of the embedding.
+pub const HEAD_CHANNELS: usize = 1280;
+
+/// One stage of the network: `repeats` MBConv blocks with the same kernel and output width.
+struct StageSpec {
+    repeats: usize,
+    kernel: usize,
+    stride: usize,
+    expand: usize,
+    out_channels: usize,
+}
+
+/// The seven stages of EfficientNet-B0/Lite0 (`r1_k3_s11_e1_i32_o16` ... in the TF notation).
+const STAGES: [StageSpec; 7] = [
+    StageSpec { repeats: 1, kernel: 3, stride: 1, expand: 1, out_channels: 16 },
+    StageSpec { repeats: 2, kernel: 3, stride: 2, expand: 6, out_channels: 24 },
+    StageSpec { repeats: 2, kernel: 5, stride: 2, expand: 6, out_channels: 40 },
+    StageSpec { repeats: 3, kernel: 3, stride: 2, expand: 6, out_channels: 80 },
+    StageSpec { repeats: 3, kernel: 5, stride: 1, expand: 6, out_channels: 112 },
+    StageSpec { repeats: 4, kernel: 5, stride: 2, expand: 6, out_channels: 192 },
+    StageSpec { repeats: 1, kernel: 3, stride: 1, expand: 6, out_channels: 320 },
+];
+
+/// Which member of the Lite family.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum LiteVariant {
+    /// 224 px, 4.65 M parameters, ImageNet top-1 75.1 %.
+    Lite0,
+    /// 240 px, ImageNet top-1 76.7 %.
+    Lite1,
+    /// 260 px, ImageNet top-1 77.6 %.
+    Lite2,
+}
+
+impl LiteVariant {
+    /// (width multiplier, depth multiplier, native resolution, dropout) from the TF Lite builder.
+    fn scaling(self) -> (f64, f64, usize, f64) {
+        match self {
+            LiteVariant::Lite0 => (1.0, 1.0, 224, 0.2),
+            LiteVariant::Lite1 => (1.0, 1.1, 240, 0.2),
+            LiteVariant::Lite2 => (1.1, 1.2, 260, 0.3),
+        }
+    }
+
+    /// The input size the ImageNet weights were trained at.
+    pub fn native_resolution(self) -> usize {
+        self.scaling().2
+    }
+
+    /// Lower-case name used in configs, cards and file names.
+    pub fn name(self) -> &'static str {
+        match self {
+            LiteVariant::Lite0 => "lite0",
+            LiteVariant::Lite1 => "lite1",
+            LiteVariant::Lite2 => "lite2",
+        }
+    }
+
+    /// Parse `lite0`, `lite1` or `lite2`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "lite0" => Some(LiteVariant::Lite0),
+            "lite1" => Some(LiteVariant::Lite1),
+            "lite2" => Some(LiteVariant::Lite2),
+            _ => None,
+        }
+    }
+}
+
+/// TF's `round_filters`: scale a width and round to a multiple of 8, never losing more than 10 %.
+fn round_filters(channels: usize, width: f64) -> usize {
+    let scaled = channels as f64 * width;
+    let rounded = (((scaled + 4.0) as usize) / 8 * 8).max(8);
+    if (rounded as f64) < 0.9 * scaled { rounded + 8 } else { rounded }
+}
+
+/// Configuration of the backbone.
+#[derive(Config, Debug)]
+pub struct EfficientNetConfig {
+    /// Which Lite model.
+    #[config(default = "LiteVariant::Lite0")]
+    pub variant: LiteVariant,
+    /// Number of ImageNet classes of the classifier kept for the parity test; 0 drops it (GlitchNet).
+    #[config(default = 1000)]
+    pub num_classes: usize,
+}
+
+/// One mobile inverted bottleneck: 1x1 expand, depthwise kxk, 1x1 project, residual when shapes allow.
+#[derive(Module, Debug)]
+pub struct MbConvBlock {
+    expand_conv: Option<Conv2d>,
+    bn0: Option<BatchNorm>,
+    depthwise_conv: Conv2d,
+    bn1: BatchNorm,
+    project_conv: Conv2d,
+    bn2: BatchNorm,
+    residual: bool,
+}
+
+fn batch_norm(channels: usize, device: &Device) -> BatchNorm {
+    BatchNormConfig::new(channels)
+        .with_epsilon(BN_EPS)
+        .with_momentum(BN_MOMENTUM)
+        .init(device)
+}
+
+fn conv(channels: [usize; 2], kernel: usize, stride: usize, groups: usize, device: &Device) -> Conv2d {
+    Conv2dConfig::new(channels, [kernel, kernel])
+        .with_stride([stride, stride])
+        .with_groups(groups)
+        .with_padding(PaddingConfig2d::Same)
+        .with_bias(false)
+        .init(device)
+}
+
+impl MbConvBlock {
+    fn new(input: usize, output: usize, kernel: usize, stride: usize, expand: usize, device: &Device) -> Self {
+        let hidden = input * expand;
+        let (expand_conv, bn0) = if expand != 1 {
+            (Some(conv([input, hidden], 1, 1, 1, device)), Some(batch_norm(hidden, device)))
+        } else {
+            (None, None)
+        };
+        Self {
+            expand_conv,
+            bn0,
+            depthwise_conv: conv([hidden, hidden], kernel, stride, hidden, device),
+            bn1: batch_norm(hidden, device),
+            project_conv: conv([hidden, output], 1, 1, 1, device),
+            bn2: batch_norm(output, device),
+            residual: stride == 1 && input == output,
+        }
+    }
+
+    fn forward(&self, input: Tensor<4>) -> Tensor<4> {
+        let mut x = input.clone();
+        if let (Some(expand), Some(bn)) = (&self.expand_conv, &self.bn0) {
+            x = relu6(bn.forward(expand.forward(x)));
+        }
+        x = relu6(self.bn1.forward(self.depthwise_conv.forward(x)));
+        x = self.bn2.forward(self.project_conv.forward(x));
+        if self.residual { x + input } else { x }
+    }
+}
+
+/// EfficientNet-Lite: stem, 16+ MBConv blocks, 1x1 head, global average pool, optional ImageNet classifier.
+#[derive(Module, Debug)]
+pub struct EfficientNet {
+    conv_stem: Conv2d,
+    bn0: BatchNorm,
+    blocks: Vec<MbConvBlock>,
+    conv_head: Conv2d,
+    bn1: BatchNorm,
+    dropout: Dropout,
+    /// The ImageNet classifier; `None` in the truncated feature extractor.
+    fc: Option<Linear>,
+}
+
+impl EfficientNetConfig {
+    /// Build the network with random weights (load ImageNet weights with `weights::load_imagenet`).
+    pub fn init(&self, device: &Device) -> EfficientNet {
+        let (width, depth, _, dropout) = self.variant.scaling();
+        let mut blocks = Vec::new();
+        let mut input = STEM_CHANNELS;
+        for (i, stage) in STAGES.iter().enumerate() {
+            let output = round_filters(stage.out_channels, width);
+            // Lite keeps the first and last stages at one block whatever the depth multiplier.
+            let repeats = if i == 0 || i == STAGES.len() - 1 {
+                stage.repeats
+            } else {
+                (stage.repeats as f64 * depth).ceil() as usize
+            };
+            for r in 0..repeats {
+                let stride = if r == 0 { stage.stride } else { 1 };
+                blocks.push(MbConvBlock::new(input, output, stage.kernel, stride, stage.expand, device));
+                input = output;
+            }
+        }
+        EfficientNet {
+            conv_stem: conv([3, STEM_CHANNELS], 3, 2, 1, device),
+            bn0: batch_norm(STEM_CHANNELS, device),
+            blocks,
+            conv_head: conv([input, HEAD_CHANNELS], 1, 1, 1, device),
+            bn1: batch_norm(HEAD_CHANNELS, device),
+            dropout: DropoutConfig::new(dropout).init(),
+            fc: (self.num_classes > 0).then(|| LinearConfig::new(HEAD_CHANNELS, self.num_classes).init(device)),
+        }
+    }
+}
+
+impl EfficientNet {
+    /// Number of MBConv blocks (16 for Lite0).
+    pub fn num_blocks(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// Pooled features, `[batch, 3, H, W]` normalised images -> `[batch, 1280]`: the embedding.
+    pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
+        let x = self.stem_and_blocks(images, 0..self.blocks.len());
+        self.head(x)
+    }
+
+    /// Stem followed by the given range of blocks (all blocks for a full pass). Split so that a trainer can
+    /// cache the activations of frozen leading blocks and fine-tune only the last ones.
+    pub fn stem_and_blocks(&self, images: Tensor<4>, blocks: core::ops::Range<usize>) -> Tensor<4> {
+        let x = relu6(self.bn0.forward(self.conv_stem.forward(images)));
+        self.blocks_range(x, blocks)
+    }
+
+    /// Run blocks `range` on an activation produced by the preceding blocks.
+    pub fn blocks_range(&self, mut x: Tensor<4>, range: core::ops::Range<usize>) -> Tensor<4> {
+        for block in &self.blocks[range] {
+            x = block.forward(x);
+        }
+        x
+    }
+
+    /// 1x1 head convolution, batch norm, ReLU6 and global average pooling.
+    pub fn head(&self, x: Tensor<4>) -> Tensor<2> {
+        let x = relu6(self.bn1.forward(self.conv_head.forward(x)));
+        let [batch, channels, _, _] = x.dims();
+        x.mean_dim(3).mean_dim(2).reshape([batch, channels])
+    }
+
+    /// ImageNet logits (only for a network built with `num_classes > 0`).
+    pub fn forward(&self, images: Tensor<4>) -> Option<Tensor<2>> {
+        let features = self.features(images);
+        self.fc.as_ref().map(|fc| fc.forward(self.dropout.forward(features)))
+    }
+
+    /// Drop the ImageNet classifier: the truncated feature extractor of George et al.
+    pub fn truncate(mut self) -> Self {
+        self.fc = None;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_filters_matches_tf() {
+        assert_eq!(round_filters(32, 1.0), 32);
+        assert_eq!(round_filters(16, 1.1), 16);
+        assert_eq!(round_filters(24, 1.1), 24);
+        assert_eq!(round_filters(40, 1.1), 48);
+        assert_eq!(round_filters(112, 1.1), 120);
+        assert_eq!(round_filters(320, 1.1), 352);
+    }
+}

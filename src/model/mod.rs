@@ -1,0 +1,8 @@
+//! The networks. Nothing here knows about files, URLs or the browser.
+
+pub mod efficientnet;
+pub mod glitchnet;
+pub mod weights;
+
+pub use efficientnet::{EfficientNet, EfficientNetConfig, HEAD_CHANNELS, LiteVariant};
+pub use glitchnet::{BatchError, GlitchBatch, GlitchNet, GlitchNetConfig, GlitchOutput, NUM_VIEWS};

@@ -1,0 +1,5 @@
+//! `glitchscope classify` (placeholder until preprocessing lands).
+use clap::Args;
+#[derive(Args)]
+pub struct ClassifyArgs {}
+pub fn run(_: ClassifyArgs) -> anyhow::Result<()> { anyhow::bail!("not yet") }

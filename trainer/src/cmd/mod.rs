@@ -1,0 +1,4 @@
+//! Subcommands of the CLI, one per file.
+
+pub mod classify;
+pub mod init;
