@@ -8,3 +8,11 @@ pub mod card;
 pub mod labels;
 pub mod model;
 pub mod inference;
+pub mod npy;
+pub mod spectrogram;
+pub mod pipeline;
+pub mod preprocess;
+pub mod views;
+
+#[cfg(target_arch = "wasm32")]
+pub mod web;

@@ -1,5 +1,6 @@
 //! The Burn port of EfficientNet-Lite0 must reproduce PyTorch's ImageNet logits (TF-SAME padding) on the
 //! twelve test images of ../shared/weights/imagenet-testvectors: same top-5, max |logit difference| <= 1e-3.
+#![cfg(not(target_arch = "wasm32"))] // native only; tests/web.rs is the browser suite
 
 use std::path::PathBuf;
 

@@ -1,0 +1,77 @@
+//! Browser tests (wasm-pack test --headless --chrome): a real GlitchNet forward pass on WebGPU (SwiftShader in
+//! headless Chromium) and on the CPU backend compiled to wasm, with the same weights, agreeing with each other.
+#![cfg(target_arch = "wasm32")]
+
+use burn::tensor::Device;
+use glitchscope::model::weights::{load_burnpack, save_burnpack_f16};
+use glitchscope::model::{GlitchBatch, GlitchNet, GlitchNetConfig};
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const H: usize = 64;
+const W: usize = 80;
+
+/// A deterministic test picture per view: smooth patterns in [-1, 1].
+fn image(seed: usize) -> Vec<f32> {
+    (0..3 * H * W).map(|i| (((i * 7 + seed * 131) % 255) as f32 - 127.0) / 128.0).collect()
+}
+
+/// Two glitches: one with all four views, one with only the 1 s view.
+fn batch(device: &Device) -> GlitchBatch {
+    let imgs: Vec<Vec<f32>> = (0..5).map(image).collect();
+    let refs: Vec<&[f32]> = imgs.iter().map(|v| v.as_slice()).collect();
+    let slots = vec![(0, 0), (0, 1), (0, 2), (0, 3), (1, 1)];
+    GlitchBatch::new(&refs, slots, 2, H, W, device).unwrap()
+}
+
+async fn run(model: &GlitchNet, device: &Device) -> (Vec<f32>, Vec<f32>) {
+    let out = model.forward(&batch(device));
+    let logits = out.logits.into_data_async().await.unwrap().try_into_vec::<f32>().unwrap();
+    let emb = out.embedding.into_data_async().await.unwrap().try_into_vec::<f32>().unwrap();
+    (logits, emb)
+}
+
+/// Weights made once on the CPU, then loaded into a model per backend (switching a model between
+/// backends at run time is not supported by Burn).
+fn weights() -> Vec<u8> {
+    let cpu = Device::flex();
+    cpu.seed(7);
+    let model = GlitchNetConfig::new().init(&cpu);
+    save_burnpack_f16(&model, "test.bpk").unwrap()
+}
+
+fn model_on(device: &Device, bytes: Vec<u8>) -> GlitchNet {
+    let mut model = GlitchNetConfig::new().init(device);
+    load_burnpack(&mut model, "test.bpk", bytes).unwrap();
+    model
+}
+
+#[wasm_bindgen_test]
+async fn glitchnet_forward_on_cpu_in_the_browser() {
+    let device = Device::flex();
+    let model = model_on(&device, weights());
+    let (logits, emb) = run(&model, &device).await;
+    assert_eq!(logits.len(), 2 * 22);
+    assert_eq!(emb.len(), 2 * 1280);
+    assert!(logits.iter().chain(&emb).all(|v| v.is_finite()));
+    // The two glitches differ, so must their outputs.
+    assert!(logits[..22].iter().zip(&logits[22..]).any(|(a, b)| (a - b).abs() > 1e-4));
+}
+
+#[wasm_bindgen_test]
+async fn glitchnet_forward_on_webgpu_matches_cpu() {
+    let bytes = weights();
+    let cpu = Device::flex();
+    let (cpu_logits, cpu_emb) = run(&model_on(&cpu, bytes.clone()), &cpu).await;
+
+    let gpu = Device::wgpu_options().init_async().await.expect("WebGPU adapter (run Chromium with --enable-unsafe-webgpu)");
+    let (gpu_logits, gpu_emb) = run(&model_on(&gpu, bytes), &gpu).await;
+
+    let max_diff = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+    let dl = max_diff(&cpu_logits, &gpu_logits);
+    let de = max_diff(&cpu_emb, &gpu_emb);
+    console_log!("WebGPU vs CPU: max |dlogit| {dl:.2e}, max |dembedding| {de:.2e}");
+    assert!(dl < 1e-3, "logits differ by {dl}");
+    assert!(de < 1e-3, "embeddings differ by {de}");
+}
