@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Build the browser package: src/web.rs compiled to wasm by wasm-pack into www/pkg/glitchscope.js (+ _bg.wasm).
+# www/pkg is git-ignored. Models are not copied: scripts/serve.py serves the repository's models/ at /models/.
+#
+# Needs: rustup target wasm32-unknown-unknown, wasm-pack, and wasm-bindgen-cli at the version in Cargo.lock on
+# PATH (wasm-pack then works offline). Uses the shared release target dir so Burn is not rebuilt from scratch.
+# Extra arguments go to wasm-pack build (e.g. --dev is NOT advised: it would start a second cold build).
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+
+die() { echo "build-web.sh: $*" >&2; exit 1; }
+
+# The project's shared build settings (PATH, one target dir for every build), when present.
+if [ -f scripts/env.sh ]; then
+  # shellcheck source=/dev/null
+  source scripts/env.sh
+fi
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/glitchscope/target}"
+
+command -v wasm-pack >/dev/null || die "wasm-pack not found; install it with: cargo install wasm-pack"
+if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  die "the wasm32-unknown-unknown target is missing; add it with: rustup target add wasm32-unknown-unknown"
+fi
+locked="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock 2>/dev/null || true)"
+if [ -n "$locked" ]; then
+  if ! command -v wasm-bindgen >/dev/null; then
+    echo "build-web.sh: note: wasm-bindgen $locked is not on PATH; wasm-pack will try to download it" >&2
+  elif ! wasm-bindgen --version | grep -q " $locked\$"; then
+    echo "build-web.sh: note: wasm-bindgen on PATH is '$(wasm-bindgen --version)', Cargo.lock wants $locked;" \
+      "install it with: cargo install wasm-bindgen-cli --version $locked" >&2
+  fi
+fi
+
+echo "build-web.sh: wasm-pack build --release (target dir $CARGO_TARGET_DIR)" >&2
+wasm-pack build --release --target web --out-dir www/pkg --out-name glitchscope "$@"
+test -f www/pkg/glitchscope.js || die "wasm-pack finished but www/pkg/glitchscope.js is missing"
+ls -l www/pkg/glitchscope.js www/pkg/glitchscope_bg.wasm >&2

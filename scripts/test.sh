@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Run every test: native (unit, integration, ImageNet parity, preprocessing and Q-transform on real data),
+# wasm in headless Chromium (WebGPU on SwiftShader and the CPU backend), and the end-to-end browser tests.
+# Tests that need ../shared/data skip with a message when it is absent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+
+echo "== native tests (cargo test --release --workspace)"
+cargo test --release --workspace --no-fail-fast
+
+echo "== wasm tests in headless Chromium (wasm-pack test --headless --chrome)"
+wasm-pack test --release --headless --chrome . --test web
+
+echo "== end-to-end browser tests (playwright-core + Debian chromium)"
+scripts/build-web.sh
+[ -d tests/e2e/node_modules/playwright-core ] || (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
+(cd tests/e2e && npm test)
