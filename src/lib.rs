@@ -5,6 +5,7 @@
 //! for wasm32 alone.
 
 pub mod card;
+pub mod discovery;
 pub mod labels;
 pub mod model;
 pub mod inference;

@@ -2,6 +2,11 @@
 
 mod cmd;
 mod device;
+mod files;
+mod gallery;
+mod report;
+mod synth;
+mod train;
 
 use clap::{Parser, Subcommand};
 
@@ -19,6 +24,22 @@ enum Command {
     Classify(cmd::classify::ClassifyArgs),
     /// Make a model card from the ImageNet backbone with an untrained head (a starting point for training).
     Init(cmd::init::InitArgs),
+    /// Fine-tune on folders of Gravity Spy spectrograms (frozen, last-N blocks or all layers) and export a model.
+    Train(cmd::train::TrainArgs),
+    /// Evaluate a model card on labelled folders: top-1..top-5, per class, confusion matrix, curves.
+    Eval(cmd::eval::EvalArgs),
+    /// Gravity Spy Q-transform of a strain .npy (gwpy 4.1 equivalent) to a [time, frequency] .npy, optionally a PNG.
+    Qtransform(cmd::qtransform::QTransformArgs),
+    /// Make a synthetic Gravity-Spy-like data set: simulated O1 strain with glitches of every class, four views each.
+    Synth(cmd::synth::SynthArgs),
+    /// One PNG with a row per O1 class: a synthetic glitch's four views next to a real one's.
+    Gallery(cmd::gallery::GalleryArgs),
+    /// Embeddings (pooled network features) of glitches in files or folders, to CSV, .npy or a reference set.
+    Embed(cmd::embed::EmbedArgs),
+    /// Map (t-SNE), clusters (HDBSCAN) and unfamiliar-glitch scores of an embeddings file; CSV, PNG and JSON.
+    Cluster(cmd::cluster::ClusterArgs),
+    /// Nearest neighbours of one glitch by cosine similarity, in an embeddings file and a reference set.
+    Similar(cmd::similar::SimilarArgs),
 }
 
 fn main() {
@@ -26,6 +47,14 @@ fn main() {
     let result = match cli.command {
         Command::Classify(args) => cmd::classify::run(args),
         Command::Init(args) => cmd::init::run(args),
+        Command::Train(args) => cmd::train::run(args),
+        Command::Eval(args) => cmd::eval::run(args),
+        Command::Qtransform(args) => cmd::qtransform::run(args),
+        Command::Synth(args) => cmd::synth::run(args),
+        Command::Gallery(args) => cmd::gallery::run(args),
+        Command::Embed(args) => cmd::embed::run(args),
+        Command::Cluster(args) => cmd::cluster::run(args),
+        Command::Similar(args) => cmd::similar::run(args),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -1,5 +1,132 @@
-//! `glitchscope classify` (placeholder until preprocessing lands).
+//! `glitchscope classify`: top-5 classes for every glitch found in files or folders, through the same
+//! grouping, preprocessing and network as the browser.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
 use clap::Args;
+use glitchscope::inference::{Classifier, GlitchViews, Prediction};
+use glitchscope::pipeline::{self, NamedFile, ViewReport};
+use serde::Serialize;
+
+use crate::device;
+use crate::files::collect_files;
+
 #[derive(Args)]
-pub struct ClassifyArgs {}
-pub fn run(_: ClassifyArgs) -> anyhow::Result<()> { anyhow::bail!("not yet") }
+pub struct ClassifyArgs {
+    /// Spectrogram images (PNG, JPEG, GIF) or folders to search recursively.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Model card (JSON); its weights file sits next to it.
+    #[arg(long, default_value = "models/default.json")]
+    pub model: PathBuf,
+    /// One JSON document on stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Glitches per forward pass.
+    #[arg(long, default_value_t = 8)]
+    pub batch_size: usize,
+    /// Device: cpu, or cuda/vulkan when compiled in.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+#[derive(Serialize)]
+struct GlitchOut {
+    key: String,
+    views: Vec<ViewReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prediction: Option<PredictionOut>,
+}
+
+#[derive(Serialize)]
+struct PredictionOut {
+    top5: Vec<TopClass>,
+    probabilities: Vec<f32>,
+}
+
+/// The same shape as the browser's result, so scripts can read both.
+#[derive(Serialize)]
+struct TopClass {
+    label: String,
+    probability: f32,
+}
+
+impl From<Prediction> for PredictionOut {
+    fn from(p: Prediction) -> Self {
+        let top5 = p.top5.into_iter().map(|(label, probability)| TopClass { label, probability }).collect();
+        Self { top5, probabilities: p.probabilities }
+    }
+}
+
+pub fn run(args: ClassifyArgs) -> Result<()> {
+    let device = device::select(&args.device)?;
+    let classifier = Classifier::from_card_file(&args.model, &device)?;
+    let spec = pipeline::input_spec(&classifier.card);
+    let files = collect_files(&args.inputs)?;
+    if files.is_empty() {
+        bail!("no image files (.png, .jpg, .jpeg, .gif) found in the inputs");
+    }
+    let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+    let groups = pipeline::group_names(&names);
+
+    let mut outputs = Vec::with_capacity(groups.len());
+    let mut pending: Vec<(usize, GlitchViews)> = Vec::new();
+    for group in &groups {
+        let named: Vec<NamedFile> = group
+            .files
+            .iter()
+            .map(|f| NamedFile { name: f.name.clone(), bytes: std::fs::read(&files[f.index]).unwrap_or_default() })
+            .collect();
+        let prepared = pipeline::prepare_glitch(&named, spec, false);
+        let error = prepared.views.is_none().then(|| "no usable view".to_string());
+        if let Some(views) = prepared.views {
+            pending.push((outputs.len(), views));
+        }
+        outputs.push(GlitchOut { key: prepared.key, views: prepared.reports, error, prediction: None });
+    }
+    for chunk in pending.chunks(args.batch_size.max(1)) {
+        let views: Vec<GlitchViews> = chunk.iter().map(|(_, v)| v.clone()).collect();
+        let predictions = classifier.predict(&views)?;
+        for ((index, _), prediction) in chunk.iter().zip(predictions) {
+            outputs[*index].prediction = Some(prediction.into());
+        }
+    }
+
+    if args.json {
+        let doc = serde_json::json!({
+            "model": classifier.card.name,
+            "labels": classifier.card.labels,
+            "glitches": outputs,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        print_table(&outputs);
+    }
+    Ok(())
+}
+
+fn print_table(outputs: &[GlitchOut]) {
+    for g in outputs {
+        let views: Vec<String> = g
+            .views
+            .iter()
+            .filter(|v| v.ok)
+            .map(|v| v.duration.map(|d| format!("{d}s")).unwrap_or_else(|| "?s".into()))
+            .collect();
+        println!("{}  [views: {}]", g.key, views.join(" "));
+        for v in g.views.iter().filter(|v| !v.ok) {
+            println!("    ! {}", v.error.as_deref().unwrap_or("unusable"));
+        }
+        match &g.prediction {
+            Some(p) => {
+                for (rank, top) in p.top5.iter().enumerate() {
+                    println!("    {}. {:<20} {:>6.2} %", rank + 1, top.label, top.probability * 100.0);
+                }
+            }
+            None => println!("    not classified: {}", g.error.as_deref().unwrap_or("")),
+        }
+    }
+}

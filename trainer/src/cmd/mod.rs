@@ -1,4 +1,12 @@
 //! Subcommands of the CLI, one per file.
 
 pub mod classify;
+pub mod cluster;
+pub mod embed;
+pub mod eval;
+pub mod gallery;
 pub mod init;
+pub mod qtransform;
+pub mod similar;
+pub mod synth;
+pub mod train;

@@ -1,0 +1,358 @@
+//! The unfamiliar-glitch score: how far a glitch sits from everything the model knows, as a percentile of the
+//! same score on glitches of known classes.
+//!
+//! Score (cosine distance, 0 = same direction, 2 = opposite), by `NoveltyMethod`:
+//! - `KnnMeanDistance { k }` (default, k = 5): mean distance to the k nearest labelled reference embeddings. Follows
+//!   the shape of each class, including classes with several modes.
+//! - `NearestPrototype`: distance to the nearest class prototype (mean direction of a class). Cheaper, coarser.
+//!
+//! Calibration turns the raw score into "this glitch is stranger than p % of known-class glitches": the scores
+//! of held-out glitches of known classes (or each reference left out of its own set) are stored sorted in a
+//! `NoveltyCalibration`, which is serialisable so a model ships it with its reference set. Glitches at or above
+//! `flag_percentile` (default 0.95: one known glitch in 20 is flagged too) are candidates for a new class.
+
+use super::embeddings::{dot, normalised_vector};
+use super::{DiscoveryError, Embeddings, NeighbourIndex, Result};
+
+pub const CALIBRATION_FORMAT: &str = "glitchscope-novelty/1";
+/// At most this many sorted scores are kept (as evenly spaced quantiles) so the calibration stays small.
+const MAX_STORED_SCORES: usize = 1001;
+
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NoveltyMethod {
+    KnnMeanDistance { k: usize },
+    NearestPrototype,
+}
+
+impl Default for NoveltyMethod {
+    fn default() -> Self {
+        Self::KnnMeanDistance { k: 5 }
+    }
+}
+
+/// The unfamiliar score of one glitch, in raw and calibrated form.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Unfamiliarity {
+    /// Cosine distance by the calibration's method.
+    pub score: f32,
+    /// Share of known-class calibration glitches with a lower score (0..1).
+    pub percentile: f32,
+    /// `percentile >= flag_percentile`: a candidate for a class the model does not know.
+    pub new_class_candidate: bool,
+}
+
+/// The calibration a model ships: method, sorted known-class scores, flag threshold.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct NoveltyCalibration {
+    pub format: String,
+    pub method: NoveltyMethod,
+    /// Scores of known-class glitches, ascending (all of them, or evenly spaced quantiles when there were many).
+    pub known_scores: Vec<f32>,
+    /// How many known-class glitches the calibration was computed from.
+    pub n_calibration: usize,
+    pub flag_percentile: f32,
+}
+
+impl NoveltyCalibration {
+    pub fn from_scores(method: NoveltyMethod, mut scores: Vec<f32>, flag_percentile: f32) -> Result<Self> {
+        if scores.len() < 2 {
+            return Err(DiscoveryError::TooFew { what: "a novelty calibration", needed: 2, got: scores.len() });
+        }
+        if let Some(row) = scores.iter().position(|s| !s.is_finite()) {
+            return Err(DiscoveryError::NonFinite { row, col: 0 });
+        }
+        check_flag(flag_percentile)?;
+        scores.sort_by(f32::total_cmp);
+        let n_calibration = scores.len();
+        let known_scores = if n_calibration <= MAX_STORED_SCORES {
+            scores
+        } else {
+            (0..MAX_STORED_SCORES)
+                .map(|q| scores[((q as f64 / (MAX_STORED_SCORES - 1) as f64) * (n_calibration - 1) as f64).round() as usize])
+                .collect()
+        };
+        Ok(Self { format: CALIBRATION_FORMAT.into(), method, known_scores, n_calibration, flag_percentile })
+    }
+
+    /// Check a calibration read from elsewhere (JSON, a reference file).
+    pub fn validate(&self, source_name: &str) -> Result<()> {
+        let bad = |message: String| Err(DiscoveryError::Format { source_name: source_name.into(), message });
+        if self.format != CALIBRATION_FORMAT {
+            return bad(format!("calibration format {:?}, expected {CALIBRATION_FORMAT:?}", self.format));
+        }
+        if self.known_scores.len() < 2 {
+            return bad("calibration has fewer than 2 scores".into());
+        }
+        if !self.known_scores.iter().all(|s| s.is_finite()) || !self.known_scores.is_sorted() {
+            return bad("calibration scores must be finite and ascending".into());
+        }
+        if let NoveltyMethod::KnnMeanDistance { k: 0 } = self.method {
+            return bad("calibration method has k = 0".into());
+        }
+        check_flag(self.flag_percentile).or_else(|e| bad(e.to_string()))
+    }
+
+    pub fn from_json(json: &str, source_name: &str) -> Result<Self> {
+        let c: Self = serde_json::from_str(json)
+            .map_err(|e| DiscoveryError::Format { source_name: source_name.into(), message: e.to_string() })?;
+        c.validate(source_name)?;
+        Ok(c)
+    }
+
+    pub fn to_json(&self) -> String {
+        // Serialising plain numbers and strings cannot fail.
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// Where `score` falls among the known-class scores, 0..1, interpolated between stored scores.
+    pub fn percentile(&self, score: f32) -> f32 {
+        let q = &self.known_scores;
+        let m = q.len();
+        if score.is_nan() {
+            return 1.0;
+        }
+        if score < q[0] {
+            return 0.0;
+        }
+        if score >= q[m - 1] {
+            return 1.0;
+        }
+        let i = q.partition_point(|&v| v <= score) - 1; // q[i] <= score < q[i+1]
+        let frac = if q[i + 1] > q[i] { (score - q[i]) / (q[i + 1] - q[i]) } else { 0.0 };
+        (i as f32 + frac) / (m - 1) as f32
+    }
+
+    pub fn assess(&self, score: f32) -> Unfamiliarity {
+        let percentile = self.percentile(score);
+        Unfamiliarity { score, percentile, new_class_candidate: percentile >= self.flag_percentile }
+    }
+}
+
+fn check_flag(flag: f32) -> Result<()> {
+    if flag.is_finite() && flag > 0.0 && flag <= 1.0 {
+        Ok(())
+    } else {
+        Err(DiscoveryError::InvalidParameter { name: "flag percentile", message: format!("{flag} (must be in (0, 1])") })
+    }
+}
+
+/// Scores glitches against labelled reference embeddings.
+#[derive(Debug, Clone)]
+pub struct NoveltyScorer {
+    method: NoveltyMethod,
+    index: NeighbourIndex,
+    /// Class of each reference, as an index into `class_sums`.
+    class_of: Vec<usize>,
+    /// Sum of the unit embeddings of each class (its direction is the prototype).
+    class_sums: Vec<Vec<f32>>,
+    class_counts: Vec<usize>,
+}
+
+impl NoveltyScorer {
+    /// `labels[i]` is the class of `references` row i.
+    pub fn new<S: AsRef<str>>(references: &Embeddings, labels: &[S], method: NoveltyMethod) -> Result<Self> {
+        if labels.len() != references.len() {
+            return Err(DiscoveryError::InvalidParameter {
+                name: "reference labels",
+                message: format!("{} labels for {} references", labels.len(), references.len()),
+            });
+        }
+        if let NoveltyMethod::KnnMeanDistance { k } = method
+            && (k == 0 || k > references.len())
+        {
+            return Err(DiscoveryError::TooFew { what: "the k-nearest novelty score with this k", needed: k.max(1), got: references.len() });
+        }
+        let index = NeighbourIndex::new(references)?;
+        let mut names: Vec<&str> = Vec::new();
+        let mut class_of = Vec::with_capacity(labels.len());
+        let mut class_sums: Vec<Vec<f32>> = Vec::new();
+        let mut class_counts = Vec::new();
+        for (row, label) in index.unit_rows().rows().zip(labels) {
+            let c = match names.iter().position(|n| *n == label.as_ref()) {
+                Some(c) => c,
+                None => {
+                    names.push(label.as_ref());
+                    class_sums.push(vec![0.0; references.dim()]);
+                    class_counts.push(0);
+                    names.len() - 1
+                }
+            };
+            class_sums[c].iter_mut().zip(row).for_each(|(s, &v)| *s += v);
+            class_counts[c] += 1;
+            class_of.push(c);
+        }
+        Ok(Self { method, index, class_of, class_sums, class_counts })
+    }
+
+    pub fn method(&self) -> NoveltyMethod {
+        self.method
+    }
+
+    /// The raw score of one glitch.
+    pub fn score(&self, embedding: &[f32]) -> Result<f32> {
+        self.score_excluding(embedding, None)
+    }
+
+    /// Raw scores of many glitches.
+    pub fn score_all(&self, data: &Embeddings) -> Result<Vec<f32>> {
+        data.rows().map(|r| self.score(r)).collect()
+    }
+
+    /// Score and calibrate many glitches; the calibration must have been made with this scorer's method.
+    pub fn assess_all(&self, data: &Embeddings, calibration: &NoveltyCalibration) -> Result<Vec<Unfamiliarity>> {
+        if calibration.method != self.method {
+            return Err(DiscoveryError::InvalidParameter {
+                name: "calibration",
+                message: format!("made for {:?}, but the scores use {:?}", calibration.method, self.method),
+            });
+        }
+        Ok(self.score_all(data)?.into_iter().map(|s| calibration.assess(s)).collect())
+    }
+
+    /// Number of reference embeddings.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// The score of reference `i` with itself left out: what a glitch that is in the reference set gets.
+    pub fn score_reference(&self, i: usize) -> Result<f32> {
+        if i >= self.len() {
+            return Err(DiscoveryError::InvalidParameter { name: "reference", message: format!("{i} is out of range for {} references", self.len()) });
+        }
+        self.score_excluding(self.index.unit_rows().row(i), Some(i))
+    }
+
+    /// Score as if reference `exclude` were not in the set (leave-one-out calibration).
+    fn score_excluding(&self, embedding: &[f32], exclude: Option<usize>) -> Result<f32> {
+        let q = normalised_vector(embedding, self.index.dim(), 0)?;
+        match self.method {
+            NoveltyMethod::KnnMeanDistance { k } => {
+                let found = self.index.search(&q, k, exclude)?;
+                if found.is_empty() {
+                    return Err(DiscoveryError::TooFew { what: "the k-nearest novelty score", needed: 2, got: 1 });
+                }
+                Ok(found.iter().map(|n| 1.0 - n.similarity).sum::<f32>() / found.len() as f32)
+            }
+            NoveltyMethod::NearestPrototype => {
+                let own = exclude.map(|i| self.class_of[i]);
+                let mut best = f32::INFINITY;
+                for (c, sum) in self.class_sums.iter().enumerate() {
+                    let mut proto = sum.clone();
+                    if Some(c) == own {
+                        if self.class_counts[c] < 2 {
+                            continue; // its only member is left out
+                        }
+                        let row = self.index.unit_rows().row(exclude.unwrap_or(0));
+                        proto.iter_mut().zip(row).for_each(|(p, &v)| *p -= v);
+                    }
+                    let norm = dot(&proto, &proto).sqrt();
+                    if norm > 0.0 {
+                        best = best.min(1.0 - dot(&q, &proto) / norm);
+                    }
+                }
+                if best.is_finite() {
+                    Ok(best.max(0.0))
+                } else {
+                    Err(DiscoveryError::TooFew { what: "the prototype novelty score", needed: 2, got: 1 })
+                }
+            }
+        }
+    }
+
+    /// Calibrate on held-out glitches of known classes.
+    pub fn calibrate(&self, known: &Embeddings, flag_percentile: f32) -> Result<NoveltyCalibration> {
+        NoveltyCalibration::from_scores(self.method, self.score_all(known)?, flag_percentile)
+    }
+
+    /// Calibrate on the references themselves, each scored with itself left out: a held-out set for free.
+    pub fn calibrate_leave_one_out(&self, flag_percentile: f32) -> Result<NoveltyCalibration> {
+        let scores = (0..self.len()).map(|i| self.score_reference(i)).collect::<Result<Vec<f32>>>()?;
+        NoveltyCalibration::from_scores(self.method, scores, flag_percentile)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::discovery::synthetic::gaussian_blobs;
+
+    /// Area under the ROC curve for "positive scores higher than negative ones" (ties count half).
+    pub(crate) fn auroc(positive: &[f32], negative: &[f32]) -> f64 {
+        let mut wins = 0.0;
+        for &p in positive {
+            for &n in negative {
+                wins += if p > n { 1.0 } else if p == n { 0.5 } else { 0.0 };
+            }
+        }
+        wins / (positive.len() * negative.len()) as f64
+    }
+
+    /// Blobs 0..4 known (references + held-out known), blob 5 unseen.
+    fn split() -> (Embeddings, Vec<usize>, Embeddings, Embeddings) {
+        let (data, truth) = gaussian_blobs(6, 60, 64, 0.7, 11).unwrap();
+        let refs: Vec<usize> = (0..data.len()).filter(|&i| truth[i] < 5 && i % 60 < 30).collect();
+        let held: Vec<usize> = (0..data.len()).filter(|&i| truth[i] < 5 && i % 60 >= 30).collect();
+        let unseen: Vec<usize> = (0..data.len()).filter(|&i| truth[i] == 5).collect();
+        let labels = refs.iter().map(|&i| truth[i]).collect();
+        (data.select(&refs).unwrap(), labels, data.select(&held).unwrap(), data.select(&unseen).unwrap())
+    }
+
+    #[test]
+    fn unseen_blob_scores_high_for_both_methods() {
+        let (refs, labels, held, unseen) = split();
+        let labels: Vec<String> = labels.iter().map(|l| format!("class{l}")).collect();
+        for method in [NoveltyMethod::KnnMeanDistance { k: 5 }, NoveltyMethod::NearestPrototype] {
+            let scorer = NoveltyScorer::new(&refs, &labels, method).unwrap();
+            let known = scorer.score_all(&held).unwrap();
+            let new = scorer.score_all(&unseen).unwrap();
+            let a = auroc(&new, &known);
+            assert!(a > 0.9, "{method:?}: AUROC {a}");
+            let cal = scorer.calibrate_leave_one_out(0.95).unwrap();
+            let flagged_new = new.iter().filter(|&&s| cal.assess(s).new_class_candidate).count();
+            let flagged_known = known.iter().filter(|&&s| cal.assess(s).new_class_candidate).count();
+            assert!(flagged_new as f64 / new.len() as f64 > 0.8, "{method:?}: flagged {flagged_new}/{} unseen", new.len());
+            assert!((flagged_known as f64 / known.len() as f64) < 0.15, "{method:?}: flagged {flagged_known}/{} known", known.len());
+        }
+    }
+
+    #[test]
+    fn percentiles_follow_the_calibration_scores() {
+        let cal = NoveltyCalibration::from_scores(NoveltyMethod::default(), vec![0.4, 0.1, 0.2, 0.3, 0.5], 0.9).unwrap();
+        assert_eq!(cal.known_scores, vec![0.1, 0.2, 0.3, 0.4, 0.5]);
+        assert_eq!(cal.percentile(0.0), 0.0);
+        assert!((cal.percentile(0.3) - 0.5).abs() < 1e-6);
+        assert!((cal.percentile(0.35) - 0.625).abs() < 1e-6);
+        assert_eq!(cal.percentile(0.9), 1.0);
+        assert!(cal.assess(0.49).new_class_candidate && !cal.assess(0.45).new_class_candidate);
+        let back = NoveltyCalibration::from_json(&cal.to_json(), "cal.json").unwrap();
+        assert_eq!(back, cal);
+        let many: Vec<f32> = (0..5000).map(|i| i as f32).collect();
+        let big = NoveltyCalibration::from_scores(NoveltyMethod::NearestPrototype, many, 0.95).unwrap();
+        assert_eq!(big.known_scores.len(), MAX_STORED_SCORES);
+        assert!((big.percentile(2500.0) - 0.5).abs() < 0.01);
+    }
+
+    #[test]
+    fn bad_inputs_are_errors() {
+        assert!(NoveltyCalibration::from_scores(NoveltyMethod::default(), vec![0.1], 0.9).is_err());
+        assert!(NoveltyCalibration::from_scores(NoveltyMethod::default(), vec![0.1, f32::NAN], 0.9).is_err());
+        assert!(NoveltyCalibration::from_scores(NoveltyMethod::default(), vec![0.1, 0.2], 1.5).is_err());
+        assert!(NoveltyCalibration::from_json("{\"format\": 3}", "x.json").is_err());
+        let mut unsorted = NoveltyCalibration::from_scores(NoveltyMethod::default(), vec![0.1, 0.2], 0.9).unwrap();
+        unsorted.known_scores = vec![0.3, 0.1];
+        assert!(NoveltyCalibration::from_json(&unsorted.to_json(), "x.json").is_err());
+        let refs = Embeddings::from_rows(&[vec![1.0, 0.0], vec![0.0, 1.0]]).unwrap();
+        assert!(NoveltyScorer::new(&refs, &["a"], NoveltyMethod::default()).is_err());
+        assert!(NoveltyScorer::new(&refs, &["a", "b"], NoveltyMethod::KnnMeanDistance { k: 3 }).is_err());
+        let s = NoveltyScorer::new(&refs, &["a", "b"], NoveltyMethod::KnnMeanDistance { k: 1 }).unwrap();
+        assert!(s.score(&[f32::NAN, 1.0]).is_err());
+        assert!(s.score(&[0.0, 0.0]).is_err());
+        let wrong = NoveltyCalibration::from_scores(NoveltyMethod::NearestPrototype, vec![0.1, 0.2], 0.9).unwrap();
+        assert!(s.assess_all(&refs, &wrong).is_err());
+    }
+}

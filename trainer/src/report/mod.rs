@@ -1,0 +1,4 @@
+//! Evaluation results: metrics (top-k, per-class precision/recall/F1, confusion) and their plots.
+
+pub mod metrics;
+pub mod plots;

@@ -1,0 +1,172 @@
+//! Short broadband transients: Blip and its relatives (Tomte, Koi_Fish, Repeating_Blips, Helix),
+//! Low_Frequency_Burst and Extremely_Loud.
+//!
+//! A blip in whitened data is a pulse lasting a few milliseconds. The Q-transform spreads such a pulse over
+//! every frequency, narrow at the top (short tiles) and wide at the bottom (long tiles): the teardrop.
+//! The low-frequency weight of the pulse decides where the bulb sits (Blip ~100 Hz, Tomte lower, Koi_Fish
+//! loud enough that the bulb grows fins).
+
+use super::waveform::{gauss, Canvas};
+use super::{log_uniform, phase, uniform, Design};
+use chacha20::ChaCha8Rng;
+use rand::RngExt;
+use std::f64::consts::PI;
+
+/// Draws one blip (bulb sine-Gaussian plus a sharp needle) at t0 and returns its bulb frequency.
+fn draw_blip(c: &mut Canvas, t0: f64, f_bulb: f64, q: f64, needle_sigma: f64, needle_weight: f64, ph: f64) {
+    c.layer(1.0, |c| c.sine_gaussian(t0, f_bulb, q, 1.0, ph));
+    c.layer(needle_weight, |c| c.gaussian_pulse(t0, needle_sigma, 1, 1.0));
+}
+
+pub fn blip(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
+    let snr = log_uniform(rng, 12.0, 60.0);
+    let f_bulb = log_uniform(rng, 50.0, 250.0);
+    let q = uniform(rng, 2.0, 5.0);
+    let needle_sigma = log_uniform(rng, 0.12e-3, 0.35e-3);
+    let needle_weight = uniform(rng, 0.4, 1.0);
+    let t0 = uniform(rng, -0.01, 0.01);
+    let ph = phase(rng);
+    draw_blip(c, t0, f_bulb, q, needle_sigma, needle_weight, ph);
+    Design::new("teardrop", snr, f_bulb, q / f_bulb)
+        .with("q", q)
+        .with("needle_sigma_s", needle_sigma)
+        .with("needle_weight", needle_weight)
+        .with("t0_s", t0)
+}
+
+pub fn tomte(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
+    let snr = log_uniform(rng, 12.0, 40.0);
+    let f_bulb = log_uniform(rng, 18.0, 40.0);
+    let q = uniform(rng, 1.5, 3.0);
+    // The hat is a wide pulse (its spectrum dies out a few hundred Hz up instead of reaching 2 kHz) over a
+    // low, short bulb.
+    let needle_sigma = log_uniform(rng, 0.8e-3, 2.0e-3);
+    let needle_weight = uniform(rng, 0.8, 1.5);
+    let t0 = uniform(rng, -0.01, 0.01);
+    let ph = phase(rng);
+    draw_blip(c, t0, f_bulb, q, needle_sigma, needle_weight, ph);
+    Design::new("gnome_hat", snr, f_bulb, q / f_bulb)
+        .with("q", q)
+        .with("needle_sigma_s", needle_sigma)
+        .with("needle_weight", needle_weight)
+}
+
+pub fn koi_fish(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
+    let snr = log_uniform(rng, 60.0, 400.0);
+    let f_head = log_uniform(rng, 50.0, 150.0);
+    let q = uniform(rng, 3.0, 6.0);
+    let t0 = uniform(rng, -0.01, 0.01);
+    let ph = phase(rng);
+    c.layer(1.0, |c| c.sine_gaussian(t0, f_head, q, 1.0, ph));
+    // Fins: longer, lower tones on both sides of the head.
+    let fin_f = f_head * uniform(rng, 0.35, 0.6);
+    let fin_q = uniform(rng, 6.0, 12.0);
+    let fin_weight = uniform(rng, 0.3, 0.6);
+    for side in [-1.0, 1.0] {
+        let dt = side * uniform(rng, 0.02, 0.06);
+        let p = phase(rng);
+        c.layer(fin_weight, |c| c.sine_gaussian(t0 + dt, fin_f, fin_q, 1.0, p));
+    }
+    // Tail: a thin needle up to the top of the plot.
+    let needle_sigma = log_uniform(rng, 0.1e-3, 0.25e-3);
+    c.layer(uniform(rng, 0.3, 0.6), |c| c.gaussian_pulse(t0, needle_sigma, 1, 1.0));
+    Design::new("koi", snr, f_head, 0.3).with("q", q).with("fin_frequency_hz", fin_f).with("fin_q", fin_q)
+}
+
+pub fn repeating_blips(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
+    let snr_each = log_uniform(rng, 12.0, 40.0);
+    let spacing = match rng.random_range(0..3) {
+        0 => 0.25,
+        1 => 0.5,
+        _ => uniform(rng, 0.15, 0.8),
+    } * uniform(rng, 0.97, 1.03);
+    let count = rng.random_range(3..=9usize);
+    let first = -(rng.random_range(0..count) as f64) * spacing; // the trigger sits on one of the blips
+    let f_bulb = log_uniform(rng, 60.0, 250.0);
+    let q = uniform(rng, 2.0, 5.0);
+    let needle_sigma = log_uniform(rng, 0.12e-3, 0.35e-3);
+    for k in 0..count {
+        let t0 = first + k as f64 * spacing + uniform(rng, -0.01, 0.01);
+        let w = uniform(rng, 0.5, 1.0);
+        let f = f_bulb * uniform(rng, 0.85, 1.15);
+        let ph = phase(rng);
+        c.layer(w, |c| draw_blip(c, t0, f, q, needle_sigma, 0.7, ph));
+    }
+    Design::new("blip_train", snr_each * (count as f64).sqrt(), f_bulb, count as f64 * spacing)
+        .with("count", count as f64)
+        .with("spacing_s", spacing)
+        .with("q", q)
+}
+
+pub fn helix(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
+    // A faint beaded column: two weak pulses a few ms apart interfere, |1 + e^(-2πifδt)|² = 4cos²(πfδt),
+    // so the column has nulls every 1/δt Hz: beads that crowd together up the log-frequency axis, the
+    // "twisted" look. Groups repeat a few times across the 4 s view.
+    let snr_each = log_uniform(rng, 7.0, 12.0);
+    let groups = rng.random_range(2..=7usize);
+    let spacing = uniform(rng, 0.3, 1.0);
+    let on_trigger = rng.random_range(0..groups);
+    let gap = uniform(rng, 0.006, 0.015);
+    let sigma = log_uniform(rng, 0.3e-3, 0.8e-3);
+    let base_f = log_uniform(rng, 30.0, 60.0);
+    for g in 0..groups {
+        let jitter = if g == on_trigger { 0.0 } else { uniform(rng, -0.1, 0.1) * spacing };
+        let tg = (g as f64 - on_trigger as f64) * spacing + jitter;
+        let w = if g == on_trigger { 1.0 } else { uniform(rng, 0.5, 1.0) };
+        let echo = uniform(rng, 0.7, 1.0);
+        let base = uniform(rng, 0.5, 1.0);
+        let p = phase(rng);
+        c.layer(w, |c| {
+            c.gaussian_pulse(tg - 0.5 * gap, sigma, 1, 1.0);
+            c.gaussian_pulse(tg + 0.5 * gap, sigma, 1, echo);
+            // The wide foot at the bottom of the column.
+            c.sine_gaussian(tg, base_f, 3.0, base * 0.1, p);
+        });
+    }
+    Design::new("beaded_column", snr_each * (groups as f64).sqrt(), 1.0 / (2.0 * PI * sigma), gap)
+        .with("groups", groups as f64)
+        .with("spacing_s", spacing)
+        .with("pulse_gap_s", gap)
+        .with("pulse_sigma_s", sigma)
+}
+
+pub fn low_frequency_burst(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
+    let snr = log_uniform(rng, 15.0, 70.0);
+    let humps = if rng.random_bool(0.35) { 2 } else { 1 };
+    let f_peak = log_uniform(rng, 12.0, 30.0);
+    let dur = log_uniform(rng, 0.15, 0.6);
+    let slope = -uniform(rng, 0.2, 0.8) * f_peak / dur; // humps lean: frequency falls across the burst
+    let mut t = 0.0;
+    for h in 0..humps {
+        let w = if h == 0 { 1.0 } else { uniform(rng, 0.5, 1.0) };
+        let f_c = f_peak * uniform(rng, 0.85, 1.1);
+        let p = phase(rng);
+        let t_c = t;
+        c.layer(w, |c| {
+            c.track(t_c - dur, t_c + dur, p, |x| (f_c + slope * (x - t_c)).max(6.0), |x| gauss(x, t_c, dur / 4.0))
+        });
+        t += uniform(rng, 0.6, 1.4) * dur + 0.2;
+    }
+    Design::new("hump", snr, f_peak, dur).with("humps", humps as f64).with("slope_hz_per_s", slope)
+}
+
+pub fn extremely_loud(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
+    let snr = log_uniform(rng, 300.0, 2000.0);
+    let t0 = uniform(rng, -0.02, 0.02);
+    let f_core = log_uniform(rng, 60.0, 300.0);
+    c.layer(1.0, |c| c.gaussian_pulse(t0, log_uniform(rng, 0.1e-3, 0.3e-3), 1, 1.0));
+    let p = phase(rng);
+    c.layer(1.0, |c| c.sine_gaussian(t0, f_core, uniform(rng, 2.0, 5.0), 1.0, p));
+    // Ringing and low-frequency upheaval that spreads over seconds.
+    let spread = log_uniform(rng, 0.1, 0.5);
+    let f_hi = uniform(rng, 60.0, 150.0);
+    c.layer(uniform(rng, 0.15, 0.4), |c| c.band_noise(rng, t0 - 3.0 * spread, t0 + 3.0 * spread, 10.0, f_hi, |x| gauss(x, t0, spread)));
+    let extra = rng.random_range(2..6);
+    for _ in 0..extra {
+        let dt = uniform(rng, -0.3, 0.3);
+        let f = log_uniform(rng, 20.0, 1000.0);
+        let p = phase(rng);
+        c.layer(uniform(rng, 0.2, 0.6), |c| c.sine_gaussian(t0 + dt, f, uniform(rng, 3.0, 12.0), 1.0, p));
+    }
+    Design::new("upheaval", snr, f_core, 2.0 * spread).with("spread_s", spread).with("components", extra as f64 + 3.0)
+}

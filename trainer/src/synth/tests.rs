@@ -1,0 +1,193 @@
+//! Behaviour of the generator: determinism, exact SNR, noise spectrum, where each class puts its energy.
+
+use super::noise::NoiseModel;
+use super::*;
+use realfft::RealFftPlanner;
+
+fn config() -> SynthConfig {
+    SynthConfig::default()
+}
+
+/// Fraction of the whitened glitch's energy inside the frequency bands (Hz).
+fn energy_fraction_in(glitch: &[f64], sample_rate: f64, bands: &[(f64, f64)]) -> f64 {
+    let n = glitch.len();
+    let fft = RealFftPlanner::<f64>::new().plan_fft_forward(n);
+    let mut input = glitch.to_vec();
+    let mut spectrum = fft.make_output_vec();
+    fft.process(&mut input, &mut spectrum).expect("sized by the planner");
+    let (mut inside, mut total) = (0.0, 0.0);
+    for (k, c) in spectrum.iter().enumerate() {
+        let f = k as f64 * sample_rate / n as f64;
+        let e = c.norm_sqr();
+        total += e;
+        if bands.iter().any(|(lo, hi)| f >= *lo && f <= *hi) {
+            inside += e;
+        }
+    }
+    inside / total
+}
+
+#[test]
+fn same_seed_class_index_gives_identical_glitch() {
+    let a = generate("Whistle", 42, 3, &config()).unwrap();
+    let b = generate("Whistle", 42, 3, &config()).unwrap();
+    assert_eq!(a.strain, b.strain);
+    assert_eq!(serde_json::to_string(&a.params).unwrap(), serde_json::to_string(&b.params).unwrap());
+    let c = generate("Whistle", 42, 4, &config()).unwrap();
+    let d = generate("Whistle", 43, 3, &config()).unwrap();
+    assert_ne!(a.strain, c.strain);
+    assert_ne!(a.params.id, c.params.id);
+    assert_ne!(a.strain, d.strain);
+}
+
+#[test]
+fn output_does_not_depend_on_thread_order() {
+    let jobs: Vec<(&str, u64)> = vec![("Blip", 0), ("Scattered_Light", 1), ("Chirp", 2), ("Blip", 1)];
+    let sequential: Vec<Vec<f64>> = jobs.iter().map(|(c, i)| generate(c, 9, *i, &config()).unwrap().strain).collect();
+    // Two threads, each taking the jobs in reverse order.
+    let parallel: Vec<(usize, Vec<f64>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..2)
+            .map(|t| {
+                let jobs = &jobs;
+                s.spawn(move || {
+                    (0..jobs.len())
+                        .rev()
+                        .filter(|k| k % 2 == t)
+                        .map(|k| (k, generate(jobs[k].0, 9, jobs[k].1, &config()).unwrap().strain))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    for (k, strain) in parallel {
+        assert_eq!(strain, sequential[k], "job {k} differs between threads and sequential order");
+    }
+}
+
+#[test]
+fn every_class_draws_its_glitch_at_the_stated_snr() {
+    for class in glitchscope::labels::O1_CLASSES {
+        for index in 0..3 {
+            let g = generate(class, 5, index, &config()).unwrap();
+            let snr = g.whitened_glitch.iter().map(|x| x * x).sum::<f64>().sqrt();
+            assert!((snr - g.params.design.snr).abs() <= 1e-6 * g.params.design.snr.max(1.0), "{class}: {snr} vs {}", g.params.design.snr);
+            assert!(g.strain.iter().all(|x| x.is_finite()), "{class}: non-finite strain");
+            assert_eq!(g.strain.len(), config().len());
+            if class == "No_Glitch" {
+                assert!(snr < 5.0, "No_Glitch must stay below anything visible, got SNR {snr}");
+            } else {
+                assert!(snr >= 7.0, "{class}: SNR {snr} too low to be seen");
+            }
+        }
+    }
+}
+
+#[test]
+fn each_class_puts_its_energy_where_gravity_spy_sees_it() {
+    let violin: Vec<(f64, f64)> = (1..=3).map(|k| (500.0 * k as f64 - 40.0, 515.0 * k as f64 + 40.0)).collect();
+    let cases: Vec<(&str, Vec<(f64, f64)>)> = vec![
+        ("Power_Line", vec![(55.0, 65.0), (115.0, 125.0)]),
+        ("Air_Compressor", vec![(35.0, 65.0)]),
+        ("Violin_Mode", violin),
+        ("1080Lines", vec![(1000.0, 1160.0)]),
+        ("1400Ripples", vec![(1250.0, 1750.0)]),
+        ("Low_Frequency_Lines", vec![(5.0, 60.0)]),
+        ("Low_Frequency_Burst", vec![(3.0, 60.0)]),
+        ("Scattered_Light", vec![(0.0, 300.0)]),
+        ("Wandering_Line", vec![(300.0, 4000.0)]),
+        ("Whistle", vec![(100.0, 4096.0)]),
+        ("Chirp", vec![(20.0, 800.0)]),
+        ("Paired_Doves", vec![(15.0, 400.0)]),
+        ("Scratchy", vec![(40.0, 800.0)]),
+    ];
+    for (class, bands) in cases {
+        for index in 0..4 {
+            let g = generate(class, 11, index, &config()).unwrap();
+            let fraction = energy_fraction_in(&g.whitened_glitch, g.params.sample_rate, &bands);
+            assert!(fraction > 0.9, "{class} #{index}: only {:.1}% of the energy in {bands:?}", 100.0 * fraction);
+        }
+    }
+}
+
+#[test]
+fn blips_are_centred_on_the_trigger() {
+    let cfg = config();
+    for class in ["Blip", "Tomte", "Koi_Fish"] {
+        for index in 0..4 {
+            let g = generate(class, 3, index, &cfg).unwrap();
+            let center = cfg.len() / 2;
+            let near = (0.1 * cfg.sample_rate) as usize;
+            let total: f64 = g.whitened_glitch.iter().map(|x| x * x).sum();
+            let inside: f64 = g.whitened_glitch[center - near..center + near].iter().map(|x| x * x).sum();
+            assert!(inside / total > 0.95, "{class} #{index}: {:.1}% within ±0.1 s", 100.0 * inside / total);
+        }
+    }
+}
+
+#[test]
+fn energy_span_measures_the_drawn_duration() {
+    let cfg = config();
+    let blip = generate("Blip", 4, 0, &cfg).unwrap();
+    let lines = generate("Low_Frequency_Lines", 4, 0, &cfg).unwrap();
+    assert!(blip.energy_span_s(0.9) < 0.1, "a blip lasts milliseconds, got {}", blip.energy_span_s(0.9));
+    assert!(lines.energy_span_s(0.9) > 2.0, "low-frequency lines last seconds, got {}", lines.energy_span_s(0.9));
+    assert!(lines.energy_span_s(0.9) <= lines.params.design.duration_s);
+}
+
+#[test]
+fn coloured_noise_has_the_model_asd() {
+    // No glitch: the strain is coloured white noise. A median-free Welch average (4 s Hann segments, half
+    // overlap) must recover the model ASD within 10 % away from the lines.
+    let g = generate("No_Glitch", 1, 1, &config()).unwrap();
+    let fs = g.params.sample_rate;
+    let model: &NoiseModel = &g.params.noise;
+    let seg = (4.0 * fs) as usize;
+    let fft = RealFftPlanner::<f64>::new().plan_fft_forward(seg);
+    let window: Vec<f64> = (0..seg).map(|i| (std::f64::consts::PI * i as f64 / seg as f64).sin().powi(2)).collect();
+    let norm: f64 = window.iter().map(|w| w * w).sum::<f64>() * fs / 2.0;
+    let mut psd = vec![0.0; seg / 2 + 1];
+    let mut count = 0.0;
+    for start in (0..g.strain.len() - seg).step_by(seg / 2) {
+        let mut input: Vec<f64> = g.strain[start..start + seg].iter().zip(&window).map(|(x, w)| x * w).collect();
+        let mut spectrum = fft.make_output_vec();
+        fft.process(&mut input, &mut spectrum).unwrap();
+        psd.iter_mut().zip(&spectrum).for_each(|(p, c)| *p += c.norm_sqr() / norm);
+        count += 1.0;
+    }
+    for f in [45.0, 100.0, 200.0, 400.0, 800.0, 1500.0] {
+        // Average ±2 Hz of bins to beat the estimator's variance.
+        let k0 = ((f - 2.0) * 4.0) as usize;
+        let k1 = ((f + 2.0) * 4.0) as usize;
+        let measured = (psd[k0..=k1].iter().sum::<f64>() / ((k1 - k0 + 1) as f64 * count)).sqrt();
+        let expected = (k0..=k1).map(|k| model.asd(k as f64 / 4.0).powi(2)).sum::<f64>().sqrt() / ((k1 - k0 + 1) as f64).sqrt();
+        let ratio = measured / expected;
+        assert!((0.9..1.1).contains(&ratio), "ASD at {f} Hz: measured/model = {ratio:.3}");
+    }
+    // The shape is O1-like: the seismic wall makes 15 Hz far noisier than the 100-300 Hz bucket.
+    assert!(model.asd(15.0) > 20.0 * model.asd(150.0));
+    assert!(model.asd(2000.0) > model.asd(150.0));
+}
+
+#[test]
+fn detectors_follow_the_o1_h1_l1_ratio() {
+    let count_l1 = |class: &str| (0..40).filter(|i| generate(class, 2, *i, &config()).unwrap().params.ifo == "L1").count();
+    assert!(count_l1("Whistle") >= 36, "Whistle is nearly all L1 in O1");
+    assert!(count_l1("1080Lines") <= 4, "1080Lines is nearly all H1 in O1");
+}
+
+#[test]
+fn ids_look_like_gravity_spy_ids_and_are_unique() {
+    let mut ids: Vec<String> = (0..200).map(|i| short_id(&stream_digest(7, 3, i))).collect();
+    assert!(ids.iter().all(|id| id.len() == 10 && id.chars().all(|c| c.is_ascii_alphanumeric())));
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 200);
+}
+
+#[test]
+fn unknown_class_is_a_clear_error() {
+    let err = generate("Fast_Scattering", 0, 0, &config()).err().expect("O3 class is not an O1 class");
+    let message = format!("{err}");
+    assert!(message.contains("Fast_Scattering") && message.contains("Blip"), "{message}");
+}

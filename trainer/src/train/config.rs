@@ -1,0 +1,342 @@
+//! The training configuration: a Burn `Config`, saved as `config.json` in every run directory, so a run can
+//! be repeated, resumed, and read back by `eval`.
+//!
+//! Choices are kept as short strings (`"frozen"`, `"last-3"`, `"cosine"`) rather than enums so that the JSON
+//! file and the command-line flags look the same; [`TrainConfig::plan`] parses and checks them all at once.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use burn::config::Config;
+use glitchscope::model::LiteVariant;
+use glitchscope::views::Duration;
+
+use super::history::Monitor;
+
+/// Everything that decides what a training run does.
+#[derive(Config, Debug)]
+pub struct TrainConfig {
+    /// Data folders in the Gravity Spy layout (`DIR/<Class>/<IFO>_<id>_spectrogram_<dur>.png`), or folders of
+    /// such folders (one level, e.g. `shared/data/real` with one sub-folder per source).
+    #[config(default = "Vec::new()")]
+    pub data: Vec<String>,
+    /// Run directory: config, split, checkpoints, history and the exported model go here.
+    #[config(default = "String::from(\"runs/latest\")")]
+    pub out: String,
+    /// `lite0`, `lite1` or `lite2`.
+    #[config(default = "String::from(\"lite0\")")]
+    pub backbone: String,
+    /// `imagenet` (needs `imagenet_weights`) or `scratch`.
+    #[config(default = "String::from(\"imagenet\")")]
+    pub init: String,
+    /// The ImageNet EfficientNet-Lite `.pth` file for `init = imagenet`.
+    #[config(default = "None")]
+    pub imagenet_weights: Option<String>,
+    /// `frozen` (head only, on embeddings computed once), `last-N` (the last N blocks + head, on activations
+    /// computed once) or `all` (every layer, from the images).
+    #[config(default = "String::from(\"frozen\")")]
+    pub mode: String,
+    /// Network input height (frequency axis) and width (time axis), pixels.
+    #[config(default = 176)]
+    pub height: usize,
+    #[config(default = 208)]
+    pub width: usize,
+    /// View durations used, seconds (any of 0.5, 1, 2, 4); the other views are dropped from the data.
+    #[config(default = "vec![0.5, 1.0, 2.0, 4.0]")]
+    pub views: Vec<f32>,
+    #[config(default = 30)]
+    pub epochs: usize,
+    /// Glitches per batch (each brings up to four view images).
+    #[config(default = 16)]
+    pub batch_size: usize,
+    /// AdamW peak learning rate.
+    #[config(default = 1e-3)]
+    pub lr: f64,
+    #[config(default = 1e-4)]
+    pub weight_decay: f64,
+    /// `cosine` (to `min_lr` over the run) or `step` (times `step_gamma` every `step_epochs`).
+    #[config(default = "String::from(\"cosine\")")]
+    pub schedule: String,
+    #[config(default = 0.0)]
+    pub min_lr: f64,
+    #[config(default = 10)]
+    pub step_epochs: usize,
+    #[config(default = 0.1)]
+    pub step_gamma: f64,
+    /// Batch norm in the layers being trained: `frozen` keeps the (ImageNet) running statistics and uses
+    /// them in training too (only scale and shift learn), `train` uses batch statistics and updates the running
+    /// ones, `auto` is `frozen` for ImageNet initialisation and `train` from scratch.
+    #[config(default = "String::from(\"auto\")")]
+    pub batch_norm: String,
+    /// Dropout before the classification head.
+    #[config(default = 0.2)]
+    pub dropout: f64,
+    /// Image augmentation (only where images are seen during training, i.e. `mode = all`).
+    #[config(default = true)]
+    pub augment: bool,
+    /// Largest time shift, as a fraction of the width (horizontal translation).
+    #[config(default = 0.05)]
+    pub time_shift: f64,
+    /// Largest frequency shift, as a fraction of the height (vertical translation).
+    #[config(default = 0.03)]
+    pub freq_shift: f64,
+    /// Largest brightness change, in normalised input units (1.0 = 128 grey levels).
+    #[config(default = 0.1)]
+    pub brightness: f64,
+    /// Largest relative contrast change.
+    #[config(default = 0.1)]
+    pub contrast: f64,
+    /// Probability of dropping each view of a training glitch (at least one view is always kept).
+    #[config(default = 0.2)]
+    pub view_dropout: f64,
+    /// Draw training glitches class-balanced (each class equally often) instead of in proportion.
+    #[config(default = true)]
+    pub balanced: bool,
+    /// Fraction of each class's glitches held out for validation (early stopping, reported metrics).
+    #[config(default = 0.2)]
+    pub valid_fraction: f64,
+    /// Fraction of each class's glitches held out as a test part that training never looks at.
+    #[config(default = 0.0)]
+    pub test_fraction: f64,
+    /// Keep at most this many training glitches per class (the few-labels experiment); validation unchanged.
+    #[config(default = "None")]
+    pub per_class_limit: Option<usize>,
+    /// Stop when the monitored validation metric has not improved for this many epochs; 0 disables it.
+    #[config(default = 8)]
+    pub patience: usize,
+    /// What picks the exported epoch and drives early stopping: `top1` (validation accuracy, ties by loss)
+    /// or `loss` (validation loss, smoother when the validation part is small).
+    #[config(default = "String::from(\"top1\")")]
+    pub monitor: String,
+    #[config(default = 42)]
+    pub seed: u64,
+    /// `cpu`, or `cuda` / `vulkan` when compiled in.
+    #[config(default = "String::from(\"cpu\")")]
+    pub device: String,
+}
+
+/// How much of the network is trained.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Head only; backbone embeddings computed once.
+    Frozen,
+    /// The last `n` MBConv blocks, the 1x1 head convolution and the head; activations before them computed once.
+    LastBlocks(usize),
+    /// Every layer, from the images (augmentation possible).
+    All,
+}
+
+impl Mode {
+    pub fn parse(text: &str) -> Option<Mode> {
+        match text {
+            "frozen" => Some(Mode::Frozen),
+            "all" => Some(Mode::All),
+            other => other.strip_prefix("last-")?.parse().ok().filter(|&n| n > 0).map(Mode::LastBlocks),
+        }
+    }
+
+    /// Whether training sees images (and so can augment them).
+    pub fn sees_images(self) -> bool {
+        self == Mode::All
+    }
+}
+
+/// Learning-rate schedule.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Schedule {
+    Cosine,
+    Step,
+}
+
+/// The parsed, checked configuration.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub variant: LiteVariant,
+    pub imagenet: bool,
+    pub mode: Mode,
+    pub schedule: Schedule,
+    pub monitor: Monitor,
+    /// Batch norm uses its running statistics while training.
+    pub freeze_bn: bool,
+    /// View slots kept (indices into 0.5, 1, 2, 4 s).
+    pub slots: Vec<usize>,
+}
+
+impl TrainConfig {
+    /// Parse the string choices and check the numbers; every problem names the option.
+    pub fn plan(&self) -> Result<Plan> {
+        let Some(variant) = LiteVariant::from_name(&self.backbone) else {
+            bail!("backbone {:?} is not one of lite0, lite1, lite2", self.backbone);
+        };
+        let imagenet = match self.init.as_str() {
+            "imagenet" => true,
+            "scratch" => false,
+            other => bail!("init {other:?} is not one of imagenet, scratch"),
+        };
+        if imagenet && self.imagenet_weights.is_none() {
+            bail!(
+                "init = imagenet needs the ImageNet weights file (--imagenet PATH, e.g. \
+                 ../shared/weights/efficientnet-lite0/efficientnet-lite0-57934424.pth), or use --init scratch"
+            );
+        }
+        let Some(mode) = Mode::parse(&self.mode) else {
+            bail!("mode {:?} is not one of frozen, all, last-N (N >= 1)", self.mode);
+        };
+        let schedule = match self.schedule.as_str() {
+            "cosine" => Schedule::Cosine,
+            "step" => Schedule::Step,
+            other => bail!("schedule {other:?} is not one of cosine, step"),
+        };
+        let monitor = match self.monitor.as_str() {
+            "top1" => Monitor::Top1,
+            "loss" => Monitor::Loss,
+            other => bail!("monitor {other:?} is not one of top1, loss"),
+        };
+        let freeze_bn = match self.batch_norm.as_str() {
+            "auto" => imagenet,
+            "frozen" => true,
+            "train" => false,
+            other => bail!("batch_norm {other:?} is not one of auto, frozen, train"),
+        };
+        let mut slots = Vec::new();
+        for &v in &self.views {
+            let Some(d) = Duration::ALL.into_iter().find(|d| (d.seconds() - v).abs() < 1e-6) else {
+                bail!("view {v} s is not one of the Gravity Spy durations 0.5, 1, 2, 4");
+            };
+            if !slots.contains(&d.index()) {
+                slots.push(d.index());
+            }
+        }
+        slots.sort_unstable();
+        if slots.is_empty() {
+            bail!("views is empty: give at least one of 0.5, 1, 2, 4");
+        }
+        if self.data.is_empty() {
+            bail!("no data folder given (--data DIR, repeatable)");
+        }
+        if !(32..=1024).contains(&self.height) || !(32..=1024).contains(&self.width) {
+            bail!("input size {}x{} is outside 32..1024", self.height, self.width);
+        }
+        if self.epochs == 0 || self.batch_size == 0 {
+            bail!("epochs and batch_size must be at least 1");
+        }
+        if !(self.lr > 0.0 && self.lr <= 1.0) || !(0.0..=self.lr).contains(&self.min_lr) {
+            bail!("lr must be in (0, 1] and min_lr in [0, lr] (got lr {}, min_lr {})", self.lr, self.min_lr);
+        }
+        let fraction = |name: &str, v: f64| -> Result<()> {
+            if !(0.0..1.0).contains(&v) {
+                bail!("{name} must be in [0, 1), got {v}");
+            }
+            Ok(())
+        };
+        fraction("valid_fraction", self.valid_fraction)?;
+        fraction("test_fraction", self.test_fraction)?;
+        fraction("view_dropout", self.view_dropout)?;
+        fraction("dropout", self.dropout)?;
+        fraction("time_shift", self.time_shift)?;
+        fraction("freq_shift", self.freq_shift)?;
+        fraction("contrast", self.contrast)?;
+        if self.valid_fraction + self.test_fraction >= 0.9 {
+            bail!("valid_fraction + test_fraction leaves too little to train on");
+        }
+        if self.valid_fraction == 0.0 {
+            bail!("valid_fraction must be above 0: validation drives early stopping and the reported metrics");
+        }
+        if self.schedule == "step" && self.step_epochs == 0 {
+            bail!("step_epochs must be at least 1");
+        }
+        if !(0.0..=2.0).contains(&self.brightness) {
+            bail!("brightness must be in [0, 2], got {}", self.brightness);
+        }
+        if self.per_class_limit == Some(0) {
+            bail!("per_class_limit must be at least 1");
+        }
+        if let Mode::LastBlocks(n) = mode {
+            let blocks = glitchscope::model::EfficientNetConfig::new()
+                .with_variant(variant)
+                .with_num_classes(0)
+                .init(&burn::tensor::Device::flex())
+                .num_blocks();
+            if n > blocks {
+                bail!("mode last-{n}: {} has only {blocks} blocks", variant.name());
+            }
+        }
+        Ok(Plan { variant, imagenet, mode, schedule, monitor, freeze_bn, slots })
+    }
+
+    /// Read a JSON config that may list only some fields; the others keep their defaults. Unknown fields are
+    /// refused, so a typo cannot silently fall back to a default.
+    pub fn from_partial_json(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading config {}", path.display()))?;
+        Self::from_partial_str(&text).with_context(|| format!("config {}", path.display()))
+    }
+
+    pub fn from_partial_str(text: &str) -> Result<Self> {
+        let given: serde_json::Value = serde_json::from_str(text).context("not valid JSON")?;
+        let serde_json::Value::Object(given) = given else {
+            bail!("expected a JSON object of options");
+        };
+        let mut merged = serde_json::to_value(TrainConfig::new())?;
+        let serde_json::Value::Object(fields) = &mut merged else {
+            bail!("internal: the default config is not an object");
+        };
+        for (key, value) in given {
+            if !fields.contains_key(&key) {
+                let mut known: Vec<&String> = fields.keys().collect();
+                known.sort();
+                bail!("unknown option {key:?}; known options: {}", known.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", "));
+            }
+            fields.insert(key, value);
+        }
+        serde_json::from_value(merged).context("an option has the wrong type")
+    }
+
+    /// The config as pretty JSON (what `config.json` holds).
+    pub fn to_json(&self) -> String {
+        burn::config::config_to_json(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_parse() {
+        assert_eq!(Mode::parse("frozen"), Some(Mode::Frozen));
+        assert_eq!(Mode::parse("all"), Some(Mode::All));
+        assert_eq!(Mode::parse("last-3"), Some(Mode::LastBlocks(3)));
+        assert_eq!(Mode::parse("last-0"), None);
+        assert_eq!(Mode::parse("last-x"), None);
+        assert_eq!(Mode::parse("half"), None);
+    }
+
+    #[test]
+    fn partial_json_keeps_defaults_and_refuses_typos() {
+        let c = TrainConfig::from_partial_str(r#"{"epochs": 3, "mode": "last-2", "data": ["a"]}"#).unwrap();
+        assert_eq!((c.epochs, c.mode.as_str(), c.batch_size), (3, "last-2", 16));
+        let e = TrainConfig::from_partial_str(r#"{"epoch": 3}"#).unwrap_err().to_string();
+        assert!(e.contains("unknown option \"epoch\""), "{e}");
+        let e = TrainConfig::from_partial_str(r#"{"epochs": "three"}"#).unwrap_err();
+        assert!(format!("{e:#}").contains("wrong type"), "{e:#}");
+    }
+
+    #[test]
+    fn plan_checks_choices() {
+        let mut c = TrainConfig::new();
+        c.data = vec!["d".into()];
+        c.init = "scratch".into();
+        let p = c.plan().unwrap();
+        assert_eq!((p.mode, p.slots.clone()), (Mode::Frozen, vec![0, 1, 2, 3]));
+        c.views = vec![2.0, 0.5];
+        assert_eq!(c.plan().unwrap().slots, vec![0, 2]);
+        c.views = vec![3.0];
+        assert!(c.plan().unwrap_err().to_string().contains("3 s"));
+        c.views = vec![1.0];
+        c.init = "imagenet".into();
+        assert!(c.plan().unwrap_err().to_string().contains("--imagenet"));
+        c.init = "scratch".into();
+        c.mode = "last-17".into();
+        assert!(c.plan().unwrap_err().to_string().contains("16 blocks"));
+    }
+}

@@ -1,0 +1,102 @@
+//! Which glitches an epoch trains on, in which order, and with which views.
+//!
+//! Everything random in an epoch comes from a generator seeded by (run seed, epoch), never from state carried
+//! over from the previous epoch: an epoch replayed after a resume is the same epoch.
+
+use chacha20::ChaCha8Rng;
+use rand::seq::SliceRandom;
+use rand::{Rng, RngExt, SeedableRng};
+
+/// The generator for one purpose of one epoch. Streams separate the purposes so that, say, changing the
+/// augmentation does not change the sampling order.
+pub fn epoch_rng(seed: u64, epoch: usize, purpose: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_add(purpose.wrapping_mul(0x9E37_79B9_7F4A_7C15)));
+    rng.set_stream(epoch as u64);
+    rng
+}
+
+/// The order of one epoch over `classes.len()` training glitches (`classes[i]` = class of glitch `i`).
+///
+/// Balanced: as many draws as glitches, each picking a class uniformly among those present and then a glitch
+/// of it uniformly (with replacement), so Paired_Doves is seen as often as Blip. Otherwise a permutation.
+pub fn epoch_order(classes: &[usize], balanced: bool, rng: &mut impl Rng) -> Vec<usize> {
+    if !balanced {
+        let mut order: Vec<usize> = (0..classes.len()).collect();
+        order.shuffle(rng);
+        return order;
+    }
+    let mut members: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+    for (i, &c) in classes.iter().enumerate() {
+        members.entry(c).or_default().push(i);
+    }
+    let groups: Vec<Vec<usize>> = members.into_values().collect();
+    if groups.is_empty() {
+        return Vec::new();
+    }
+    (0..classes.len())
+        .map(|_| {
+            let group = &groups[rng.random_range(0..groups.len())];
+            group[rng.random_range(0..group.len())]
+        })
+        .collect()
+}
+
+/// Drop each present view with probability `p`, keeping at least one (a missing view is normal in the data,
+/// so the head must cope with any subset).
+pub fn drop_views(present: &[usize], p: f64, rng: &mut impl Rng) -> Vec<usize> {
+    if present.len() <= 1 || p <= 0.0 {
+        return present.to_vec();
+    }
+    let kept: Vec<usize> = present.iter().copied().filter(|_| !rng.random_bool(p)).collect();
+    if kept.is_empty() {
+        vec![present[rng.random_range(0..present.len())]]
+    } else {
+        kept
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn balanced_order_sees_rare_classes_as_often() {
+        // 95 glitches of class 0, 5 of class 1.
+        let classes: Vec<usize> = (0..100).map(|i| usize::from(i >= 95)).collect();
+        let mut rng = epoch_rng(1, 1, 0);
+        let mut rare = 0;
+        for _ in 0..20 {
+            rare += epoch_order(&classes, true, &mut rng).iter().filter(|&&i| classes[i] == 1).count();
+        }
+        let share = rare as f64 / 2000.0;
+        assert!((0.45..0.55).contains(&share), "rare class share {share}");
+        let plain = epoch_order(&classes, false, &mut rng);
+        let mut sorted = plain.clone();
+        sorted.sort();
+        assert_eq!(sorted, (0..100).collect::<Vec<_>>(), "unbalanced is a permutation");
+    }
+
+    #[test]
+    fn epochs_are_reproducible_and_distinct() {
+        let classes = vec![0, 0, 1, 1, 2, 2, 2, 2];
+        let a = epoch_order(&classes, true, &mut epoch_rng(9, 3, 0));
+        let b = epoch_order(&classes, true, &mut epoch_rng(9, 3, 0));
+        let c = epoch_order(&classes, true, &mut epoch_rng(9, 4, 0));
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn view_dropout_keeps_at_least_one() {
+        let mut rng = epoch_rng(2, 1, 1);
+        let mut dropped_some = false;
+        for _ in 0..200 {
+            let kept = drop_views(&[0, 1, 2, 3], 0.9, &mut rng);
+            assert!(!kept.is_empty() && kept.iter().all(|v| [0, 1, 2, 3].contains(v)));
+            dropped_some |= kept.len() < 4;
+        }
+        assert!(dropped_some);
+        assert_eq!(drop_views(&[2], 0.9, &mut rng), vec![2]);
+        assert_eq!(drop_views(&[0, 3], 0.0, &mut rng), vec![0, 3]);
+    }
+}
