@@ -4,10 +4,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  ARTIFACTS, HAS_SHARED, SHARED_REAL, SKIP_NO_SHARED, cspViolations, foreignRequests, launchBrowser,
+  ARTIFACTS, HAS_SHARED, REPO, SHARED_REAL, SKIP_NO_SHARED, cspViolations, foreignRequests, launchBrowser,
   requireWasmPackage, startServer,
 } from './helpers.mjs';
 
@@ -27,6 +29,33 @@ let server;
 let browser;
 let inputDir;
 const probabilitiesByBackend = {}; // backend -> { key -> { probabilities, embedding } } for the parity check
+
+/// The native CLI on the same files must give the same top-5 and probabilities within 1e-3 (one preprocessing
+/// path, one network). With a trained card (not the untrained test card) the real Blip and Whistle must come out
+/// as Blip and Whistle.
+function checkAgainstNative(json, backend) {
+  const targetDir = process.env.CARGO_TARGET_DIR || join(homedir(), '.cache', 'glitchscope', 'target');
+  const cli = join(targetDir, 'release', 'glitchscope');
+  if (!existsSync(cli)) {
+    console.log(`# native parity skipped: ${cli} is not built (cargo build --release -p glitchscope-trainer)`);
+    return;
+  }
+  const files = GLITCHES.flatMap(({ key }) => DURATIONS.map((d) => join(inputDir, `${key}_spectrogram_${d}.png`)));
+  const native = JSON.parse(execFileSync(cli, ['classify', '--json', '--model', join(REPO, 'models', 'default.json'), ...files],
+    { encoding: 'utf8', maxBuffer: 64 << 20 }));
+  const card = JSON.parse(readFileSync(join(REPO, 'models', 'default.json'), 'utf8'));
+  for (const { key, label } of GLITCHES) {
+    const ours = json.glitches.find((g) => g.key === key);
+    const theirs = native.glitches.find((g) => g.key === key).prediction;
+    const diff = Math.max(...ours.probabilities.map((p, i) => Math.abs(p - theirs.probabilities[i])));
+    console.log(`# ${backend} vs native ${key}: max |dp| ${diff.toExponential(2)}`);
+    assert.ok(diff <= 1e-3, `${key}: browser (${backend}) and native probabilities differ by ${diff}`);
+    assert.deepEqual(ours.top5.map((t) => t.label), theirs.top5.map((t) => t.label), `${key}: top-5 differs from native`);
+    if (!/untrained/.test(card.name)) {
+      assert.equal(ours.top5[0].label, label, `${key}: the default model calls this ${label} a ${ours.top5[0].label}`);
+    }
+  }
+}
 
 before(async () => {
   requireWasmPackage();
@@ -226,6 +255,7 @@ for (const backend of ['cpu', 'webgpu']) {
           probabilitiesByBackend[backend][key] = { probabilities: g.probabilities, embedding: g.embedding };
           console.log(`# ${backend} ${key}: top ${g.top5[0].label} ${(g.top5[0].probability * 100).toFixed(1)} %, ${Math.round(g.ms)} ms`);
         }
+        checkAgainstNative(json, backend);
 
         await page.screenshot({ path: join(ARTIFACTS, `app-${backend}.png`), fullPage: true });
         // A phone: nothing wider than the screen, the results still there.
