@@ -10,9 +10,18 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 need_apt=()
-for pkg in chromium chromium-driver python3 python3-pip nodejs npm curl ca-certificates build-essential pkg-config; do
-  dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
-done
+# Debian packages, each checked by what it provides (Node.js or pip may come from elsewhere, e.g. NodeSource,
+# whose nodejs conflicts with Debian's npm package).
+have() { command -v "$1" >/dev/null 2>&1; }
+have chromium || need_apt+=(chromium)
+have chromedriver || need_apt+=(chromium-driver)
+have python3 || need_apt+=(python3)
+python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
+have node || need_apt+=(nodejs)
+have npm || need_apt+=(npm)
+have curl || need_apt+=(curl ca-certificates)
+have cc || need_apt+=(build-essential)
+have pkg-config || need_apt+=(pkg-config)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: apt-get install ${need_apt[*]}"
   $SUDO apt-get update -qq

@@ -349,11 +349,14 @@ fn map_png(path: &Path, xy: &[[f32; 2]], clustering: &Clustering, novelty: Optio
 
         let text = |size: u32| TextStyle::from((FONT, size).into_font()).color(&BLACK);
         let mut y = 40;
-        legend.draw(&Text::new("clusters (majority predicted class)", (0, 14), text(14))).map_err(e)?;
+        // Labels, when the file has them, say more than the model's guesses.
+        let by_label = groups.iter().any(|g| g.label.is_some());
+        let heading = if by_label { "clusters (majority label)" } else { "clusters (majority predicted class)" };
+        legend.draw(&Text::new(heading, (0, 14), text(14))).map_err(e)?;
         let shown = groups.len().min(34);
         for (id, g) in groups.iter().enumerate().take(shown) {
             legend.draw(&Rectangle::new([(0, y), (12, y + 12)], colour(id as i32).filled())).map_err(e)?;
-            let name = g.predicted.as_deref().or(g.label.as_deref()).unwrap_or("");
+            let name = if by_label { g.label.as_deref() } else { g.predicted.as_deref() }.unwrap_or("-");
             legend.draw(&Text::new(format!("{id}: {} ({name})", g.size), (18, y), text(13))).map_err(e)?;
             y += 22;
         }
