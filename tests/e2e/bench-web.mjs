@@ -135,10 +135,8 @@ function inputs() {
     const root = join(SHARED_REAL, 'o1_full_plots');
     return { glitches: glitchesIn(root), source: `real Gravity Spy O1 glitches from ${root}`, cleanup: () => {} };
   }
-  console.log(
-    `bench-web: real Gravity Spy images absent at ${join(SHARED_REAL, 'o1_full_plots')}; ` +
-      'using a synthetic Blip from `glitchscope synth` instead',
-  );
+  // On stderr with the progress lines, so that stdout stays the markdown report.
+  log(`real Gravity Spy images absent at ${join(SHARED_REAL, 'o1_full_plots')}; using a synthetic Blip from \`glitchscope synth\` instead`);
   if (!existsSync(SYNTH)) {
     throw new Error(
       `${SYNTH} is missing: build it with CARGO_TARGET_DIR=$HOME/.cache/glitchscope/target cargo build --release -p glitchscope-trainer`,
@@ -321,6 +319,8 @@ function report({ date, command, machine, files, source, glitchCount, distinct, 
     `- CPU: ${machine.cpu}, ${machine.cores} logical cores`,
     `- Load average at start: ${machine.load.map((x) => x.toFixed(2)).join(', ')} (1, 5, 15 min)` +
       (machine.load[0] > BUSY_LOAD ? ` — **above ${BUSY_LOAD}: other work shared the 2 cores, numbers are unreliable**` : ''),
+    `- Load average at end: ${machine.loadEnd.map((x) => x.toFixed(2)).join(', ')}` +
+      (machine.loadEnd[0] > BUSY_LOAD ? ` — **above ${BUSY_LOAD}: other work ran during the run**` : ''),
     `- Glitches: ${glitchCount} (1 warm-up + ${runs} timed), 4 views each, ${distinct} distinct, ${source}`,
     '',
     '## Download sizes',
@@ -383,6 +383,7 @@ async function main() {
     cpu: cpuModel(),
     cores: cpus().length,
     load,
+    loadEnd: loadavg(),
   };
   const command = ['node tests/e2e/bench-web.mjs', ...process.argv.slice(2)].join(' ');
   const markdown = report({ date, command, machine, files, source, glitchCount: glitches.length, distinct, runs, results });
@@ -393,6 +394,6 @@ async function main() {
 }
 
 main().catch((err) => {
-  console.error(`bench-web: ${err.stack ?? err.message}`);
+  console.error(`bench-web: ${err.message}`);
   process.exit(1);
 });

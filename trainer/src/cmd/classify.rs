@@ -75,17 +75,31 @@ pub fn run(args: ClassifyArgs) -> Result<()> {
     let mut outputs = Vec::with_capacity(groups.len());
     let mut pending: Vec<(usize, GlitchViews)> = Vec::new();
     for group in &groups {
-        let named: Vec<NamedFile> = group
-            .files
-            .iter()
-            .map(|f| NamedFile { name: f.name.clone(), bytes: std::fs::read(&files[f.index]).unwrap_or_default() })
-            .collect();
+        // A file that cannot be read (permissions, vanished) is reported like a broken picture; the rest goes on.
+        let mut named = Vec::new();
+        let mut unreadable = Vec::new();
+        for f in &group.files {
+            match std::fs::read(&files[f.index]) {
+                Ok(bytes) => named.push(NamedFile { name: f.name.clone(), bytes }),
+                Err(e) => unreadable.push(ViewReport {
+                    name: f.name.clone(),
+                    duration: f.duration,
+                    ok: false,
+                    error: Some(format!("{}: cannot read the file: {e}", f.name)),
+                    kind: None,
+                    thumbnail: None,
+                }),
+            }
+        }
         let prepared = pipeline::prepare_glitch(&named, spec, false);
         let error = prepared.views.is_none().then(|| "no usable view".to_string());
         if let Some(views) = prepared.views {
             pending.push((outputs.len(), views));
         }
-        outputs.push(GlitchOut { key: prepared.key, views: prepared.reports, error, prediction: None });
+        let key = if prepared.key.is_empty() { group.key.clone() } else { prepared.key };
+        let mut views = prepared.reports;
+        views.extend(unreadable);
+        outputs.push(GlitchOut { key, views, error, prediction: None });
     }
     for chunk in pending.chunks(args.batch_size.max(1)) {
         let views: Vec<GlitchViews> = chunk.iter().map(|(_, v)| v.clone()).collect();
