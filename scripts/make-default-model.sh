@@ -31,5 +31,5 @@ json.dump(card, open(sys.argv[2], "w"), indent=2)
 open(sys.argv[2], "a").write("\n")
 PY
 cp "$run/model.bpk" models/default.bpk
-"$bin" classify --model models/default.json "$real/o1_full_plots/Blip" | head -n 7
+"$bin" classify --model models/default.json "$real/o1_full_plots/Blip/H1_0Sug0tqkoL_spectrogram_1.0.png"
 echo "make-default-model.sh: wrote models/default.json and models/default.bpk"

@@ -9,7 +9,7 @@
 //! Every failure names the file and what is wrong with it; nothing here panics on bad files.
 
 use burn::module::Module;
-use burn::store::{BurnpackStore, HalfPrecisionAdapter, ModuleSnapshot};
+use burn::store::{BurnpackStore, HalfPrecisionAdapter, ModuleAdapter, ModuleContext, ModuleSnapshot};
 use sha2::{Digest, Sha256};
 
 /// What can go wrong with a weights file.
@@ -61,14 +61,56 @@ pub fn load_burnpack<M: Module + ModuleSnapshot>(module: &mut M, path: &str, byt
     Ok(())
 }
 
-/// Serialise a module to Burnpack bytes, floats in fp16 (batch-norm statistics kept in f32).
+/// Drops the per-process parameter ids Burn stores for resuming training: they are random, so without this the
+/// same weights would give a different file (and sha256) on every export.
+#[derive(Clone, Debug, Default)]
+struct StripParamIds;
+
+impl ModuleAdapter for StripParamIds {
+    fn adapt(&self, mut tensor: burn::store::burn_pack::Tensor, _ctx: ModuleContext<'_>) -> burn::store::burn_pack::Tensor {
+        tensor.param_id = None;
+        tensor
+    }
+
+    fn clone_box(&self) -> Box<dyn ModuleAdapter> {
+        Box::new(self.clone())
+    }
+}
+
+/// Serialise a module to Burnpack bytes, floats in fp16 (batch-norm statistics kept in f32). The same weights
+/// always give the same bytes.
 pub fn save_burnpack_f16<M: Module + ModuleSnapshot>(module: &M, path: &str) -> Result<Vec<u8>, WeightsError> {
-    let mut store = BurnpackStore::from_bytes(None).with_to_adapter(HalfPrecisionAdapter::new());
+    let mut store = BurnpackStore::from_bytes(None).with_to_adapter(HalfPrecisionAdapter::new().chain(StripParamIds));
     module.save_into(&mut store).map_err(|e| WeightsError::Write { path: path.to_string(), message: e.to_string() })?;
     let bytes = store
         .get_bytes()
         .map_err(|e| WeightsError::Write { path: path.to_string(), message: e.to_string() })?;
     Ok(bytes.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::GlitchNetConfig;
+    use burn::tensor::Device;
+
+    #[test]
+    fn fp16_export_is_reproducible_and_round_trips() {
+        let device = Device::flex();
+        device.seed(3);
+        let model = GlitchNetConfig::new().with_num_classes(3).init(&device);
+        let a = save_burnpack_f16(&model, "a.bpk").unwrap();
+        let b = save_burnpack_f16(&model.clone(), "b.bpk").unwrap();
+        assert_eq!(sha256_hex(&a), sha256_hex(&b), "same weights, different files");
+        let mut other = GlitchNetConfig::new().with_num_classes(3).init(&device);
+        load_burnpack(&mut other, "a.bpk", a.clone()).unwrap();
+        assert_eq!(sha256_hex(&save_burnpack_f16(&other, "c.bpk").unwrap()), sha256_hex(&a));
+        // A network of another shape must be refused with a message, not a panic.
+        let mut wrong = GlitchNetConfig::new().with_num_classes(5).init(&device);
+        let e = load_burnpack(&mut wrong, "a.bpk", a).unwrap_err().to_string();
+        assert!(e.contains("a.bpk"), "{e}");
+        assert!(verify_sha256("a.bpk", b"x", &"0".repeat(64)).is_err());
+    }
 }
 
 #[cfg(not(target_arch = "wasm32"))]

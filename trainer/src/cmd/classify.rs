@@ -1,6 +1,7 @@
 //! `glitchscope classify`: top-5 classes for every glitch found in files or folders, through the same
 //! grouping, preprocessing and network as the browser.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
@@ -109,20 +110,25 @@ pub fn run(args: ClassifyArgs) -> Result<()> {
         }
     }
 
-    if args.json {
+    let mut out = std::io::stdout().lock();
+    let written = if args.json {
         let doc = serde_json::json!({
             "model": classifier.card.name,
             "labels": classifier.card.labels,
             "glitches": outputs,
         });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        serde_json::to_writer_pretty(&mut out, &doc).map_err(std::io::Error::from).and_then(|_| writeln!(out))
     } else {
-        print_table(&outputs);
+        print_table(&mut out, &outputs)
+    };
+    match written {
+        // A reader that stopped early (`| head`) is not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
     }
-    Ok(())
 }
 
-fn print_table(outputs: &[GlitchOut]) {
+fn print_table(out: &mut impl Write, outputs: &[GlitchOut]) -> std::io::Result<()> {
     for g in outputs {
         let views: Vec<String> = g
             .views
@@ -130,17 +136,18 @@ fn print_table(outputs: &[GlitchOut]) {
             .filter(|v| v.ok)
             .map(|v| v.duration.map(|d| format!("{d}s")).unwrap_or_else(|| "?s".into()))
             .collect();
-        println!("{}  [views: {}]", g.key, views.join(" "));
+        writeln!(out, "{}  [views: {}]", g.key, views.join(" "))?;
         for v in g.views.iter().filter(|v| !v.ok) {
-            println!("    ! {}", v.error.as_deref().unwrap_or("unusable"));
+            writeln!(out, "    ! {}", v.error.as_deref().unwrap_or("unusable"))?;
         }
         match &g.prediction {
             Some(p) => {
                 for (rank, top) in p.top5.iter().enumerate() {
-                    println!("    {}. {:<20} {:>6.2} %", rank + 1, top.label, top.probability * 100.0);
+                    writeln!(out, "    {}. {:<20} {:>6.2} %", rank + 1, top.label, top.probability * 100.0)?;
                 }
             }
-            None => println!("    not classified: {}", g.error.as_deref().unwrap_or("")),
+            None => writeln!(out, "    not classified: {}", g.error.as_deref().unwrap_or(""))?,
         }
     }
+    Ok(())
 }
