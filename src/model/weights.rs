@@ -51,9 +51,14 @@ pub fn load_burnpack<M: Module + ModuleSnapshot>(module: &mut M, path: &str, byt
         .with_from_adapter(HalfPrecisionAdapter::new())
         .validate(true)
         .allow_partial(false);
-    let result = module.load_from(&mut store).map_err(|e| WeightsError::Read {
-        path: path.to_string(),
-        message: e.to_string(),
+    let result = module.load_from(&mut store).map_err(|e| {
+        let message = e.to_string();
+        // With validation on, tensors of the wrong shape or type surface as a store error: say what it means.
+        if message.contains("Mismatch") || message.contains("Validation") {
+            WeightsError::Mismatch { path: path.to_string(), message }
+        } else {
+            WeightsError::Read { path: path.to_string(), message }
+        }
     })?;
     if !result.errors.is_empty() || !result.missing.is_empty() {
         return Err(WeightsError::Mismatch { path: path.to_string(), message: result.to_string() });

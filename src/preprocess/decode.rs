@@ -39,6 +39,11 @@ pub fn decode_rgb(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage, Prepr
             min_side: limits.min_side,
         });
     }
+    if jpeg_is_truncated(bytes) {
+        return Err(PreprocessError::Corrupt(
+            "the JPEG ends before its end-of-image marker".into(),
+        ));
+    }
     let image = new_reader(bytes, limits, true)?
         .decode()
         .map_err(|e| map_error(e, limits))?;
@@ -68,6 +73,20 @@ fn new_reader<'a>(
     }
     reader.limits(image_limits);
     Ok(reader)
+}
+
+/// A JPEG whose last scan has no end-of-image marker after it was cut short. The JPEG decoder accepts such a
+/// file and fills the missing rows with grey, which would be classified as if it were a real picture.
+/// (Inside entropy-coded data 0xFF is always followed by 0x00 or a restart marker, so 0xFFDA and 0xFFD9 found
+/// there are real markers; trailing bytes after the end marker are still accepted.)
+fn jpeg_is_truncated(bytes: &[u8]) -> bool {
+    if !bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        return false;
+    }
+    match bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]) {
+        Some(last_scan) => !bytes[last_scan..].windows(2).any(|w| w == [0xFF, 0xD9]),
+        None => true,
+    }
 }
 
 /// Width and height from a PNG's IHDR chunk, which the format fixes at bytes 16..24.
@@ -320,6 +339,18 @@ mod tests {
                 "cut at {cut}: {err:?}"
             );
         }
+    }
+
+    #[test]
+    fn truncated_jpeg_is_corrupt() {
+        let img = RgbImage::from_fn(64, 64, |x, y| image::Rgb([x as u8 * 4, y as u8 * 4, 7]));
+        let mut jpeg = Vec::new();
+        DynamicImage::ImageRgb8(img)
+            .write_to(&mut Cursor::new(&mut jpeg), image::ImageFormat::Jpeg)
+            .expect("encode jpeg");
+        assert!(decode(&jpeg).is_ok());
+        let err = decode(&jpeg[..jpeg.len() * 3 / 4]).unwrap_err();
+        assert!(matches!(err, PreprocessError::Corrupt(_)), "{err:?}");
     }
 
     #[test]

@@ -97,7 +97,8 @@ pub fn run(args: ClassifyArgs) -> Result<()> {
         if let Some(views) = prepared.views {
             pending.push((outputs.len(), views));
         }
-        let key = if prepared.key.is_empty() { group.key.clone() } else { prepared.key };
+        // The group's key, which tells apart two glitches of the same name ("key (2)").
+        let key = group.key.clone();
         let mut views = prepared.reports;
         views.extend(unreadable);
         outputs.push(GlitchOut { key, views, error, prediction: None });
