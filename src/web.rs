@@ -20,14 +20,23 @@ unsafe extern "C" {
     fn __wasm_call_ctors();
 }
 
-/// Runs once when the module is instantiated. Calling `__wasm_call_ctors` here, once, also tells the wasm linker
-/// that this is a reactor-style module; otherwise it re-runs every constructor at the start of every exported
-/// function, which cost about 0.7 s per `classify` call (measured with `node tests/e2e/bench-web.mjs`).
+/// Run the module's static constructors, once per instance. Because an exported function calls
+/// `__wasm_call_ctors`, the wasm linker treats this as a reactor-style module and no longer re-runs every
+/// constructor at the start of every export, which cost about 0.7 s per `classify` call (measured with
+/// `node tests/e2e/bench-web.mjs`). Every entry point calls this, so it also holds where `start` is not run
+/// (e.g. under wasm-bindgen-test, which brings its own start-up).
+pub fn ensure_runtime() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: guarded to run once per instance, before the first use of anything the constructors register.
+        unsafe { __wasm_call_ctors() };
+        console_error_panic_hook::set_once();
+    });
+}
+
 #[wasm_bindgen(start)]
 fn start() {
-    // SAFETY: called once per instance, before any other export, as the linker's reactor model expects.
-    unsafe { __wasm_call_ctors() };
-    console_error_panic_hook::set_once();
+    ensure_runtime();
 }
 
 fn js_err(message: impl std::fmt::Display) -> JsValue {
@@ -196,6 +205,7 @@ pub(crate) async fn webgpu_device() -> Result<Device, JsValue> {
 /// `groupViews(names)`: group file names into glitches by their Gravity Spy ids.
 #[wasm_bindgen(js_name = groupViews)]
 pub fn group_views(names: Vec<String>) -> Result<JsValue, JsValue> {
+    ensure_runtime();
     to_js(&pipeline::group_names(&names))
 }
 
@@ -231,6 +241,7 @@ struct GlitchResult<'a> {
 impl GlitchClassifier {
     /// Load the card at `card_url` and the weights it names (sha256-checked, cached), on `backend`.
     pub async fn load(card_url: String, backend: String) -> Result<GlitchClassifier, JsValue> {
+        ensure_runtime();
         let card_url = resolve_url(&card_url, &location_href()).unwrap_or(card_url);
         let card_bytes = fetch_bytes(&card_url, false).await?;
         let card_text = String::from_utf8(card_bytes).map_err(|_| js_err(format!("model card {card_url} is not UTF-8 text")))?;

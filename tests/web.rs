@@ -49,6 +49,7 @@ fn model_on(device: &Device, bytes: Vec<u8>) -> GlitchNet {
 
 #[wasm_bindgen_test]
 async fn glitchnet_forward_on_cpu_in_the_browser() {
+    glitchscope::web::ensure_runtime();
     let device = Device::flex();
     let model = model_on(&device, weights());
     let (logits, emb) = run(&model, &device).await;
@@ -61,6 +62,7 @@ async fn glitchnet_forward_on_cpu_in_the_browser() {
 
 #[wasm_bindgen_test]
 async fn glitchnet_forward_on_webgpu_matches_cpu() {
+    glitchscope::web::ensure_runtime();
     let bytes = weights();
     let cpu = Device::flex();
     let (cpu_logits, cpu_emb) = run(&model_on(&cpu, bytes.clone()), &cpu).await;
