@@ -3,7 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use glitchscope::pipeline::{GroupedGlitch, NamedFile};
+use glitchscope::inference::Classifier;
+use glitchscope::pipeline::{self, GroupedGlitch, NamedFile};
 
 /// Files under the inputs that look like pictures, sorted; plain files are taken whatever their name so a
 /// wrongly named file gets a clear message rather than being silently skipped.
@@ -45,4 +46,27 @@ pub fn read_group(group: &GroupedGlitch, files: &[PathBuf]) -> Result<Vec<NamedF
             Ok(NamedFile { name: f.name.clone(), bytes })
         })
         .collect()
+}
+
+/// What `classify` and `embed` both start from: the model, its input size, the picture files under the inputs
+/// and those files grouped into glitches (indices into `files`).
+pub struct Inputs {
+    pub classifier: Classifier,
+    pub spec: glitchscope::preprocess::InputSpec,
+    pub files: Vec<PathBuf>,
+    pub groups: Vec<GroupedGlitch>,
+}
+
+/// Load the model card on `device` and find and group the picture files under `inputs`.
+pub fn load_inputs(model: &Path, device: &str, inputs: &[PathBuf]) -> Result<Inputs> {
+    let device = crate::device::select(device)?;
+    let classifier = Classifier::from_card_file(model, &device)?;
+    let spec = pipeline::input_spec(&classifier.card);
+    let files = collect_files(inputs)?;
+    if files.is_empty() {
+        bail!("no image files (.png, .jpg, .jpeg, .gif) found in the inputs");
+    }
+    let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+    let groups = pipeline::group_names(&names);
+    Ok(Inputs { classifier, spec, files, groups })
 }

@@ -4,14 +4,13 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::Args;
-use glitchscope::inference::{Classifier, GlitchViews, Prediction};
+use glitchscope::inference::{GlitchViews, Prediction};
 use glitchscope::pipeline::{self, NamedFile, ViewReport};
 use serde::Serialize;
 
-use crate::device;
-use crate::files::collect_files;
+use crate::files::{Inputs, load_inputs};
 
 #[derive(Args)]
 pub struct ClassifyArgs {
@@ -63,15 +62,7 @@ impl From<Prediction> for PredictionOut {
 }
 
 pub fn run(args: ClassifyArgs) -> Result<()> {
-    let device = device::select(&args.device)?;
-    let classifier = Classifier::from_card_file(&args.model, &device)?;
-    let spec = pipeline::input_spec(&classifier.card);
-    let files = collect_files(&args.inputs)?;
-    if files.is_empty() {
-        bail!("no image files (.png, .jpg, .jpeg, .gif) found in the inputs");
-    }
-    let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
-    let groups = pipeline::group_names(&names);
+    let Inputs { classifier, spec, files, groups } = load_inputs(&args.model, &args.device, &args.inputs)?;
 
     let mut outputs = Vec::with_capacity(groups.len());
     let mut pending: Vec<(usize, GlitchViews)> = Vec::new();

@@ -11,11 +11,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use glitchscope::discovery::{DiscoveryError, Embeddings, NoveltyMethod, Precision, ReferenceSet};
-use glitchscope::inference::{Classifier, GlitchViews};
+use glitchscope::inference::GlitchViews;
 use glitchscope::pipeline;
 
-use crate::device;
-use crate::files::{collect_files, read_group};
+use crate::files::{Inputs, load_inputs, read_group};
 
 #[derive(Args)]
 pub struct EmbedArgs {
@@ -253,15 +252,7 @@ pub fn run(args: EmbedArgs) -> Result<()> {
     if format == Format::Reference && !args.label_from_folder {
         bail!("a reference set (.gsref) needs labels: add --label-from-folder");
     }
-    let device = device::select(&args.device)?;
-    let classifier = Classifier::from_card_file(&args.model, &device)?;
-    let spec = pipeline::input_spec(&classifier.card);
-    let files = collect_files(&args.inputs)?;
-    if files.is_empty() {
-        bail!("no image files (.png, .jpg, .jpeg, .gif) found in the inputs");
-    }
-    let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
-    let groups = pipeline::group_names(&names);
+    let Inputs { classifier, spec, files, groups } = load_inputs(&args.model, &args.device, &args.inputs)?;
 
     let (mut keys, mut labels, mut pending) = (Vec::new(), Vec::new(), Vec::<GlitchViews>::new());
     for group in &groups {
