@@ -35,8 +35,8 @@ pub type GlitchViews = [Option<Vec<f32>>; NUM_VIEWS];
 pub struct Prediction {
     /// Probability of every class, in card label order.
     pub probabilities: Vec<f32>,
-    /// The five most likely (label, probability), most likely first.
-    pub top5: Vec<(String, f32)>,
+    /// The five most likely classes, most likely first.
+    pub top5: Vec<TopClass>,
     /// The glitch embedding (mean of the present views' pooled backbone features).
     pub embedding: Vec<f32>,
 }
@@ -123,9 +123,16 @@ impl Classifier {
     }
 }
 
+/// A class and its probability; the same JSON shape in the CLI's `--json` and the browser's results.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct TopClass {
+    pub label: String,
+    pub probability: f32,
+}
+
 /// The `k` most likely labels with their probabilities, most likely first.
-pub fn top_k(probabilities: &[f32], labels: &[String], k: usize) -> Vec<(String, f32)> {
+pub fn top_k(probabilities: &[f32], labels: &[String], k: usize) -> Vec<TopClass> {
     let mut idx: Vec<usize> = (0..probabilities.len()).collect();
     idx.sort_by(|&a, &b| probabilities[b].total_cmp(&probabilities[a]));
-    idx.into_iter().take(k).map(|i| (labels[i].clone(), probabilities[i])).collect()
+    idx.into_iter().take(k).map(|i| TopClass { label: labels[i].clone(), probability: probabilities[i] }).collect()
 }

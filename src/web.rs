@@ -12,7 +12,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::card::ModelCard;
-use crate::inference::{Classifier, GlitchViews};
+use crate::inference::{Classifier, GlitchViews, TopClass};
 use crate::pipeline::{self, NamedFile};
 
 unsafe extern "C" {
@@ -218,19 +218,13 @@ pub struct GlitchClassifier {
 }
 
 #[derive(Serialize)]
-struct TopClass<'a> {
-    label: &'a str,
-    probability: f32,
-}
-
-#[derive(Serialize)]
-struct GlitchResult<'a> {
+struct GlitchResult {
     key: String,
     views: Vec<pipeline::ViewReport>,
     ok: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
-    top5: Vec<TopClass<'a>>,
+    top5: Vec<TopClass>,
     probabilities: Vec<f32>,
     embedding: Vec<f32>,
     backend: &'static str,
@@ -314,12 +308,7 @@ impl GlitchClassifier {
                         result.ok = true;
                         result.probabilities = p.probabilities;
                         result.embedding = p.embedding;
-                        let labels = &self.classifier.card.labels;
-                        let top = crate::inference::top_k(&result.probabilities, labels, 5);
-                        result.top5 = top
-                            .iter()
-                            .map(|(l, p)| TopClass { label: labels.iter().find(|x| *x == l).map(String::as_str).unwrap_or(""), probability: *p })
-                            .collect();
+                        result.top5 = p.top5;
                     }
                 }
             }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-use glitchscope::inference::{GlitchViews, Prediction};
+use glitchscope::inference::{GlitchViews, Prediction, TopClass};
 use glitchscope::pipeline::{self, NamedFile, ViewReport};
 use serde::Serialize;
 
@@ -47,17 +47,9 @@ struct PredictionOut {
     probabilities: Vec<f32>,
 }
 
-/// The same shape as the browser's result, so scripts can read both.
-#[derive(Serialize)]
-struct TopClass {
-    label: String,
-    probability: f32,
-}
-
 impl From<Prediction> for PredictionOut {
     fn from(p: Prediction) -> Self {
-        let top5 = p.top5.into_iter().map(|(label, probability)| TopClass { label, probability }).collect();
-        Self { top5, probabilities: p.probabilities }
+        Self { top5: p.top5, probabilities: p.probabilities }
     }
 }
 

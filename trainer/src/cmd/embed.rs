@@ -280,7 +280,7 @@ pub fn run(args: EmbedArgs) -> Result<()> {
     for (b, chunk) in pending.chunks(args.batch_size.max(1)).enumerate() {
         for p in classifier.predict(chunk)? {
             dim = p.embedding.len();
-            let (label, prob) = p.top5.first().cloned().unwrap_or_default();
+            let (label, prob) = p.top5.first().map(|t| (t.label.clone(), t.probability)).unwrap_or_default();
             predicted.push(label);
             probability.push(Some(prob));
             values.extend(p.embedding);
