@@ -151,7 +151,8 @@ pub fn run(args: EvalArgs) -> Result<()> {
         }
     }
 
-    let report = report_json(&args, &card.name, &overall, &per_source, &unknown, &unreadable, files);
+    let results = Results { name: &card.name, overall: &overall, per_source: &per_source, unknown: &unknown, unreadable: &unreadable };
+    let report = report_json(&args, &results, files);
     if let Some(out) = &args.out {
         let path = out.join("report.json");
         std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")
@@ -160,7 +161,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
-        print_tables(&args, &card.name, &overall, &per_source, &unknown, &unreadable);
+        print_tables(&args, &results);
     }
     Ok(())
 }
@@ -208,15 +209,18 @@ fn tops(summary: &Summary) -> serde_json::Value {
     })
 }
 
-fn report_json(
-    args: &EvalArgs,
-    name: &str,
-    overall: &Summary,
-    per_source: &BTreeMap<&str, Summary>,
-    unknown: &BTreeMap<String, BTreeMap<String, usize>>,
-    unreadable: &[Unreadable],
-    files: serde_json::Map<String, serde_json::Value>,
-) -> serde_json::Value {
+/// What an evaluation found, as both the JSON report and the tables show it.
+struct Results<'a> {
+    name: &'a str,
+    overall: &'a Summary,
+    per_source: &'a BTreeMap<&'a str, Summary>,
+    /// Classes the model does not know: true class -> predicted label -> count.
+    unknown: &'a BTreeMap<String, BTreeMap<String, usize>>,
+    unreadable: &'a [Unreadable],
+}
+
+fn report_json(args: &EvalArgs, r: &Results, files: serde_json::Map<String, serde_json::Value>) -> serde_json::Value {
+    let Results { name, overall, per_source, unknown, unreadable } = *r;
     let mut report = tops(overall);
     let per_class: serde_json::Map<String, serde_json::Value> = overall
         .per_class
@@ -247,14 +251,8 @@ fn report_json(
     report
 }
 
-fn print_tables(
-    args: &EvalArgs,
-    name: &str,
-    overall: &Summary,
-    per_source: &BTreeMap<&str, Summary>,
-    unknown: &BTreeMap<String, BTreeMap<String, usize>>,
-    unreadable: &[Unreadable],
-) {
+fn print_tables(args: &EvalArgs, r: &Results) {
+    let Results { name, overall, per_source, unknown, unreadable } = *r;
     println!("{name} ({}) on {}", args.model.display(), join(&args.data));
     println!();
     println!("| data | glitches | top-1 | top-2 | top-3 | top-4 | top-5 |");
