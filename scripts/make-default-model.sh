@@ -3,7 +3,8 @@
 #   1. 60 synthetic glitches per class (seed 2026),
 #   2. frozen-backbone transfer learning from ImageNet EfficientNet-Lite0 on those plus the real Gravity Spy
 #      images of ../shared/data/real (20 % of every class held out for validation; the card reports on it),
-#   3. export fp16 weights + model card into models/.
+#   3. export fp16 weights + model card into models/,
+#   4. the reference set models/default.gsref for the unfamiliar score and similarity search (make-reference-set.sh).
 # About 10 minutes on 2 CPU cores. Usage: scripts/make-default-model.sh [IMAGENET_PTH]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,4 +33,6 @@ open(sys.argv[2], "a").write("\n")
 PY
 cp "$run/model.bpk" models/default.bpk
 "$bin" classify --model models/default.json "$real/o1_full_plots/Blip/H1_0Sug0tqkoL_spectrogram_1.0.png"
-echo "make-default-model.sh: wrote models/default.json and models/default.bpk"
+# The reference set (unfamiliar score, similarity search) belongs to these weights: remake it and its card entry.
+scripts/make-reference-set.sh "$run/split.csv"
+echo "make-default-model.sh: wrote models/default.json, models/default.bpk and models/default.gsref"

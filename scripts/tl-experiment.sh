@@ -9,7 +9,8 @@
 #   scripts/tl-experiment.sh SYNTH_DIR REAL_DIR IMAGENET_PTH RUNS
 # Environment: BIN (glitchscope binary; default: build it), DEVICE (cpu | vulkan | cuda; default cpu),
 #   EPOCHS (default 10), JOBS (runs at once; default 1), DEADLINE_S (stop runs still going after this many
-#   seconds; the table then reports them from their history as incomplete; default none), TABLE (output file).
+#   seconds; the table then reports them from their history as incomplete; default none), TABLE (output file),
+#   EXTRA (more `glitchscope train` flags for every run, e.g. "--views 1.0 --height 88 --width 104").
 # All-layer training is slow on a CPU (hours for the full table on 2 cores): use a GPU (see README, "GPU").
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,22 +27,23 @@ fi
 mkdir -p "$runs"
 
 # name | flags
+# Cheapest first, so that a deadline cuts the expensive runs.
 experiments=(
-  "imagenet-all-full|--init imagenet --mode all"
-  "scratch-all-full|--init scratch --mode all"
-  "imagenet-all-50|--init imagenet --mode all --per-class-limit 50"
-  "scratch-all-50|--init scratch --mode all --per-class-limit 50"
   "imagenet-all-10|--init imagenet --mode all --per-class-limit 10"
   "scratch-all-10|--init scratch --mode all --per-class-limit 10"
   "imagenet-frozen-full|--init imagenet --mode frozen"
   "imagenet-last3-full|--init imagenet --mode last-3"
+  "imagenet-all-50|--init imagenet --mode all --per-class-limit 50"
+  "scratch-all-50|--init scratch --mode all --per-class-limit 50"
+  "imagenet-all-full|--init imagenet --mode all"
+  "scratch-all-full|--init scratch --mode all"
 )
 
 run_one() {
   local name=$1 flags=$2
   # shellcheck disable=SC2086
   "$BIN" train --data "$synth" --data "$real" --out "$runs/$name" --overwrite --imagenet "$pth" $flags \
-    --epochs "$epochs" --patience 0 --seed 1 --device "$device" >"$runs/$name.log" 2>&1 \
+    --epochs "$epochs" --patience 0 --seed 1 --device "$device" ${EXTRA:-} >"$runs/$name.log" 2>&1 \
     && echo "tl-experiment: $name done" || echo "tl-experiment: $name failed or stopped (see $runs/$name.log)"
 }
 
@@ -58,5 +60,5 @@ if [ -n "${DEADLINE_S:-}" ]; then
 fi
 wait || true
 echo "tl-experiment: $(( $(date +%s) - start )) s for ${#experiments[@]} runs on $device, $jobs at once"
-python3 scripts/tl-table.py --epochs "$epochs" --device "$device" --jobs "$jobs" \
+python3 scripts/tl-table.py --epochs "$epochs" --device "$device" --jobs "$jobs" --extra "${EXTRA:-}" \
   $(for e in "${experiments[@]}"; do echo "$runs/${e%%|*}"; done) | tee "$table"

@@ -64,9 +64,11 @@ def main():
     ap.add_argument("--epochs", type=int, required=True)
     ap.add_argument("--device", required=True)
     ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--extra", default="", help="the extra train flags every run had")
     a = ap.parse_args()
     print(f"Transfer learning vs training from scratch (EfficientNet-Lite0, {a.epochs} epochs each, patience off, "
-          f"seed 1, device {a.device}, {a.jobs} run(s) at once on it; made by scripts/tl-experiment.sh).\n")
+          f"seed 1, device {a.device}, {a.jobs} run(s) at once on it"
+          + (f", every run with `{a.extra}`" if a.extra else "") + "; made by scripts/tl-experiment.sh).\n")
     print("| initialisation | trained layers | training glitches per class | train glitches | valid top-1 (all) "
           "| valid top-1 (real) | valid top-1 (synthetic) | valid top-5 (all) | best epoch / run | time | views/s |")
     print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")

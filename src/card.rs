@@ -37,6 +37,26 @@ pub struct ModelCard {
     /// Measured results, free-form JSON (accuracy per data set, etc.).
     #[serde(default)]
     pub metrics: serde_json::Value,
+    /// Optional reference set shipped with the model (labelled example embeddings + unfamiliar-score
+    /// calibration, see `discovery::reference`). Cards without it stay valid; the page then has no unfamiliar
+    /// score and no similarity search against known glitches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<ReferenceSpec>,
+}
+
+/// The reference set file of a card (`.gsref`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ReferenceSpec {
+    /// File name relative to the card.
+    pub file: String,
+    /// Hex sha256 of the file.
+    pub sha256: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// The command that produces it, for people reading the card.
+    #[serde(default)]
+    pub reproduce: String,
 }
 
 /// Input geometry and normalisation.
@@ -117,6 +137,14 @@ impl ModelCard {
         if self.weights.file.contains("..") || self.weights.file.starts_with('/') || self.weights.file.contains("://") {
             return invalid(format!("weights.file {:?} must be a plain file name next to the card", self.weights.file));
         }
+        if let Some(r) = &self.reference {
+            if r.file.is_empty() || r.file.contains("..") || r.file.starts_with('/') || r.file.contains("://") {
+                return invalid(format!("reference.file {:?} must be a plain file name next to the card", r.file));
+            }
+            if r.sha256.len() != 64 || !r.sha256.chars().all(|c| c.is_ascii_hexdigit()) {
+                return invalid("reference.sha256 is not a 64-digit hex sha256".into());
+            }
+        }
         Ok(())
     }
 
@@ -152,6 +180,7 @@ mod tests {
             weights: WeightsSpec { file: "w.bpk".into(), sha256: "a".repeat(64), bytes: 1, dtype: "f16".into() },
             training: serde_json::Value::Null,
             metrics: serde_json::Value::Null,
+            reference: None,
         }
     }
 
@@ -185,5 +214,20 @@ mod tests {
         let mut c = card();
         c.weights.sha256 = "xyz".into();
         assert!(ModelCard::from_json("c.json", &c.to_json()).is_err());
+    }
+
+    #[test]
+    fn reference_set_is_optional_and_checked() {
+        let plain = card().to_json();
+        assert!(!plain.contains("reference"), "no field written when there is no reference set");
+        let mut c = card();
+        c.reference = Some(ReferenceSpec { file: "default.gsref".into(), sha256: "b".repeat(64), bytes: 10, reproduce: String::new() });
+        assert_eq!(ModelCard::from_json("c.json", &c.to_json()).unwrap(), c);
+        let mut bad = c.clone();
+        bad.reference.as_mut().unwrap().file = "../x.gsref".into();
+        assert!(ModelCard::from_json("c.json", &bad.to_json()).unwrap_err().to_string().contains("reference.file"));
+        let mut bad = c.clone();
+        bad.reference.as_mut().unwrap().sha256 = "12".into();
+        assert!(ModelCard::from_json("c.json", &bad.to_json()).unwrap_err().to_string().contains("reference.sha256"));
     }
 }

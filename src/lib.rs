@@ -11,6 +11,7 @@ pub mod model;
 pub mod inference;
 pub mod npy;
 pub mod spectrogram;
+pub mod strain;
 pub mod pipeline;
 pub mod preprocess;
 pub mod views;

@@ -316,6 +316,146 @@ impl GlitchClassifier {
         result.ms = now_ms() - start;
         to_js(&result)
     }
+
+    /// Class probabilities (`[glitches * classes]`) for glitches given as already preprocessed views,
+    /// `[glitches, 4, 3, H, W]` floats, every view present. For bench/bench-ort-web.mjs: the network alone on the
+    /// same input as onnxruntime-web gets, without decoding. A wrong length is an error, not a panic.
+    #[wasm_bindgen(js_name = classifyTensor)]
+    pub async fn classify_tensor(&self, views: Vec<f32>, glitches: usize) -> Result<Vec<f32>, JsValue> {
+        let per_view = 3 * self.classifier.card.input.height * self.classifier.card.input.width;
+        let per_glitch = crate::model::NUM_VIEWS * per_view;
+        if glitches == 0 || views.len() != glitches * per_glitch {
+            return Err(js_err(format!("classifyTensor: {} floats for {glitches} glitches, expected {glitches} x {per_glitch}", views.len())));
+        }
+        let batch: Vec<GlitchViews> = views
+            .chunks(per_glitch)
+            .map(|g| std::array::from_fn(|v| Some(g[v * per_view..(v + 1) * per_view].to_vec())))
+            .collect();
+        match self.classifier.predict_async(&batch).await {
+            Err(e) => Err(js_err(e)),
+            Ok(Err(e)) => Err(js_err(e)),
+            Ok(Ok(predictions)) => Ok(predictions.into_iter().flat_map(|p| p.probabilities).collect()),
+        }
+    }
+}
+
+// ================================================================================================================
+// Discovery (issue #6): embedding map, clusters, unfamiliar score, similarity search. Thin wrappers over
+// `crate::discovery`; www/discovery-worker.js drives the map, www/worker.js scores each result.
+// ================================================================================================================
+
+/// `new EmbeddingMap(flat, dim, options?)`: a t-SNE map and HDBSCAN clusters of `n` embeddings given as one
+/// Float32Array of `n * dim` numbers. `options`: `{pcaDims, perplexity, iterations, seed, minClusterSize}`, all
+/// optional. Call `step(k)` until `done`, reading `coordinates()` in between to draw the map as it forms.
+#[wasm_bindgen]
+pub struct EmbeddingMap {
+    session: crate::discovery::MapSession,
+}
+
+#[wasm_bindgen]
+impl EmbeddingMap {
+    #[wasm_bindgen(constructor)]
+    pub fn new(flat: Vec<f32>, dim: usize, options: JsValue) -> Result<EmbeddingMap, JsValue> {
+        ensure_runtime();
+        let options: crate::discovery::MapOptions = if options.is_undefined() || options.is_null() {
+            Default::default()
+        } else {
+            serde_wasm_bindgen::from_value(options).map_err(|e| js_err(format!("map options: {e}")))?
+        };
+        let session = crate::discovery::MapSession::new(flat, dim, options).map_err(js_err)?;
+        Ok(EmbeddingMap { session })
+    }
+
+    /// Number of glitches on the map.
+    #[wasm_bindgen(getter)]
+    pub fn length(&self) -> usize {
+        self.session.len()
+    }
+
+    /// Run up to `iterations` more t-SNE iterations; returns `{iteration, total, done, kl_divergence}`.
+    pub fn step(&mut self, iterations: usize) -> Result<JsValue, JsValue> {
+        to_js(&self.session.step(iterations))
+    }
+
+    /// The map so far as a Float32Array `[x0, y0, x1, y1, ...]`, in input order.
+    pub fn coordinates(&self) -> Vec<f32> {
+        self.session.coordinates_flat()
+    }
+
+    /// HDBSCAN cluster of each glitch (Int32Array; -1 = outlier, in no cluster).
+    pub fn clusters(&self) -> Result<Vec<i32>, JsValue> {
+        Ok(self.session.clusters().map_err(js_err)?.labels)
+    }
+}
+
+/// `nearestAmong(flat, dim, row, k)`: the `k` glitches most similar to glitch `row` among the `n` given
+/// (itself left out), best first: `[{index, similarity}]` (cosine similarity).
+#[wasm_bindgen(js_name = nearestAmong)]
+pub fn nearest_among(flat: Vec<f32>, dim: usize, row: usize, k: usize) -> Result<JsValue, JsValue> {
+    ensure_runtime();
+    let data = crate::discovery::Embeddings::from_flat(flat, dim).map_err(js_err)?;
+    let index = crate::discovery::NeighbourIndex::new(&data).map_err(js_err)?;
+    to_js(&index.neighbours_of(row, k).map_err(js_err)?)
+}
+
+/// A model's shipped reference set (`.gsref`): labelled example embeddings for similarity search and the
+/// calibrated unfamiliar score.
+#[wasm_bindgen]
+pub struct ReferenceIndex {
+    set: crate::discovery::ReferenceSet,
+    scorer: Option<crate::discovery::NoveltyScorer>,
+}
+
+#[wasm_bindgen]
+impl ReferenceIndex {
+    /// Read a `.gsref` file; `name` is used in error messages.
+    #[wasm_bindgen(js_name = fromBytes)]
+    pub fn from_bytes(bytes: &[u8], name: String) -> Result<ReferenceIndex, JsValue> {
+        ensure_runtime();
+        let set = crate::discovery::ReferenceSet::from_bytes(bytes, &name).map_err(js_err)?;
+        let scorer = match &set.calibration {
+            Some(c) => Some(set.novelty_scorer(c.method).map_err(js_err)?),
+            None => None,
+        };
+        Ok(ReferenceIndex { set, scorer })
+    }
+
+    /// Number of reference glitches.
+    #[wasm_bindgen(getter)]
+    pub fn length(&self) -> usize {
+        self.set.len()
+    }
+
+    /// Embedding dimension.
+    #[wasm_bindgen(getter)]
+    pub fn dim(&self) -> usize {
+        self.set.dim()
+    }
+
+    /// Name of the model whose embeddings these are, if recorded.
+    #[wasm_bindgen(getter)]
+    pub fn model(&self) -> Option<String> {
+        self.set.model.clone()
+    }
+
+    /// Percentile at and above which a glitch is flagged as a new-class candidate (none without calibration).
+    #[wasm_bindgen(getter, js_name = flagPercentile)]
+    pub fn flag_percentile(&self) -> Option<f32> {
+        self.set.calibration.as_ref().map(|c| c.flag_percentile)
+    }
+
+    /// Unfamiliar score of one embedding: `{score, percentile, new_class_candidate}`, or null when the set has no
+    /// calibration.
+    pub fn assess(&self, embedding: &[f32]) -> Result<JsValue, JsValue> {
+        let (Some(scorer), Some(calibration)) = (&self.scorer, &self.set.calibration) else { return Ok(JsValue::NULL) };
+        let score = scorer.score(embedding).map_err(js_err)?;
+        to_js(&calibration.assess(score))
+    }
+
+    /// The `k` most similar reference glitches: `[{index, key, label, similarity}]`, best first.
+    pub fn nearest(&self, embedding: &[f32], k: usize) -> Result<JsValue, JsValue> {
+        to_js(&self.set.nearest(embedding, k).map_err(js_err)?)
+    }
 }
 
 /// Read `[{name, bytes}]` from JS.
@@ -339,4 +479,177 @@ fn named_files(views: &JsValue) -> Result<Vec<NamedFile>, JsValue> {
         files.push(NamedFile { name, bytes });
     }
     Ok(files)
+}
+
+// ================================================================================================================
+// Few-shot classes and strain upload (issue #6, part 2). The logic lives in `discovery::prototypes`,
+// `discovery::few_shot_batch` and `strain`; these exports only move JSON, numbers and bytes across.
+// ================================================================================================================
+
+/// Parse a stored set (the page keeps it as JSON text) or start an empty one for this model.
+fn few_shot_set_for(set_json: Option<String>, model: &str, dim: usize) -> Result<crate::discovery::FewShotSet, JsValue> {
+    match set_json.filter(|s| !s.trim().is_empty()) {
+        None => Ok(crate::discovery::FewShotSet::new(dim, Some(model.to_string()))),
+        Some(json) => crate::discovery::FewShotSet::from_json(&json, "stored few-shot classes").map_err(js_err),
+    }
+}
+
+/// `fewShotDefine(setJson | null, model, dim, name, flatEmbeddings, keys)`: the set with class `name` added (or
+/// redefined) from the examples' embeddings; returns the set's JSON.
+#[wasm_bindgen(js_name = fewShotDefine)]
+pub fn few_shot_define(
+    set_json: Option<String>,
+    model: String,
+    dim: usize,
+    name: String,
+    flat: Vec<f32>,
+    keys: Vec<String>,
+) -> Result<String, JsValue> {
+    ensure_runtime();
+    let mut set = few_shot_set_for(set_json, &model, dim)?;
+    let examples = crate::discovery::Embeddings::from_flat(flat, dim).map_err(js_err)?;
+    if examples.len() != keys.len() {
+        return Err(js_err(format!("{} example keys for {} embeddings", keys.len(), examples.len())));
+    }
+    set.add_class(&name, &examples, keys).map_err(js_err)?;
+    Ok(set.to_json())
+}
+
+/// `fewShotImport(setJson | null, model, dim, text, fileName)`: merge a shared file into the set (a class of the
+/// same name is replaced). Refuses a malformed file and one made with another model or embedding size.
+#[wasm_bindgen(js_name = fewShotImport)]
+pub fn few_shot_import(set_json: Option<String>, model: String, dim: usize, text: String, file_name: String) -> Result<String, JsValue> {
+    ensure_runtime();
+    if let Err(e) = serde_json::from_str::<serde_json::Value>(&text) {
+        return Err(js_err(format!("{file_name}: not a few-shot classes file: it is not valid JSON ({e})")));
+    }
+    let imported = crate::discovery::FewShotSet::from_json(&text, &file_name).map_err(js_err)?;
+    match imported.model.as_deref() {
+        Some(m) if m == model => {}
+        Some(m) => {
+            return Err(js_err(format!(
+                "{file_name}: these classes were made with the model \"{m}\", but this page runs \"{model}\"; \
+                 few-shot classes only work with the model whose embeddings defined them"
+            )));
+        }
+        None => return Err(js_err(format!("{file_name}: the file does not say which model made it (no \"model\" field)"))),
+    }
+    if imported.embedding_dim != dim {
+        return Err(js_err(format!(
+            "{file_name}: embeddings of {} numbers, but this model's have {dim}",
+            imported.embedding_dim
+        )));
+    }
+    let mut set = few_shot_set_for(set_json, &model, dim)?;
+    set.import(imported).map_err(js_err)?;
+    Ok(set.to_json())
+}
+
+/// `fewShotRemove(setJson, name)`: the set without class `name`.
+#[wasm_bindgen(js_name = fewShotRemove)]
+pub fn few_shot_remove(set_json: String, name: String) -> Result<String, JsValue> {
+    ensure_runtime();
+    let mut set = crate::discovery::FewShotSet::from_json(&set_json, "stored few-shot classes").map_err(js_err)?;
+    if !set.remove_class(&name) {
+        return Err(js_err(format!("there is no few-shot class {name:?}")));
+    }
+    Ok(set.to_json())
+}
+
+fn few_shot_rescore_with(
+    set_json: &str,
+    labels: &[String],
+    keys: &[String],
+    probabilities: &[f32],
+    embeddings: Vec<f32>,
+    dim: usize,
+    known: Option<&crate::discovery::Prototypes>,
+) -> Result<JsValue, JsValue> {
+    let set = crate::discovery::FewShotSet::from_json(set_json, "stored few-shot classes").map_err(js_err)?;
+    let data = crate::discovery::Embeddings::from_flat(embeddings, dim).map_err(js_err)?;
+    let scored = crate::discovery::rescore_with_few_shot(
+        &set,
+        labels,
+        probabilities,
+        &data,
+        keys,
+        known,
+        crate::discovery::DEFAULT_TEMPERATURE,
+    )
+    .map_err(js_err)?;
+    to_js(&scored)
+}
+
+/// `fewShotRescore(setJson, labels, keys, flatProbabilities, flatEmbeddings, dim)`: every glitch's top-5 with the
+/// few-shot classes competing; the model's classes get prototypes from the other glitches given.
+/// Returns `[{top5: [{label, probability, few_shot}], few_shot_share, known_classes}]` in input order.
+#[wasm_bindgen(js_name = fewShotRescore)]
+pub fn few_shot_rescore(
+    set_json: String,
+    labels: Vec<String>,
+    keys: Vec<String>,
+    probabilities: Vec<f32>,
+    embeddings: Vec<f32>,
+    dim: usize,
+) -> Result<JsValue, JsValue> {
+    ensure_runtime();
+    few_shot_rescore_with(&set_json, &labels, &keys, &probabilities, embeddings, dim, None)
+}
+
+/// As `fewShotRescore`, with the model's classes represented by the class prototypes of its reference set.
+#[wasm_bindgen(js_name = fewShotRescoreWithReference)]
+pub fn few_shot_rescore_with_reference(
+    reference: &ReferenceIndex,
+    set_json: String,
+    labels: Vec<String>,
+    keys: Vec<String>,
+    probabilities: Vec<f32>,
+    embeddings: Vec<f32>,
+    dim: usize,
+) -> Result<JsValue, JsValue> {
+    ensure_runtime();
+    let known = reference.set.class_prototypes().map_err(js_err)?;
+    few_shot_rescore_with(&set_json, &labels, &keys, &probabilities, embeddings, dim, Some(&known))
+}
+
+/// `strainViews(fileName, bytes, sampleRate | undefined, center | undefined)`: read a strain upload (GWOSC ASCII
+/// text or `.npy`; gzip already undone by the page), Q-transform it and render the four Gravity Spy views.
+/// `sampleRate` overrides the file's header (default 4096 Hz); `center` is seconds from the start, or GPS when
+/// the header gives the start GPS (default: the middle). Returns `{key, sample_rate, sample_rate_from,
+/// gps_start, duration_s, center_s, views: [{name, duration, bytes: Uint8Array}]}`.
+#[wasm_bindgen(js_name = strainViews)]
+pub fn strain_views(file_name: String, bytes: &[u8], sample_rate: Option<f64>, center: Option<f64>) -> Result<JsValue, JsValue> {
+    ensure_runtime();
+    use crate::strain;
+    let file = strain::read_strain(&file_name, bytes).map_err(js_err)?;
+    let (rate, from) = match (sample_rate, file.sample_rate) {
+        (Some(r), _) => (r, "field"),
+        (None, Some(r)) => (r, "file header"),
+        (None, None) => (strain::DEFAULT_SAMPLE_RATE, "default"),
+    };
+    if !(rate.is_finite() && rate > 0.0) {
+        return Err(js_err(strain::StrainError::BadSampleRate { name: file_name, rate }));
+    }
+    let center_s = strain::resolve_center(&file_name, &file, rate, center).map_err(js_err)?;
+    let views = strain::gravity_spy_views(&file_name, &file.samples, rate, center_s).map_err(js_err)?;
+    let key = strain::glitch_key(&file_name, center_s);
+    let out = Object::new();
+    let set = |k: &str, v: JsValue| Reflect::set(&out, &k.into(), &v).map(|_| ());
+    let list = Array::new();
+    for (duration, image) in &views {
+        let png = strain::encode_png(&file_name, *duration, image).map_err(js_err)?;
+        let view = Object::new();
+        Reflect::set(&view, &"name".into(), &format!("{key}_spectrogram_{}.png", duration.label()).into())?;
+        Reflect::set(&view, &"duration".into(), &f64::from(duration.seconds()).into())?;
+        Reflect::set(&view, &"bytes".into(), &Uint8Array::from(png.as_slice()).into())?;
+        list.push(&view);
+    }
+    set("key", key.into())?;
+    set("sample_rate", rate.into())?;
+    set("sample_rate_from", from.into())?;
+    set("gps_start", file.gps_start.map_or(JsValue::NULL, JsValue::from))?;
+    set("duration_s", (file.samples.len() as f64 / rate).into())?;
+    set("center_s", center_s.into())?;
+    set("views", list.into())?;
+    Ok(out.into())
 }

@@ -7,6 +7,8 @@ import { ClassifierClient } from './classifier-client.js';
 import { results } from './results-store.js';
 import { renderTop5, formatProbability } from './top5-chart.js';
 import { TABLE_COLUMNS, toRow, sortRows, toCsv, toJson } from './results-export.js';
+import { createFewShot } from './fewshot.js';
+import { createStrainUpload, STRAIN_NAME } from './strain-upload.js';
 
 const IMAGE_NAME = /\.(png|jpe?g|gif)$/i;
 const MAX_FILE_BYTES = 64 * 1024 * 1024; // far above any spectrogram; stops someone dropping a video
@@ -74,6 +76,7 @@ function startModel(backend) {
     (info) => {
       if (client !== mine) return info; // superseded by another backend choice
       modelInfo = info;
+      fewShot.setModel(info.card?.name ?? model.name, info.labels);
       results.labels = info.labels;
       showModelInfo(info, backend);
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
@@ -144,8 +147,14 @@ function screenFiles(files) {
   return accepted;
 }
 
-function addFiles(fileList) {
-  const files = screenFiles([...fileList]);
+function addFiles(fileList, { strain = true } = {}) {
+  // Strain time series (GWOSC .txt/.txt.gz, .npy) picked or dropped go to the strain upload; images to the
+  // classifier. A whole folder of spectrograms is images only (a stray readme.txt there is no strain).
+  const isStrain = (f) => strain && STRAIN_NAME.test(f.name);
+  const strainFiles = [...fileList].filter(isStrain);
+  if (strainFiles.length) strainUpload.handle(strainFiles);
+  if (strainFiles.length === fileList.length) return;
+  const files = screenFiles([...fileList].filter((f) => !isStrain(f)));
   if (files.length === 0) {
     setStatus('None of those files is an image GlitchScope can read; see the list of problems.', 'error');
     return;
@@ -287,7 +296,10 @@ function renderCard(result) {
 
   article.append(title, meta, views);
   if (result.ok) {
-    article.append(renderTop5(document, result.top5, `Top 5 classes for ${result.key}`));
+    const chart = renderTop5(document, result.top5, `Top 5 classes for ${result.key}`);
+    article.append(chart);
+    const note = markFewShot(chart, result);
+    if (note) article.append(note);
   } else {
     const error = document.createElement('p');
     error.className = 'glitch-error';
@@ -410,6 +422,7 @@ function renderRow(row) {
     return td;
   };
   const keyCell = document.createElement('th');
+  keyCell.append(pickBox(row)); // tick to use the glitch as an example of a few-shot class
   keyCell.scope = 'row';
   const link = document.createElement('a');
   link.href = `#${cardId(row.key)}`;
@@ -428,9 +441,30 @@ function renderRow(row) {
     cell(formatProbability(row.top_probability), 'numeric'),
     cell(row.second_class ?? '–'),
     cell(formatProbability(row.second_probability), 'numeric'),
+    unfamiliarCell(row),
     cell(row.ms != null ? String(Math.round(row.ms)) : '–', 'numeric'),
   );
   return tr;
+}
+
+// The unfamiliar percentile; a new-class candidate (at or above the calibration's flag) is marked.
+function unfamiliarCell(row) {
+  const td = document.createElement('td');
+  td.className = 'numeric unfamiliar';
+  if (row.unfamiliar == null) {
+    td.textContent = '–';
+    return td;
+  }
+  td.textContent = formatProbability(row.unfamiliar);
+  if (row.new_class_candidate) {
+    td.classList.add('candidate');
+    td.title = 'Candidate for a new class: stranger than the flag threshold of known-class glitches';
+    const mark = document.createElement('span');
+    mark.className = 'candidate-mark';
+    mark.textContent = ' new?';
+    td.append(mark);
+  }
+  return td;
 }
 
 function download(text, fileName, type) {
@@ -449,13 +483,48 @@ function labelsForExport() {
   return modelInfo?.labels ?? results.labels ?? [];
 }
 
+// ---------------------------------------------------------------------------------------------- few-shot marks
+
+/** A checkbox in the glitch's table row to pick it as an example of a few-shot class. */
+function pickBox(row) {
+  const box = document.createElement('input');
+  box.type = 'checkbox';
+  box.className = 'pick-box';
+  box.checked = fewShot.isSelected(row.key);
+  box.disabled = !row.ok;
+  box.setAttribute('aria-label', `Pick ${row.key} as an example for a new class`);
+  box.addEventListener('change', () => fewShot.toggle(row.key, box.checked));
+  return box;
+}
+
+/**
+ * Mark the user's few-shot classes in a top-5 chart; returns a note saying how much of the probability they
+ * took (or why they could not compete), or null when no few-shot class is defined.
+ */
+function markFewShot(chart, result) {
+  result.top5.forEach((entry, i) => {
+    if (!entry.few_shot) return;
+    const item = chart.children[i];
+    item.dataset.fewShot = 'true';
+    item.classList.add('few-shot');
+    item.title = 'Your few-shot class (prototype over embeddings), not one of the model\'s';
+  });
+  if (!result.few_shot) return null;
+  const note = document.createElement('p');
+  note.className = 'few-shot-note';
+  note.textContent = result.few_shot.known_classes === 0
+    ? 'Your classes could not compete yet: no glitch of a known class to compare with.'
+    : `Your few-shot classes took ${formatProbability(result.few_shot.share)} of the probability; the model's classes share the rest.`;
+  return note;
+}
+
 // ---------------------------------------------------------------------------------------------- wiring
 
 ui.dropZone.addEventListener('click', () => ui.fileInput.click());
 ui.chooseFolder.addEventListener('click', () => ui.folderInput.click());
 for (const input of [ui.fileInput, ui.folderInput]) {
   input.addEventListener('change', () => {
-    if (input.files?.length) addFiles(input.files);
+    if (input.files?.length) addFiles(input.files, { strain: input !== ui.folderInput });
     input.value = ''; // choosing the same files again must fire 'change' again
   });
 }
@@ -501,6 +570,31 @@ ui.exportJson.addEventListener('click', () => {
 });
 
 results.addEventListener('result', (event) => showResult(event.detail.result));
+// Few-shot re-scoring changes results in place: redraw their cards and the table.
+function onRescored(keys) {
+  const byKey = new Map(results.all().map((r) => [r.key, r]));
+  for (const key of keys) {
+    const result = byKey.get(key);
+    if (result) showResult(result);
+  }
+  scheduleTable();
+}
+const fewShot = createFewShot({
+  results,
+  request: (op, payload) => onCurrentClient((c) => c.fewShot(op, payload)),
+  onRescored,
+});
+const strainUpload = createStrainUpload({
+  classify: async (name, bytes, options) => {
+    await ready;
+    return client.strain(name, bytes, options);
+  },
+  onResult: (result) => {
+    reportViewProblems(result);
+    results.add(result);
+  },
+  onProblem: addProblem,
+});
 results.addEventListener('clear', clearResults);
 
 const requestedBackend = params.get('backend');

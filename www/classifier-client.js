@@ -63,6 +63,27 @@ export class ClassifierClient {
     await this.#request({ type: 'classify', glitches }, transfer, onProgress);
   }
 
+  /**
+   * A few-shot operation in the worker ("define" | "import" | "remove" | "rescore", see worker.js); resolves to
+   * its value (the set's JSON text, or the re-scored glitches).
+   */
+  async fewShot(op, payload, transfer = []) {
+    const reply = await this.#request({ type: 'fewshot', op, ...payload }, transfer);
+    return reply.value;
+  }
+
+  /**
+   * Q-transform a strain upload (`bytes`: an ArrayBuffer of GWOSC ASCII or .npy, transferred) into the four
+   * Gravity Spy views and classify them; resolves to the glitch's result (with `.strain`: what was read).
+   */
+  async strain(name, bytes, { sampleRate = null, center = null } = {}) {
+    let result = null;
+    await this.#request({ type: 'strain', name, bytes, sampleRate, center }, [bytes], (message) => {
+      result = message.result;
+    });
+    return result;
+  }
+
   terminate() {
     this.#worker.terminate();
     this.#failAll('the classification worker was stopped');

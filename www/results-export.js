@@ -8,6 +8,8 @@ export const TABLE_COLUMNS = [
   { id: 'top_probability', title: 'Probability', numeric: true },
   { id: 'second_class', title: '2nd class', numeric: false },
   { id: 'second_probability', title: '2nd probability', numeric: true },
+  // Calibrated unfamiliar score (percentile among known-class glitches), when the model ships a reference set.
+  { id: 'unfamiliar', title: 'Unfamiliar', numeric: true },
   { id: 'ms', title: 'Time (ms)', numeric: true },
 ];
 
@@ -22,6 +24,8 @@ export function toRow(result) {
     top_probability: first?.probability ?? null,
     second_class: second?.label ?? null,
     second_probability: second?.probability ?? null,
+    unfamiliar: result.ok && Number.isFinite(result.unfamiliar?.percentile) ? result.unfamiliar.percentile : null,
+    new_class_candidate: result.ok && result.unfamiliar ? Boolean(result.unfamiliar.new_class_candidate) : null,
     backend: result.backend ?? null,
     ms: Number.isFinite(result.ms) ? result.ms : null,
     error: result.ok ? null : result.error ?? firstViewError(result) ?? 'no usable view',

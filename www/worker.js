@@ -5,17 +5,22 @@
 // backends inside one wasm instance has panicked before, burn #840).
 //
 // Messages in (each carries an `id` that the replies repeat):
-//   {type: "load", id, cardUrl, backend}           -> {type: "ready", id, backend, labels, card} | {type: "error", id, message}
+//   {type: "load", id, cardUrl, backend}           -> {type: "ready", id, backend, labels, card, reference, referenceError}
+//                                                     | {type: "error", id, message}
 //   {type: "group", id, names}                     -> {type: "groups", id, groups}               | {type: "error", id, message}
 //   {type: "classify", id, glitches: [{key, files: [{name, bytes: ArrayBuffer}]}]}
 //                                                  -> {type: "progress", id, done, total, result} per glitch, then {type: "done", id}
+// Results carry `unfamiliar: {score, percentile, new_class_candidate}` when the card ships a reference set.
 // ArrayBuffers are transferred both ways (image bytes in, thumbnail PNGs out).
+
+import { loadReference } from './reference-loader.js';
 
 const BACKENDS = new Set(['auto', 'webgpu', 'cpu']);
 const PKG_URL = new URL('./pkg/glitchscope.js', import.meta.url);
 
 let wasmModule = null; // the promise of the initialised wasm package, created on first use
 let classifier = null; // the GlitchClassifier, once loaded
+let reference = null; // the model's ReferenceIndex (unfamiliar score), when its card ships one
 let queue = Promise.resolve(); // messages are handled one at a time, in order
 
 // Import and initialise the wasm package once. A dynamic import (rather than a static one) lets a missing or
@@ -95,6 +100,17 @@ function failedResult(glitch, message) {
   };
 }
 
+// The calibrated unfamiliar score (issue #6): {score, percentile, new_class_candidate}, or an error message.
+function addUnfamiliar(result) {
+  if (!reference || !result.ok || result.embedding.length === 0) return;
+  try {
+    const assessed = reference.assess(Float32Array.from(result.embedding));
+    if (assessed) result.unfamiliar = plain(assessed);
+  } catch (err) {
+    result.unfamiliarError = errorMessage(err);
+  }
+}
+
 async function load({ id, cardUrl, backend }) {
   if (typeof cardUrl !== 'string' || cardUrl === '') throw new Error('load: cardUrl must be a non-empty string');
   if (!BACKENDS.has(backend)) throw new Error(`load: unknown backend "${backend}" (expected auto, webgpu or cpu)`);
@@ -107,7 +123,13 @@ async function load({ id, cardUrl, backend }) {
   } catch (err) {
     card = { error: `the model card is not valid JSON: ${errorMessage(err)}` };
   }
-  self.postMessage({ type: 'ready', id, backend: classifier.backend, labels: Array.from(classifier.labels), card });
+  // The reference set is optional: without it results simply carry no `unfamiliar` score.
+  const ref = await loadReference(module, card, cardUrl);
+  reference = ref.index;
+  self.postMessage({
+    type: 'ready', id, backend: classifier.backend, labels: Array.from(classifier.labels), card,
+    reference: ref.info, referenceError: ref.error,
+  });
 }
 
 async function group({ id, names }) {
@@ -128,6 +150,7 @@ async function classify({ id, glitches }) {
     try {
       const views = glitch.files.map((f) => ({ name: f.name, bytes: new Uint8Array(f.bytes) }));
       result = normaliseResult(await classifier.classify(views), glitch);
+      addUnfamiliar(result);
     } catch (err) {
       result = failedResult(glitch, `classification failed: ${errorMessage(err)}`);
     }
@@ -137,7 +160,65 @@ async function classify({ id, glitches }) {
   self.postMessage({ type: 'done', id });
 }
 
-const HANDLERS = { load, group, classify };
+// ---- few-shot classes and strain upload (issue #6, part 2) ----
+// {type: "fewshot", id, op: "define"|"import"|"remove"|"rescore", ...} -> {type: "fewshot", id, value}
+// {type: "strain", id, name, bytes: ArrayBuffer, sampleRate|null, center|null}
+//   -> {type: "progress", id, done: 1, total: 1, result} (result.strain: what was read) then {type: "done", id}
+
+async function fewshot(message) {
+  const module = await wasm();
+  const { id, op } = message;
+  let value;
+  switch (op) {
+    case 'define':
+      value = module.fewShotDefine(message.set ?? undefined, message.model, message.dim, message.name,
+        message.embeddings, message.keys);
+      break;
+    case 'import':
+      value = module.fewShotImport(message.set ?? undefined, message.model, message.dim, message.text, message.fileName);
+      break;
+    case 'remove':
+      value = module.fewShotRemove(message.set, message.name);
+      break;
+    case 'rescore': {
+      const args = [message.set, message.labels, message.keys, message.probabilities, message.embeddings, message.dim];
+      // Prototypes of the model's classes come from its reference set when it ships one (labelled examples),
+      // else from the page's other glitches grouped by predicted class.
+      const useReference = reference && typeof module.fewShotRescoreWithReference === 'function' && reference.dim === message.dim;
+      value = plain(useReference ? module.fewShotRescoreWithReference(reference, ...args) : module.fewShotRescore(...args));
+      break;
+    }
+    default:
+      throw new Error(`fewshot: unknown operation "${op}"`);
+  }
+  self.postMessage({ type: 'fewshot', id, value });
+}
+
+async function strain({ id, name, bytes, sampleRate, center }) {
+  if (!classifier) throw new Error('strain: no model loaded yet');
+  const module = await wasm();
+  const started = performance.now();
+  const made = module.strainViews(name, new Uint8Array(bytes), sampleRate ?? undefined, center ?? undefined);
+  const qMs = performance.now() - started;
+  const views = Array.from(made.views, (v) => ({ name: v.name, bytes: v.bytes }));
+  const glitch = { key: made.key, files: views };
+  let result;
+  try {
+    result = normaliseResult(await classifier.classify(views), glitch);
+    addUnfamiliar(result);
+  } catch (err) {
+    result = failedResult(glitch, `classification failed: ${errorMessage(err)}`);
+  }
+  result.strain = {
+    file: name, sample_rate: made.sample_rate, sample_rate_from: made.sample_rate_from, gps_start: made.gps_start,
+    duration_s: made.duration_s, center_s: made.center_s, qtransform_ms: qMs,
+  };
+  const transfer = [...new Set(result.views.filter((v) => v.thumbnail).map((v) => v.thumbnail.buffer))];
+  self.postMessage({ type: 'progress', id, done: 1, total: 1, result }, transfer);
+  self.postMessage({ type: 'done', id });
+}
+
+const HANDLERS = { load, group, classify, fewshot, strain };
 
 self.onmessage = (event) => {
   const message = event.data ?? {};

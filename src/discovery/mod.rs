@@ -13,6 +13,8 @@
 
 pub mod cluster;
 pub mod embeddings;
+pub mod few_shot_batch;
+pub mod map;
 pub mod neighbours;
 pub mod novelty;
 pub mod pca;
@@ -25,6 +27,8 @@ pub mod tsne;
 
 pub use cluster::{ClusterSelection, Clustering, HdbscanParams, NOISE, hdbscan, kmeans};
 pub use embeddings::Embeddings;
+pub use few_shot_batch::{RankedClass, Rescored, rescore_with_few_shot};
+pub use map::{MapOptions, MapSession};
 pub use neighbours::{KnnGraph, Neighbour, NeighbourIndex, knn_graph};
 pub use novelty::{NoveltyCalibration, NoveltyMethod, NoveltyScorer, Unfamiliarity};
 pub use pca::Pca;

@@ -61,6 +61,7 @@ pub fn untrained_card(variant: LiteVariant, height: usize, width: usize) -> Mode
         weights: WeightsSpec { file: String::new(), sha256: String::new(), bytes: 0, dtype: "f16".into() },
         training: serde_json::json!({ "initialisation": "imagenet", "head": "random" }),
         metrics: serde_json::Value::Null,
+        reference: None,
     }
 }
 

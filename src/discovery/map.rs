@@ -1,0 +1,143 @@
+//! One map of a set of glitches, as the page builds it: prepare the embeddings once (unit length, PCA), run t-SNE
+//! in steps on them, and cluster the same prepared points with HDBSCAN. Kept out of `web.rs` so the steps the
+//! browser runs are tested natively and the benchmark measures exactly this code.
+
+use super::{Clustering, DiscoveryError, Embeddings, HdbscanParams, Progress, Result, Tsne, TsneParams, hdbscan, prepare};
+
+/// Settings of a map; the defaults are what the page uses.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct MapOptions {
+    /// Principal components kept before t-SNE and HDBSCAN (0: none).
+    pub pca_dims: usize,
+    pub perplexity: f64,
+    pub iterations: usize,
+    pub seed: u64,
+    /// HDBSCAN's smallest cluster; lowered for tiny sets so a handful of glitches can still form clusters.
+    pub min_cluster_size: usize,
+}
+
+impl Default for MapOptions {
+    fn default() -> Self {
+        Self { pca_dims: 50, perplexity: 30.0, iterations: 750, seed: 0, min_cluster_size: 5 }
+    }
+}
+
+/// A map in progress: the prepared points and the t-SNE run on them.
+pub struct MapSession {
+    reduced: Embeddings,
+    tsne: Tsne,
+    options: MapOptions,
+}
+
+impl MapSession {
+    /// Prepare `n * dim` numbers (row-major) for mapping. Errors name the bad row.
+    pub fn new(flat: Vec<f32>, dim: usize, options: MapOptions) -> Result<Self> {
+        if options.iterations == 0 {
+            return Err(DiscoveryError::InvalidParameter { name: "iterations", message: "must be at least 1".into() });
+        }
+        let data = Embeddings::from_flat(flat, dim)?;
+        let prepared = prepare(&data, options.pca_dims, options.seed)?;
+        let params = TsneParams {
+            perplexity: options.perplexity,
+            iterations: options.iterations,
+            // The usual 250 of 1000 iterations; shortened with the run so short runs still get past it.
+            exaggeration_iterations: (options.iterations / 3).min(250),
+            seed: options.seed,
+            ..TsneParams::default()
+        };
+        let tsne = Tsne::new(&prepared.reduced, params)?;
+        Ok(Self { reduced: prepared.reduced, tsne, options })
+    }
+
+    pub fn len(&self) -> usize {
+        self.reduced.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.reduced.is_empty()
+    }
+
+    /// Run up to `n_iter` more t-SNE iterations.
+    pub fn step(&mut self, n_iter: usize) -> Progress {
+        self.tsne.step(n_iter)
+    }
+
+    pub fn progress(&self) -> Progress {
+        self.tsne.progress()
+    }
+
+    /// The map so far, `[x0, y0, x1, y1, ...]`.
+    pub fn coordinates_flat(&self) -> Vec<f32> {
+        self.tsne.coordinates_flat()
+    }
+
+    /// HDBSCAN clusters of the prepared embeddings (not of the 2-D map, whose distances t-SNE distorts).
+    /// The smallest cluster size shrinks for sets under 30 glitches (to n / 6, at least 2).
+    pub fn clusters(&self) -> Result<Clustering> {
+        let n = self.len();
+        let min_cluster_size = if n < 30 { (n / 6).clamp(2, self.options.min_cluster_size.max(2)) } else { self.options.min_cluster_size };
+        hdbscan(&self.reduced, &HdbscanParams { min_cluster_size, ..HdbscanParams::default() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::discovery::synthetic::gaussian_blobs;
+
+    /// Fraction of points whose nearest other point on the map has the same blob.
+    fn nearest_same_blob(coords: &[f32], truth: &[usize]) -> f64 {
+        let n = truth.len();
+        let mut same = 0;
+        for i in 0..n {
+            let d = |j: usize| (coords[2 * i] - coords[2 * j]).powi(2) + (coords[2 * i + 1] - coords[2 * j + 1]).powi(2);
+            let best = (0..n).filter(|&j| j != i).min_by(|&a, &b| d(a).total_cmp(&d(b))).unwrap();
+            same += usize::from(truth[best] == truth[i]);
+        }
+        same as f64 / n as f64
+    }
+
+    #[test]
+    fn stepped_map_separates_blobs_and_clusters_find_them() {
+        let (data, truth) = gaussian_blobs(4, 40, 128, 0.4, 3).unwrap();
+        let mut map = MapSession::new(data.into_flat(), 128, MapOptions { iterations: 300, ..MapOptions::default() }).unwrap();
+        assert_eq!(map.len(), 160);
+        let first = map.step(50);
+        assert_eq!((first.iteration, first.total, first.done), (50, 300, false));
+        let early = map.coordinates_flat();
+        while !map.step(50).done {}
+        let coords = map.coordinates_flat();
+        assert_eq!(coords.len(), 320);
+        assert_ne!(early, coords, "the layout moves between steps");
+        assert!(coords.iter().all(|v| v.is_finite()));
+        let purity = nearest_same_blob(&coords, &truth);
+        assert!(purity > 0.95, "nearest neighbour on the map is in the same blob for {purity}");
+        let clusters = map.clusters().unwrap();
+        assert_eq!(clusters.n_clusters, 4, "{:?}", clusters.sizes());
+        for blob in 0..4 {
+            let labels: Vec<i32> = (0..160).filter(|&i| truth[i] == blob && clusters.labels[i] >= 0).map(|i| clusters.labels[i]).collect();
+            assert!(labels.len() >= 30 && labels.iter().all(|&l| l == labels[0]), "blob {blob}: {labels:?}");
+        }
+    }
+
+    #[test]
+    fn tiny_sets_work_and_bad_input_is_an_error() {
+        // One, two and seven glitches: a map (trivial for one), and clusters without panics.
+        for n in [1usize, 2, 7] {
+            let (data, _) = gaussian_blobs(1, n, 16, 0.5, 1).unwrap();
+            let mut map = MapSession::new(data.into_flat(), 16, MapOptions::default()).unwrap();
+            while !map.step(100).done {}
+            let coords = map.coordinates_flat();
+            assert_eq!(coords.len(), 2 * n);
+            assert!(coords.iter().all(|v| v.is_finite()));
+            assert_eq!(map.clusters().unwrap().labels.len(), n);
+        }
+        assert!(MapSession::new(vec![], 4, MapOptions::default()).is_err());
+        assert!(MapSession::new(vec![1.0, 2.0, 3.0], 2, MapOptions::default()).is_err());
+        let err = MapSession::new(vec![1.0, 0.0, 0.0, 0.0], 2, MapOptions::default()).err().unwrap().to_string();
+        assert!(err.contains("embedding 1") && err.contains("zeros"), "{err}");
+        assert!(MapSession::new(vec![1.0, f32::NAN], 2, MapOptions::default()).is_err());
+        assert!(MapSession::new(vec![1.0, 2.0], 2, MapOptions { iterations: 0, ..MapOptions::default() }).is_err());
+    }
+}
