@@ -1,0 +1,64 @@
+//! Native side of the comparison benchmark (scripts/bench-compare.sh, issue #7): hands the default model to
+//! PyTorch and times our own inference and training on the CPU (flex) backend.
+//!
+//!   cargo run --release -p glitchscope-trainer --example bench_native -- export DIR CARD VIEW...
+//!   cargo run --release -p glitchscope-trainer --example bench_native -- time CARD --batch 16 [--runs N] [--train-runs N]
+//!
+//! `export` writes every tensor of the model (`DIR/weights/<module path>.npy`, f32), one glitch's preprocessed
+//! views and presence mask (`DIR/input.npy` `[1, 4, 3, H, W]`, `DIR/mask.npy` `[1, 4]`) and our logits for them
+//! (`DIR/logits.npy`), so that bench/glitchnet.py can load the same weights and check it computes the same
+//! network. `time` prints one JSON line: inference and training-step times (see timing.rs).
+
+mod export;
+mod timing;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use burn::tensor::Device;
+use glitchscope::inference::Classifier;
+
+const USAGE: &str = "usage: bench_native export DIR CARD VIEW...\n       bench_native time CARD [--batch B] [--runs N] [--train-runs N]";
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let device = Device::flex();
+    device.seed(7);
+    match args.first().map(String::as_str) {
+        Some("export") => {
+            let [_, dir, card, views @ ..] = args.as_slice() else { bail!("{USAGE}") };
+            if views.is_empty() || views.len() > 4 {
+                bail!("export takes 1 to 4 view files of one glitch\n{USAGE}");
+            }
+            let classifier = load(card, &device)?;
+            export::write(&classifier, &PathBuf::from(dir), views)
+        }
+        Some("time") => {
+            let Some(card) = args.get(1) else { bail!("{USAGE}") };
+            let mut options = timing::Options { batch: 16, runs: 10, train_runs: 5 };
+            let mut rest = args[2..].iter();
+            while let Some(flag) = rest.next() {
+                let value = rest.next().with_context(|| format!("{flag} needs a value\n{USAGE}"))?;
+                let n: usize = value.parse().with_context(|| format!("{flag} takes a whole number, not {value:?}"))?;
+                if n == 0 {
+                    bail!("{flag} must be at least 1");
+                }
+                match flag.as_str() {
+                    "--batch" => options.batch = n,
+                    "--runs" => options.runs = n,
+                    "--train-runs" => options.train_runs = n,
+                    other => bail!("unknown option {other:?}\n{USAGE}"),
+                }
+            }
+            let classifier = load(card, &device)?;
+            let report = timing::run(&classifier, &options)?;
+            println!("{report}");
+            Ok(())
+        }
+        _ => bail!("{USAGE}"),
+    }
+}
+
+fn load(card: &str, device: &Device) -> Result<Classifier> {
+    Classifier::from_card_file(&PathBuf::from(card), device).with_context(|| format!("loading the model card {card}"))
+}

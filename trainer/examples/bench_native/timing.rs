@@ -1,0 +1,99 @@
+//! Our CPU (flex) inference and training-step times for GlitchNet, measured as bench/bench_torch.py measures
+//! PyTorch: the same batch of glitches with all four views each, the same input size, medians after a warm-up.
+
+use std::time::Instant;
+
+use anyhow::Result;
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::{AdamWConfig, GradientsParams};
+use burn::tensor::activation::softmax;
+use burn::tensor::{Int, Tensor, TensorData};
+use glitchscope::inference::Classifier;
+use glitchscope::model::{GlitchBatch, NUM_VIEWS};
+
+pub struct Options {
+    /// Glitches per batch (each with all four views).
+    pub batch: usize,
+    /// Timed inference passes (after one warm-up).
+    pub runs: usize,
+    /// Timed training steps (after one warm-up).
+    pub train_runs: usize,
+}
+
+/// Deterministic inputs in the range of the preprocessed images ((pixel - 127) / 128).
+fn batch(classifier: &Classifier, glitches: usize) -> Result<GlitchBatch> {
+    let (h, w) = (classifier.card.input.height, classifier.card.input.width);
+    let n = glitches * NUM_VIEWS;
+    let images: Vec<Vec<f32>> = (0..n)
+        .map(|i| (0..3 * h * w).map(|j| (((i * 7919 + j * 31) % 255) as f32 - 127.0) / 128.0).collect())
+        .collect();
+    let refs: Vec<&[f32]> = images.iter().map(Vec::as_slice).collect();
+    let slots = (0..glitches).flat_map(|g| (0..NUM_VIEWS).map(move |v| (g, v))).collect();
+    Ok(GlitchBatch::new(&refs, slots, glitches, h, w, &classifier.device)?)
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    let m = xs.len() / 2;
+    if xs.len() % 2 == 1 { xs[m] } else { (xs[m - 1] + xs[m]) / 2.0 }
+}
+
+/// JSON line with the medians (ms) and every timed value.
+pub fn run(classifier: &Classifier, options: &Options) -> Result<String> {
+    let glitches = options.batch;
+    let input = batch(classifier, glitches)?;
+
+    // Inference as the classifier does it: logits -> softmax and the embedding, both read back to the host.
+    let mut infer = Vec::new();
+    for i in 0..=options.runs {
+        let started = Instant::now();
+        let out = classifier.model.forward(&input);
+        let probs: Vec<f32> = softmax(out.logits, 1).into_data().try_into_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let emb: Vec<f32> = out.embedding.into_data().try_into_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        std::hint::black_box((probs, emb));
+        let ms = started.elapsed().as_secs_f64() * 1e3;
+        eprintln!("[bench_native] inference {i}/{}: {ms:.0} ms{}", options.runs, if i == 0 { " (warm-up)" } else { "" });
+        if i > 0 {
+            infer.push(ms);
+        }
+    }
+
+    // One training step over every layer: forward in training mode (batch statistics, dropout), cross-entropy,
+    // backward, AdamW update; the loss is read back each step, as a training loop logging it would.
+    let device = classifier.device.clone();
+    let targets: Tensor<1, Int> =
+        Tensor::from_data(TensorData::new((0..glitches as i64).map(|g| g % 22).collect::<Vec<_>>(), [glitches]), &device);
+    let loss_fn = CrossEntropyLossConfig::new().init(&device);
+    let mut net = classifier.model.clone().train();
+    let mut optimizer = AdamWConfig::new().with_weight_decay(0.01).init();
+    let mut train = Vec::new();
+    for i in 0..=options.train_runs {
+        let started = Instant::now();
+        let logits = net.classify(&input);
+        let loss = loss_fn.forward(logits, targets.clone());
+        let grads = GradientsParams::from_grads(loss.backward(), &net);
+        net = optimizer.step(1e-4, net, grads);
+        let loss: f32 = loss.into_scalar();
+        let ms = started.elapsed().as_secs_f64() * 1e3;
+        eprintln!("[bench_native] train step {i}/{}: {ms:.0} ms, loss {loss:.3}{}", options.train_runs, if i == 0 { " (warm-up)" } else { "" });
+        if i > 0 {
+            train.push(ms);
+        }
+    }
+
+    let infer_ms = median(infer.clone());
+    Ok(serde_json::json!({
+        "batch": glitches,
+        "views_per_glitch": NUM_VIEWS,
+        "height": classifier.card.input.height,
+        "width": classifier.card.input.width,
+        "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "infer_ms_median": infer_ms,
+        "glitches_per_s": glitches as f64 / (infer_ms / 1e3),
+        "train_step_ms_median": median(train.clone()),
+        "infer_ms": infer,
+        "train_step_ms": train,
+    })
+    .to_string())
+}
