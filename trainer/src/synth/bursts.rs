@@ -99,28 +99,35 @@ pub fn repeating_blips(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
 }
 
 pub fn helix(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
-    // A faint beaded column: two weak pulses a few ms apart interfere, |1 + e^(-2πifδt)|² = 4cos²(πfδt),
-    // so the column has nulls every 1/δt Hz: beads that crowd together up the log-frequency axis, the
-    // "twisted" look. Groups repeat a few times across the 4 s view.
-    let snr_each = log_uniform(rng, 7.0, 12.0);
-    let groups = rng.random_range(2..=7usize);
-    let spacing = uniform(rng, 0.3, 1.0);
+    // A beaded column: two pulses a few ms apart interfere, |1 + e^(-2πifδt)|² = 4cos²(πfδt), so the column
+    // has nulls every 1/δt Hz: beads that crowd together up the log-frequency axis, the "twisted" look. Real
+    // Helix columns (O1 L1) are brightest at a few hundred Hz, sit on a wide, dim foot at 20-60 Hz and repeat
+    // at a steady cadence (3 columns in the 1 s view, 8-10 in the 4 s view). Each column must be clearly
+    // visible (its beads reach the top of the colour scale): a faint, lone column is what a faint Blip looks
+    // like, and drawing Helix that way taught the model to call every faint real glitch a Helix.
+    let snr_each = log_uniform(rng, 12.0, 25.0);
+    let groups = rng.random_range(4..=10usize);
+    let spacing = uniform(rng, 0.25, 0.6);
     let on_trigger = rng.random_range(0..groups);
-    let gap = uniform(rng, 0.006, 0.015);
-    let sigma = log_uniform(rng, 0.3e-3, 0.8e-3);
-    let base_f = log_uniform(rng, 30.0, 60.0);
+    let gap = uniform(rng, 0.005, 0.015);
+    // Pulse spectra peak at 1 / (2π σ) = 160-320 Hz, where the real columns are brightest.
+    let sigma = log_uniform(rng, 0.5e-3, 1.0e-3);
+    let base_f = log_uniform(rng, 25.0, 50.0);
+    let foot_weight = uniform(rng, 0.12, 0.3);
     for g in 0..groups {
-        let jitter = if g == on_trigger { 0.0 } else { uniform(rng, -0.1, 0.1) * spacing };
+        // Steady cadence, a little jitter: the columns of real Helix are nearly evenly spaced.
+        let jitter = if g == on_trigger { 0.0 } else { uniform(rng, -0.05, 0.05) * spacing };
         let tg = (g as f64 - on_trigger as f64) * spacing + jitter;
-        let w = if g == on_trigger { 1.0 } else { uniform(rng, 0.5, 1.0) };
+        let w = if g == on_trigger { 1.0 } else { uniform(rng, 0.6, 1.0) };
         let echo = uniform(rng, 0.7, 1.0);
-        let base = uniform(rng, 0.5, 1.0);
         let p = phase(rng);
         c.layer(w, |c| {
-            c.gaussian_pulse(tg - 0.5 * gap, sigma, 1, 1.0);
-            c.gaussian_pulse(tg + 0.5 * gap, sigma, 1, echo);
+            c.layer(1.0, |c| {
+                c.gaussian_pulse(tg - 0.5 * gap, sigma, 1, 1.0);
+                c.gaussian_pulse(tg + 0.5 * gap, sigma, 1, echo);
+            });
             // The wide foot at the bottom of the column.
-            c.sine_gaussian(tg, base_f, 3.0, base * 0.1, p);
+            c.layer(foot_weight, |c| c.sine_gaussian(tg, base_f, 3.0, 1.0, p));
         });
     }
     Design::new("beaded_column", snr_each * (groups as f64).sqrt(), 1.0 / (2.0 * PI * sigma), gap)
@@ -128,6 +135,7 @@ pub fn helix(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
         .with("spacing_s", spacing)
         .with("pulse_gap_s", gap)
         .with("pulse_sigma_s", sigma)
+        .with("foot_weight", foot_weight)
 }
 
 pub fn low_frequency_burst(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {

@@ -1,6 +1,6 @@
 //! Frequency sweeps: Chirp (inspiral-like, upward) and Paired_Doves (repeated up/down chirps).
 
-use super::waveform::{gauss, tukey, Canvas};
+use super::waveform::{tukey, Canvas};
 use super::{log_uniform, phase, uniform, Design};
 use chacha20::ChaCha8Rng;
 use rand::RngExt;
@@ -23,31 +23,44 @@ pub fn chirp(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
 }
 
 pub fn paired_doves(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
-    // S-shaped sweeps between f_lo and f_hi, alternately rising and falling, at a steady cadence.
-    let snr_each = log_uniform(rng, 10.0, 30.0);
-    let f_lo = log_uniform(rng, 30.0, 50.0);
-    let f_hi = f_lo * uniform(rng, 2.5, 5.0);
-    let width = uniform(rng, 0.02, 0.06);
+    // Each dove is a hook: the frequency climbs from f_lo to f_hi and curls straight back down, the two strands
+    // side by side (real O1 H1 doves: 30 -> ~100 Hz and back within ~0.1-0.2 s, the top brightest). Doves come
+    // in mirrored pairs (the curl opens to the right, then to the left), repeating at a steady cadence.
+    // The tracks cover few of the long low-frequency tiles, so a modest SNR already saturates the top of the hook.
+    let snr_each = log_uniform(rng, 7.0, 14.0);
+    let f_lo = log_uniform(rng, 22.0, 40.0);
+    let f_hi = f_lo * uniform(rng, 1.8, 3.5);
+    let rise = uniform(rng, 0.08, 0.2); // time to climb from f_lo to f_hi
+    let fall = rise * uniform(rng, 0.3, 0.6); // the curl back down is quicker
     let period = uniform(rng, 0.6, 1.6);
-    let count = rng.random_range(3..=6usize);
+    let count = rng.random_range(2..=6usize);
     let first = -(rng.random_range(0..count) as f64) * period;
-    let mut up = rng.random_bool(0.5);
+    let mut mirrored = rng.random_bool(0.5);
+    let ratio_ln = (f_hi / f_lo).ln();
     for k in 0..count {
         let tk = first + k as f64 * period + uniform(rng, -0.03, 0.03);
-        let dir = if up { 1.0 } else { -1.0 };
-        let mid = (f_lo * f_hi).sqrt();
-        let half = 0.5 * (f_hi.ln() - f_lo.ln());
+        let (up, down) = if mirrored { (fall, rise) } else { (rise, fall) };
+        // Position in the hook: smooth climb to the top at tk, then the return; log-frequency follows a raised
+        // cosine on each side so the strands bend round at the top instead of meeting at a point.
+        let shape = move |t: f64| {
+            let x = t - tk;
+            let s = if x < 0.0 { (x / up).max(-1.0) } else { (x / down).min(1.0) };
+            0.5 + 0.5 * (std::f64::consts::PI * s).cos()
+        };
         let p = phase(rng);
+        // Brightest at the top, dimmer towards f_lo on both strands.
         c.layer(uniform(rng, 0.6, 1.0), |c| {
-            c.track(tk - 4.0 * width, tk + 4.0 * width, p, |t| mid * (dir * half * ((t - tk) / width).tanh()).exp(), |t| {
-                gauss(t, tk, 1.2 * width)
+            c.track(tk - up, tk + down, p, |t| f_lo * (ratio_ln * shape(t)).exp(), |t| {
+                (0.35 + 0.65 * shape(t)) * tukey(t, tk - up, tk + down, 0.2 * (up + down))
             })
         });
-        up = !up;
+        mirrored = !mirrored;
     }
-    Design::new("alternating_sweeps", snr_each * (count as f64).sqrt(), (f_lo * f_hi).sqrt(), 8.0 * width)
+    Design::new("hooks", snr_each * (count as f64).sqrt(), f_hi, rise + fall)
         .with("f_low_hz", f_lo)
         .with("f_high_hz", f_hi)
+        .with("rise_s", rise)
+        .with("fall_s", fall)
         .with("period_s", period)
         .with("count", count as f64)
 }

@@ -40,32 +40,51 @@ pub fn air_compressor(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
 }
 
 pub fn violin_mode(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
-    // Rung violin modes of the test-mass suspensions: short bursts at ~500 Hz and harmonics.
-    let snr_each = log_uniform(rng, 10.0, 30.0);
+    // Rung violin modes of the test-mass suspensions: bursts at ~500 Hz and its harmonics, all at once. Real
+    // O1/O2 images show the harmonics *stacked*: dots at 500, 1000, 1500 (and often 2000) Hz in the same column,
+    // of comparable brightness (the upper ones are often the brightest: Gravity Spy's mean peak frequency is
+    // 1673 Hz), each a few tens of ms long and often a pair of dots (two modes of neighbouring fibres), repeating
+    // every 0.1-0.6 s. The stack is what tells them from 1080Lines (dots at one frequency only).
+    // The energy is shared by four harmonics (and a pair), so each burst needs more than a lone dot would.
+    let snr_each = log_uniform(rng, 15.0, 40.0);
     let f_v = uniform(rng, 495.0, 515.0);
-    let count = rng.random_range(1..=5usize);
-    let weights: Vec<f64> = (0..3).map(|_| uniform(rng, 0.2, 1.0)).collect();
-    let q = uniform(rng, 15.0, 50.0);
+    let count = rng.random_range(1..=6usize);
+    let weights = [uniform(rng, 0.5, 1.0), uniform(rng, 0.5, 1.0), uniform(rng, 0.5, 1.0), uniform(rng, 0.0, 0.6)];
+    // A second mode of the fundamental, 20-50 Hz away, in half the glitches.
+    let pair = if rng.random_bool(0.5) {
+        Some((uniform(rng, 20.0, 50.0) * if rng.random_bool(0.5) { 1.0 } else { -1.0 }, uniform(rng, 0.5, 1.0)))
+    } else {
+        None
+    };
+    // Envelope width (s), the same at every harmonic: e^-(t/τ)² with τ = 10-40 ms.
+    let tau = log_uniform(rng, 0.01, 0.04);
+    let spacing = uniform(rng, 0.1, 0.6);
     let mut t = 0.0;
     for _ in 0..count {
         let tk = t;
-        let ph: Vec<f64> = (0..3).map(|_| phase(rng)).collect();
+        let ph: Vec<f64> = (0..weights.len() + 1).map(|_| phase(rng)).collect();
         c.layer(uniform(rng, 0.5, 1.0), |c| {
-            for h in 0..3 {
+            for (h, w) in weights.iter().enumerate() {
                 let f = f_v * (h + 1) as f64;
-                let tau = q / (2f64.sqrt() * PI * f);
-                // Equal-duration bursts at each harmonic: the same envelope, different carrier.
-                let amp = weights[h] / tau.sqrt();
-                c.sine_gaussian(tk, f, q * (h + 1) as f64, amp, ph[h]);
+                let q = 2f64.sqrt() * PI * f * tau;
+                // A burst of fixed length spreads over more (shorter) tiles the higher it sits: amplitude
+                // ∝ √(h + 1) keeps the dots of the stack about as bright as `weights` says.
+                c.sine_gaussian(tk, f, q, w * ((h + 1) as f64).sqrt(), ph[h]);
+            }
+            if let Some((df, w)) = pair {
+                let f = f_v + df;
+                c.sine_gaussian(tk, f, 2f64.sqrt() * PI * f * tau, w * weights[0], ph[weights.len()]);
             }
         });
-        t += if rng.random_bool(0.5) { 1.0 } else { -1.0 } * uniform(rng, 0.3, 1.5);
+        t += if rng.random_bool(0.5) { 1.0 } else { -1.0 } * spacing * uniform(rng, 0.8, 1.2);
     }
     let loudest = weights.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(h, _)| h + 1).unwrap_or(1);
-    Design::new("harmonic_bursts", snr_each * (count as f64).sqrt(), f_v * loudest as f64, q / f_v)
+    Design::new("harmonic_stack", snr_each * (count as f64).sqrt(), f_v * loudest as f64, 2.0 * tau)
         .with("fundamental_hz", f_v)
         .with("count", count as f64)
-        .with("q", q)
+        .with("tau_s", tau)
+        .with("spacing_s", spacing)
+        .with("pair_offset_hz", pair.map_or(0.0, |(df, _)| df))
 }
 
 pub fn lines_1080(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
@@ -124,10 +143,14 @@ pub fn low_frequency_lines(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
 }
 
 pub fn wandering_line(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
-    let f0 = log_uniform(rng, 400.0, 1600.0);
+    // Real O1 wandering lines (H1) are ragged, not clean: the track jitters by a few percent from one tile to
+    // the next, breaks into dotted segments, often has a second line about an octave away, and sits among
+    // broadband specks and blobs from the same disturbance.
+    let f0 = log_uniform(rng, 300.0, 1400.0);
     let span = uniform(rng, 3.0, 9.0);
     let companions = rng.random_range(0..=2usize);
-    let snr = tone_snr(log_uniform(rng, 5.0, 10.0), f0, span) * (companions as f64 + 1.0).sqrt();
+    // Thin and mostly green: 3.5-7 per tile (5-10 drew thick, solid yellow lines).
+    let snr = tone_snr(log_uniform(rng, 3.5, 7.0), f0, span) * (companions as f64 + 1.0).sqrt();
     let t0 = -span * uniform(rng, 0.3, 0.7);
     let t1 = t0 + span;
     let sawtooth = rng.random_bool(0.3);
@@ -136,21 +159,54 @@ pub fn wandering_line(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
         (0..3).map(|_| (uniform(rng, 0.01, 0.06) * f0, uniform(rng, 0.15, 1.0), phase(rng))).collect();
     let saw_period = uniform(rng, 0.5, 1.2);
     let saw_drop = uniform(rng, 0.05, 0.15) * f0;
+    // Jitter: a random walk in frequency sampled every 20-50 ms, linearly interpolated (a smooth track would
+    // be a clean line; white jitter per sample would be wideband noise).
+    let jitter_step = uniform(rng, 0.02, 0.05);
+    let jitter_depth = uniform(rng, 0.01, 0.04) * f0;
+    let knots: Vec<f64> = {
+        let n = (span / jitter_step).ceil() as usize + 2;
+        let mut walk = 0.0;
+        (0..n).map(|_| { walk = 0.7 * walk + uniform(rng, -1.0, 1.0) * jitter_depth; walk }).collect()
+    };
+    let jitter = move |t: f64| {
+        let x = ((t - t0) / jitter_step).max(0.0);
+        let k = (x.floor() as usize).min(knots.len() - 2);
+        let a = (x - k as f64).min(1.0);
+        knots[k] * (1.0 - a) + knots[k + 1] * a
+    };
     let freq = move |t: f64| {
-        if sawtooth {
+        let base = if sawtooth {
             f0 + saw_drop * (0.5 - ((t - t0) / saw_period).fract())
         } else {
             f0 + terms.iter().map(|(a, fm, p)| a * (2.0 * PI * fm * t + p).sin()).sum::<f64>()
-        }
+        };
+        base + jitter(t)
     };
-    let ratio = uniform(rng, 1.2, 1.5);
+    // Dotted: the amplitude flickers (on/off at 5-15 Hz with a random duty) in most lines.
+    let flicker_hz = uniform(rng, 5.0, 15.0);
+    let flicker_depth = if rng.random_bool(0.7) { uniform(rng, 0.4, 0.9) } else { 0.0 };
+    let flicker = move |t: f64| 1.0 - flicker_depth * (0.5 + 0.5 * (2.0 * PI * flicker_hz * t).sin()).powi(4);
+    let ratio = if rng.random_bool(0.5) { uniform(rng, 1.2, 1.5) } else { uniform(rng, 1.8, 2.0) };
+    // Companions above the plot (with ratio 2, even past Nyquist) are left out.
+    let companions = (0..=companions).take_while(|k| *k == 0 || ratio.powi(*k as i32) * f0 <= 1900.0).count() - 1;
     for k in 0..=companions {
         let r = ratio.powi(k as i32);
         let p = phase(rng);
         let w = if k == 0 { 1.0 } else { uniform(rng, 0.3, 0.8) };
-        c.layer(w, |c| c.track(t0, t1, p, |t| r * freq(t), |t| tukey(t, t0, t1, 0.3)));
+        c.layer(w, |c| c.track(t0, t1, p, |t| r * freq(t), |t| tukey(t, t0, t1, 0.3) * flicker(t)));
+    }
+    // Specks: a few short blobs at 300 Hz - 2 kHz scattered over the line's span.
+    let specks = rng.random_range(0..=6usize);
+    for _ in 0..specks {
+        let tk = uniform(rng, t0, t1);
+        let f = log_uniform(rng, 300.0, 2000.0);
+        let p = phase(rng);
+        c.layer(uniform(rng, 0.05, 0.15), |c| c.sine_gaussian(tk, f, uniform(rng, 4.0, 12.0), 1.0, p));
     }
     Design::new(if sawtooth { "sawtooth" } else { "meander" }, snr, f0, span)
         .with("companions", companions as f64)
         .with("ratio", ratio)
+        .with("jitter_hz", jitter_depth)
+        .with("flicker_depth", flicker_depth)
+        .with("specks", specks as f64)
 }

@@ -17,34 +17,45 @@ fn fold(f: f64, ceiling: f64) -> f64 {
 }
 
 pub fn whistle(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
-    let shape = ["v", "arch", "w", "diagonal"][rng.random_range(0..4usize)];
+    // Real O1 whistles are thin lines, mostly green (normalised energy 10-20) and yellow only where the sweep
+    // slows down at the bottom of the V; many are fast: the whole V crosses the plot in 0.1-0.5 s, some so fast
+    // that it is a narrow spike at high frequency. A per-tile SNR of 4-9 painted every whistle solid yellow and
+    // thick, and long slow ones dominated.
+    let shape = ["v", "v", "arch", "w", "diagonal"][rng.random_range(0..5usize)];
     let t_mid = uniform(rng, -0.05, 0.05);
-    let dur = log_uniform(rng, 0.2, 2.0);
+    let dur = log_uniform(rng, 0.08, 1.5);
     let f_min = log_uniform(rng, 150.0, 700.0);
-    let f_max = log_uniform(rng, 900.0, 2000.0);
+    let f_max = log_uniform(rng, 1000.0, 2400.0);
     let ceiling = uniform(rng, 1500.0, 2600.0);
     let slope = (f_max - f_min) / (0.5 * dur);
     let sign = if rng.random_bool(0.5) { 1.0 } else { -1.0 };
     let notch = uniform(rng, 0.2, 0.4) * dur;
-    let snr = tone_snr(log_uniform(rng, 4.0, 9.0), 0.5 * (f_min + f_max), dur);
-    let freq = move |t: f64| {
+    // Floor 8: the shortest sweeps cover few tiles, and Gravity Spy's whistles average SNR 9.5.
+    let snr = tone_snr(log_uniform(rng, 3.5, 6.0), 0.5 * (f_min + f_max), dur).max(8.0);
+    let raw = move |t: f64| {
         let x = t - t_mid;
-        let raw = match shape {
+        match shape {
             "v" => f_min + slope * x.abs(),
             "arch" => f_max - (f_max - f_min) * (2.0 * x / dur).powi(2),
             "w" => f_min + slope * (x.abs() - notch).abs(),
             _ => 0.5 * (f_min + f_max) + sign * slope * x,
-        };
-        fold(raw.max(1.0), ceiling).max(20.0)
+        }
     };
+    let freq = move |t: f64| fold(raw(t).max(1.0), ceiling).max(20.0);
+    // A beat note that would fall below ~f_min / 2 fades out instead of piling up at the 20 Hz floor (which drew
+    // a loud low-frequency blob under some arches).
+    let fade_below = 0.5 * f_min;
+    let fade = move |t: f64| (raw(t) / fade_below).clamp(0.0, 1.0);
     let p = phase(rng);
     let t0 = t_mid - 0.5 * dur;
     let t1 = t_mid + 0.5 * dur;
     let harmonic = rng.random_bool(0.25);
-    c.layer(1.0, |c| c.track(t0, t1, p, freq, |t| tukey(t, t0, t1, 0.1 * dur)));
+    c.layer(1.0, |c| c.track(t0, t1, p, freq, |t| tukey(t, t0, t1, 0.1 * dur) * fade(t)));
     if harmonic {
         let p2 = phase(rng);
-        c.layer(uniform(rng, 0.3, 0.7), |c| c.track(t0, t1, p2, |t| 2.0 * freq(t), |t| tukey(t, t0, t1, 0.1 * dur)));
+        c.layer(uniform(rng, 0.3, 0.7), |c| {
+            c.track(t0, t1, p2, |t| 2.0 * freq(t), |t| tukey(t, t0, t1, 0.1 * dur) * fade(t))
+        });
     }
     Design::new(shape, snr, freq(t_mid), dur)
         .with("f_min_hz", f_min)
