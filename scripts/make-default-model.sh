@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Re-create the default model in models/ (default.json + default.bpk) from scratch:
-#   1. 60 synthetic glitches per class (seed 2026),
+#   1. 60 synthetic glitches per class (seed 2026; generator v2, hence the folder name),
 #   2. frozen-backbone transfer learning from ImageNet EfficientNet-Lite0 on those plus the real Gravity Spy
 #      images of ../shared/data/real (20 % of every class held out for validation; the card reports on it),
 #   3. export fp16 weights + model card into models/,
@@ -16,7 +16,7 @@ real=../shared/data/real
 work="$HOME/.cache/glitchscope"
 cargo build --release -p glitchscope-trainer
 bin="$CARGO_TARGET_DIR/release/glitchscope"
-synth="$work/data/synth-s2026-n60"
+synth="$work/data/synth-v2-s2026-n60"
 [ -f "$synth/synth.json" ] || "$bin" synth --out "$synth" --per-class 60 --seed 2026
 run="$work/runs/default"
 "$bin" train --data "$synth" --data "$real" --out "$run" --overwrite --init imagenet --imagenet "$pth" \
