@@ -10,7 +10,7 @@
 # Environment: BIN (glitchscope binary; default: build it), DEVICE (cpu | vulkan | cuda; default cpu),
 #   EPOCHS (default 10), JOBS (runs at once; default 1), DEADLINE_S (stop runs still going after this many
 #   seconds; the table then reports them from their history as incomplete; default none), TABLE (output file),
-#   EXTRA (more `glitchscope train` flags for every run, e.g. "--views 1.0 --height 88 --width 104").
+#   FORCE (rerun runs that already finished; by default they are kept), EXTRA (more `glitchscope train` flags for every run, e.g. "--views 1.0 --height 88 --width 104").
 # All-layer training is slow on a CPU (hours for the full table on 2 cores): use a GPU (see README, "GPU").
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +41,11 @@ experiments=(
 
 run_one() {
   local name=$1 flags=$2
+  # A finished run (its model card exported) is kept: rerunning the command completes an interrupted table.
+  if [ -z "${FORCE:-}" ] && [ -f "$runs/$name/model.json" ]; then
+    echo "tl-experiment: $name already done (FORCE=1 reruns it)"
+    return
+  fi
   # shellcheck disable=SC2086
   "$BIN" train --data "$synth" --data "$real" --out "$runs/$name" --overwrite --imagenet "$pth" $flags \
     --epochs "$epochs" --patience 0 --seed 1 --device "$device" ${EXTRA:-} >"$runs/$name.log" 2>&1 \

@@ -213,6 +213,22 @@ impl EfficientNetConfig {
 }
 
 impl EfficientNet {
+    /// Weight of each new batch in every batch norm's running statistics. The TF checkpoints' 0.01 suits a
+    /// converged network; batch norms trained from scratch for a few epochs need a faster average (PyTorch's 0.1),
+    /// or the running statistics that evaluation uses lag far behind the weights (validation near chance while
+    /// training accuracy climbs).
+    pub fn set_batch_norm_momentum(&mut self, momentum: f64) {
+        self.bn0.momentum = momentum;
+        self.bn1.momentum = momentum;
+        for block in &mut self.blocks {
+            if let Some(bn) = &mut block.bn0 {
+                bn.momentum = momentum;
+            }
+            block.bn1.momentum = momentum;
+            block.bn2.momentum = momentum;
+        }
+    }
+
     /// Number of MBConv blocks (16 for Lite0).
     pub fn num_blocks(&self) -> usize {
         self.blocks.len()

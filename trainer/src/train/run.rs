@@ -41,6 +41,8 @@ use crate::report::plots;
 
 /// Files of a run directory.
 pub const CONFIG_FILE: &str = "config.json";
+/// Running-statistics momentum of batch norms that are trained (`batch_norm = train`, the default from scratch).
+const TRAINED_BN_MOMENTUM: f64 = 0.1;
 pub const SPLIT_FILE: &str = "split.csv";
 pub const MODEL_FILE: &str = "model.json";
 pub const CURVES_FILE: &str = "curves.png";
@@ -120,6 +122,10 @@ pub fn train(config: TrainConfig, options: RunOptions) -> Result<()> {
     if plan.imagenet {
         let path = config.imagenet_weights.as_deref().unwrap_or_default();
         load_imagenet(&mut net.backbone, Path::new(path))?;
+    }
+    if !plan.freeze_bn {
+        // Batch norms that learn: running statistics at PyTorch's pace, not TF's (see the method).
+        net.backbone.set_batch_norm_momentum(TRAINED_BN_MOMENTUM);
     }
     let stage = match plan.mode {
         Mode::All => Stage::Images,
