@@ -128,6 +128,11 @@ impl ModelCard {
         if self.views.is_empty() || self.views.len() > crate::model::NUM_VIEWS {
             return invalid(format!("it lists {} views, expected 1 to 4", self.views.len()));
         }
+        // Found by fuzzing: a duration too large for f32 (1e40) parses as infinity, and such a card could not be
+        // written back (JSON has no infinity).
+        if let Some(v) = self.views.iter().find(|v| !(v.is_finite() && **v > 0.0)) {
+            return invalid(format!("view duration {v} is not a positive number of seconds"));
+        }
         if self.weights.sha256.len() != 64 || !self.weights.sha256.chars().all(|c| c.is_ascii_hexdigit()) {
             return invalid("weights.sha256 is not a 64-digit hex sha256".into());
         }
@@ -214,6 +219,18 @@ mod tests {
         let mut c = card();
         c.weights.sha256 = "xyz".into();
         assert!(ModelCard::from_json("c.json", &c.to_json()).is_err());
+    }
+
+    #[test]
+    fn refuses_view_durations_that_are_not_positive_finite_seconds() {
+        // The fuzzer's case (fuzz/fuzz_targets/card.rs): 7.7e45 overflows f32 to infinity, which to_json cannot write.
+        let json = card().to_json().replacen("1.0", "7777777777777777777777777777777777777777777771.0", 1);
+        let e = ModelCard::from_json("c.json", &json).unwrap_err().to_string();
+        assert!(e.contains("view duration inf"), "{e}");
+        for bad in ["-1.0", "0.0"] {
+            let json = card().to_json().replacen("0.5", bad, 1);
+            assert!(ModelCard::from_json("c.json", &json).unwrap_err().to_string().contains("view duration"), "{bad}");
+        }
     }
 
     #[test]

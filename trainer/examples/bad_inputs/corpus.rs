@@ -333,6 +333,7 @@ fn card(name: &str) -> ModelCard {
         weights: WeightsSpec { file: String::new(), sha256: String::new(), bytes: 0, dtype: "f16".into() },
         training: serde_json::Value::Null,
         metrics: serde_json::Value::Null,
+        reference: None,
     }
 }
 
