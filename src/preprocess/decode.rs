@@ -44,6 +44,11 @@ pub fn decode_rgb(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage, Prepr
             "the JPEG ends before its end-of-image marker".into(),
         ));
     }
+    if png_palette_is_malformed(bytes) {
+        return Err(PreprocessError::Corrupt(
+            "the PNG's palette (PLTE chunk) is not a whole number of RGB entries".into(),
+        ));
+    }
     let image = new_reader(bytes, limits, true)?
         .decode()
         .map_err(|e| map_error(e, limits))?;
@@ -90,6 +95,26 @@ fn jpeg_is_truncated(bytes: &[u8]) -> bool {
 }
 
 /// Width and height from a PNG's IHDR chunk, which the format fixes at bytes 16..24.
+/// png 0.18 panics (slice index out of range) when expanding a palette whose PLTE chunk length is not a multiple
+/// of 3 (found by fuzzing: fuzz/corpus/preprocess). The PNG spec allows only 1..=256 whole RGB entries, so such a
+/// file is refused before the decoder sees it. Walks the chunk headers only; bounds-checked on truncated files.
+fn png_palette_is_malformed(bytes: &[u8]) -> bool {
+    const SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
+    if !bytes.starts_with(SIGNATURE) {
+        return false;
+    }
+    let mut at = SIGNATURE.len();
+    while let Some(header) = bytes.get(at..at + 8) {
+        let length = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        if &header[4..8] == b"PLTE" && (length == 0 || length % 3 != 0 || length > 3 * 256) {
+            return true;
+        }
+        // Length, type, data, CRC.
+        at = at.saturating_add(12).saturating_add(length);
+    }
+    false
+}
+
 fn png_declared_size(bytes: &[u8]) -> Option<(u32, u32)> {
     const SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
     if !bytes.starts_with(SIGNATURE) || bytes.get(12..16)? != b"IHDR" {
@@ -153,6 +178,18 @@ mod tests {
         let rgba = image::RgbaImage::from_pixel(1, 1, image::Rgba([0, 0, 0, 128]));
         let rgb = flatten_on_white(DynamicImage::ImageRgba8(rgba));
         assert_eq!(rgb.get_pixel(0, 0).0, [127, 127, 127]);
+    }
+
+    #[test]
+    fn palette_of_a_partial_entry_is_refused_not_a_panic() {
+        // The fuzzer's input: a palette PNG whose PLTE chunk holds 49 bytes (16 entries and one byte).
+        let crash: &[u8] = include_bytes!("../../fuzz/corpus/preprocess/crash-plte-49-bytes.png");
+        match decode(crash) {
+            Err(PreprocessError::Corrupt(m)) => assert!(m.contains("palette"), "{m}"),
+            other => panic!("expected a corrupt-palette error, got {other:?}"),
+        }
+        assert!(!png_palette_is_malformed(b"\x89PNG\r\n\x1a\n\0\0\0\x03PLTE"), "a 1-entry palette is fine");
+        assert!(png_palette_is_malformed(b"\x89PNG\r\n\x1a\n\0\0\0\x04PLTE"));
     }
 
     #[test]
