@@ -96,7 +96,7 @@ fn jpeg_is_truncated(bytes: &[u8]) -> bool {
 
 /// Width and height from a PNG's IHDR chunk, which the format fixes at bytes 16..24.
 /// png 0.18 panics (slice index out of range) when expanding a palette whose PLTE chunk length is not a multiple
-/// of 3 (found by fuzzing: fuzz/corpus/preprocess). The PNG spec allows only 1..=256 whole RGB entries, so such a
+/// of 3 (found by fuzzing: fuzz/regressions). The PNG spec allows only 1..=256 whole RGB entries, so such a
 /// file is refused before the decoder sees it. Walks the chunk headers only; bounds-checked on truncated files.
 fn png_palette_is_malformed(bytes: &[u8]) -> bool {
     const SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
@@ -183,7 +183,7 @@ mod tests {
     #[test]
     fn palette_of_a_partial_entry_is_refused_not_a_panic() {
         // The fuzzer's input: a palette PNG whose PLTE chunk holds 49 bytes (16 entries and one byte).
-        let crash: &[u8] = include_bytes!("../../fuzz/corpus/preprocess/crash-plte-49-bytes.png");
+        let crash: &[u8] = include_bytes!("../../fuzz/regressions/preprocess-plte-49-bytes.png");
         match decode(crash) {
             Err(PreprocessError::Corrupt(m)) => assert!(m.contains("palette"), "{m}"),
             other => panic!("expected a corrupt-palette error, got {other:?}"),
