@@ -42,6 +42,26 @@ pub struct ModelCard {
     /// score and no similarity search against known glitches.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<ReferenceSpec>,
+    /// Optional probability calibration: the logits are divided by `temperature` before the softmax,
+    /// everywhere the card is used (CLI and browser). Cards without it give the plain softmax.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Calibration>,
+}
+
+/// Temperature scaling (Guo et al. 2017), fitted on held-out glitches. It changes no ranking.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Calibration {
+    /// Logits are divided by this before the softmax (1 = none).
+    pub temperature: f32,
+    /// How and on what it was fitted, for people reading the card.
+    #[serde(default)]
+    pub method: String,
+    /// Expected calibration error (percent, 15 bins) of the held-out predictions before and after.
+    #[serde(default)]
+    pub ece_before: Option<f64>,
+    #[serde(default)]
+    pub ece_after: Option<f64>,
 }
 
 /// The reference set file of a card (`.gsref`).
@@ -142,6 +162,11 @@ impl ModelCard {
         if self.weights.file.contains("..") || self.weights.file.starts_with('/') || self.weights.file.contains("://") {
             return invalid(format!("weights.file {:?} must be a plain file name next to the card", self.weights.file));
         }
+        if let Some(c) = &self.calibration {
+            if !(c.temperature.is_finite() && (0.01..=100.0).contains(&c.temperature)) {
+                return invalid(format!("calibration.temperature {} is not a number in [0.01, 100]", c.temperature));
+            }
+        }
         if let Some(r) = &self.reference {
             if r.file.is_empty() || r.file.contains("..") || r.file.starts_with('/') || r.file.contains("://") {
                 return invalid(format!("reference.file {:?} must be a plain file name next to the card", r.file));
@@ -186,6 +211,19 @@ mod tests {
             training: serde_json::Value::Null,
             metrics: serde_json::Value::Null,
             reference: None,
+            calibration: None,
+        }
+    }
+
+    #[test]
+    fn calibration_round_trips_and_bad_temperatures_are_refused() {
+        let mut c = card();
+        c.calibration = Some(Calibration { temperature: 1.7, method: "test".into(), ece_before: Some(9.0), ece_after: None });
+        assert_eq!(ModelCard::from_json("c.json", &c.to_json()).unwrap(), c);
+        for t in [0.0, -1.0, f32::NAN, 1e9] {
+            c.calibration.as_mut().unwrap().temperature = t;
+            let e = c.validate("c.json").unwrap_err().to_string();
+            assert!(e.contains("c.json") && e.contains("temperature"), "{e}");
         }
     }
 

@@ -80,10 +80,17 @@ impl Classifier {
         GlitchBatch::new(&images, slots, glitches.len(), self.card.input.height, self.card.input.width, &self.device)
     }
 
-    /// Probabilities and embeddings still on the device.
+    /// The card's calibration temperature (1 when it has none).
+    pub fn temperature(&self) -> f32 {
+        self.card.calibration.as_ref().map_or(1.0, |c| c.temperature)
+    }
+
+    /// Calibrated probabilities and embeddings still on the device: softmax(logits / T), T from the card.
     fn forward(&self, batch: &GlitchBatch) -> (Tensor<2>, Tensor<2>) {
         let out = self.model.forward(batch);
-        (softmax(out.logits, 1), out.embedding)
+        let t = self.temperature();
+        let logits = if t == 1.0 { out.logits } else { out.logits.div_scalar(t) };
+        (softmax(logits, 1), out.embedding)
     }
 
     /// Classify glitches, blocking until the device is done (native).

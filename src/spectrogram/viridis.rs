@@ -547,9 +547,57 @@ pub fn colormap_index(value: f32, vmin: f32, vmax: f32) -> usize {
     }
 }
 
+/// A pixel counts as a viridis colour when its nearest colour-map entry is at most this far (squared RGB
+/// distance): JPEG ringing moves colours by a few levels, anti-aliased text and white margins are far from
+/// every entry.
+const VIRIDIS_MAX_DISTANCE2: u32 = 3 * 12 * 12;
+
+/// Nearest viridis index for every 5-bit-per-channel colour, `u16::MAX` where it is not close to viridis.
+/// 64 KiB, built on first use (about 8 M distance evaluations).
+fn inverse_table() -> &'static [u16] {
+    static TABLE: std::sync::OnceLock<Vec<u16>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut table = vec![u16::MAX; 32 * 32 * 32];
+        for (q, entry) in table.iter_mut().enumerate() {
+            let rgb = [(q >> 10) & 31, (q >> 5) & 31, q & 31].map(|c| (c * 8 + 4) as i32);
+            let (mut best, mut best_d) = (0usize, u32::MAX);
+            for (i, v) in VIRIDIS_RGB8.iter().enumerate() {
+                let d: u32 = (0..3).map(|c| (rgb[c] - i32::from(v[c])).pow(2) as u32).sum();
+                if d < best_d {
+                    best = i;
+                    best_d = d;
+                }
+            }
+            // The 5-bit cell spans +-4 levels per channel: allow for it on top of the distance limit.
+            if best_d <= VIRIDIS_MAX_DISTANCE2 + 3 * 4 * 4 {
+                *entry = best as u16;
+            }
+        }
+        table
+    })
+}
+
+/// The colour-map index of a pixel if it is a viridis colour (within JPEG noise), else `None`.
+pub fn inverse_index(rgb: [u8; 3]) -> Option<usize> {
+    let q = (usize::from(rgb[0] >> 3) << 10) | (usize::from(rgb[1] >> 3) << 5) | usize::from(rgb[2] >> 3);
+    let i = inverse_table()[q];
+    (i != u16::MAX).then_some(usize::from(i))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inverse_index_finds_viridis_and_refuses_other_colours() {
+        for i in [0usize, 17, 128, 200, 255] {
+            let found = inverse_index(VIRIDIS_RGB8[i]).unwrap();
+            assert!(found.abs_diff(i) <= 3, "{i} -> {found}");
+        }
+        for other in [[255, 255, 255], [0, 0, 0], [255, 0, 0], [128, 128, 128]] {
+            assert_eq!(inverse_index(other), None, "{other:?}");
+        }
+    }
 
     #[test]
     fn byte_table_is_the_rounded_float_table() {

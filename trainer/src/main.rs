@@ -26,6 +26,9 @@ enum Command {
     Init(cmd::init::InitArgs),
     /// Fine-tune on folders of Gravity Spy spectrograms (frozen, last-N blocks or all layers) and export a model.
     Train(cmd::train::TrainArgs),
+    /// k-fold cross-validation over real labelled glitches (each fold trained on synthetic + the other folds),
+    /// with calibration; --export trains and exports the final calibrated model.
+    Cv(cmd::cv::CvArgs),
     /// Evaluate a model card on labelled folders: top-1..top-5, per class, confusion matrix, curves.
     Eval(cmd::eval::EvalArgs),
     /// Gravity Spy Q-transform of a strain .npy (gwpy 4.1 equivalent) to a [time, frequency] .npy, optionally a PNG.
@@ -48,6 +51,7 @@ fn main() {
         Command::Classify(args) => cmd::classify::run(args),
         Command::Init(args) => cmd::init::run(args),
         Command::Train(args) => cmd::train::run(args),
+        Command::Cv(args) => cmd::cv::run(args),
         Command::Eval(args) => cmd::eval::run(args),
         Command::Qtransform(args) => cmd::qtransform::run(args),
         Command::Synth(args) => cmd::synth::run(args),

@@ -334,6 +334,7 @@ fn card(name: &str) -> ModelCard {
         training: serde_json::Value::Null,
         metrics: serde_json::Value::Null,
         reference: None,
+        calibration: None,
     }
 }
 

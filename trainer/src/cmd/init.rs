@@ -62,6 +62,7 @@ pub fn untrained_card(variant: LiteVariant, height: usize, width: usize) -> Mode
         training: serde_json::json!({ "initialisation": "imagenet", "head": "random" }),
         metrics: serde_json::Value::Null,
         reference: None,
+        calibration: None,
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod classify;
 pub mod cluster;
+pub mod cv;
 pub mod embed;
 pub mod eval;
 pub mod gallery;

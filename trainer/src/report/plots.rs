@@ -171,3 +171,51 @@ mod tests {
         assert!(coloured > 200, "the curves are drawn ({coloured} coloured pixels)");
     }
 }
+
+/// Reliability diagrams side by side (e.g. before and after temperature scaling): per confidence bin, the
+/// accuracy of the glitches in it (bars) against the diagonal of perfect calibration, with the ECE and the
+/// glitch count per bin.
+pub fn reliability_png(path: &Path, panels: &[(&str, &crate::report::calibration::Reliability)], title: &str) -> Result<()> {
+    let width = 520 * panels.len().max(1) as u32;
+    save_png(path, width, 520, |root| {
+        let err = |e: DrawingAreaErrorKind<_>| anyhow!("{e}");
+        let root = root.titled(title, (FONT, 18)).map_err(err)?;
+        let areas = root.split_evenly((1, panels.len().max(1)));
+        for (area, (name, rel)) in areas.iter().zip(panels) {
+            let mut chart = ChartBuilder::on(area)
+                .caption(format!("{name}: ECE {:.1} %", rel.ece), (FONT, 15))
+                .margin(14)
+                .x_label_area_size(40)
+                .y_label_area_size(48)
+                .build_cartesian_2d(0f64..1f64, 0f64..1f64)
+                .map_err(err)?;
+            chart
+                .configure_mesh()
+                .x_desc("top-1 probability (confidence)")
+                .y_desc("share right")
+                .label_style((FONT, 12))
+                .axis_desc_style((FONT, 13))
+                .draw()
+                .map_err(err)?;
+            let blue = RGBColor(31, 119, 180);
+            chart
+                .draw_series(rel.bins.iter().filter(|b| b.count > 0).map(|b| {
+                    Rectangle::new([(b.lower + 0.003, 0.0), (b.upper - 0.003, b.accuracy)], blue.mix(0.75).filled())
+                }))
+                .map_err(err)?;
+            chart
+                .draw_series(rel.bins.iter().filter(|b| b.count > 0).map(|b| {
+                    Text::new(format!("{}", b.count), (b.lower + 0.004, (b.accuracy + 0.06).min(0.97)), (FONT, 11).into_font())
+                }))
+                .map_err(err)?;
+            chart.draw_series(LineSeries::new([(0.0, 0.0), (1.0, 1.0)], BLACK.stroke_width(1))).map_err(err)?;
+            let red = RGBColor(214, 39, 40);
+            chart
+                .draw_series(
+                    rel.bins.iter().filter(|b| b.count > 0).map(|b| Circle::new((b.confidence, b.accuracy), 3, red.filled())),
+                )
+                .map_err(err)?;
+        }
+        Ok(())
+    })
+}

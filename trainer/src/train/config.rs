@@ -89,6 +89,30 @@ pub struct TrainConfig {
     /// Probability of dropping each view of a training glitch (at least one view is always kept).
     #[config(default = 0.2)]
     pub view_dropout: f64,
+    /// Picture-level augmented copies made of every training view before preprocessing (`domain.rs`: colour
+    /// scale, O2-like JPEG subjects, crop jitter); training draws the view or one of its copies. Works in every
+    /// mode, because the copies go through the frozen part once like the views themselves. 0: none.
+    #[config(default = 0)]
+    pub copies: usize,
+    /// Largest relative change of the colour-map gain of a copy.
+    #[config(default = 0.2)]
+    pub colour_gain: f64,
+    /// Largest colour-map offset of a copy (colour-map units, 0..1).
+    #[config(default = 0.08)]
+    pub colour_offset: f64,
+    /// Probability that a full-plot copy becomes an O2-like JPEG subject (quality 90-95, a quarter at 600x450).
+    #[config(default = 0.5)]
+    pub jpeg: f64,
+    /// Largest shift of a copy's crop box, picture pixels.
+    #[config(default = 4)]
+    pub crop_jitter: u32,
+    /// Weight of a real glitch against a synthetic one of the same class when drawing training glitches
+    /// (synthetic = from a folder written by `glitchscope synth`, i.e. with a synth.json).
+    #[config(default = 1.0)]
+    pub real_weight: f64,
+    /// Label smoothing of the cross-entropy loss (0: none).
+    #[config(default = 0.0)]
+    pub label_smoothing: f64,
     /// Draw training glitches class-balanced (each class equally often) instead of in proportion.
     #[config(default = true)]
     pub balanced: bool,
@@ -236,6 +260,18 @@ impl TrainConfig {
         fraction("time_shift", self.time_shift)?;
         fraction("freq_shift", self.freq_shift)?;
         fraction("contrast", self.contrast)?;
+        fraction("label_smoothing", self.label_smoothing)?;
+        fraction("colour_gain", self.colour_gain)?;
+        fraction("colour_offset", self.colour_offset)?;
+        if !(0.0..=1.0).contains(&self.jpeg) {
+            bail!("jpeg must be in [0, 1], got {}", self.jpeg);
+        }
+        if !(self.real_weight > 0.0 && self.real_weight <= 1000.0) {
+            bail!("real_weight must be in (0, 1000], got {}", self.real_weight);
+        }
+        if self.copies > 16 {
+            bail!("copies must be at most 16 (each copy is another pass through the frozen part), got {}", self.copies);
+        }
         if self.valid_fraction + self.test_fraction >= 0.9 {
             bail!("valid_fraction + test_fraction leaves too little to train on");
         }
@@ -294,6 +330,16 @@ impl TrainConfig {
     /// The config as pretty JSON (what `config.json` holds).
     pub fn to_json(&self) -> String {
         burn::config::config_to_json(self)
+    }
+
+    /// The picture-level augmentation of the copies.
+    pub fn domain(&self) -> super::domain::DomainConfig {
+        super::domain::DomainConfig {
+            colour_gain: self.colour_gain as f32,
+            colour_offset: self.colour_offset as f32,
+            jpeg: self.jpeg,
+            crop_jitter: self.crop_jitter,
+        }
     }
 }
 

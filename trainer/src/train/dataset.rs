@@ -16,6 +16,9 @@ use glitchscope::pipeline::{self, NamedFile};
 use glitchscope::preprocess::InputSpec;
 use glitchscope::views::{self, Duration};
 
+/// The file `glitchscope synth` writes into every data set it makes.
+pub const SYNTH_MARKER: &str = "synth.json";
+
 /// One glitch found on disk, before anything is decoded.
 #[derive(Clone, Debug)]
 pub struct GlitchFiles {
@@ -27,6 +30,8 @@ pub struct GlitchFiles {
     pub source: String,
     /// The view files with their slot (0..4 for 0.5, 1, 2, 4 s; unknown durations take the 1 s slot).
     pub files: Vec<(usize, PathBuf)>,
+    /// Made by `glitchscope synth` (its folder holds a synth.json), not a real Gravity Spy picture.
+    pub synthetic: bool,
 }
 
 impl GlitchFiles {
@@ -99,6 +104,7 @@ fn class_folders(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
 pub fn scan(dirs: &[PathBuf]) -> Result<Vec<GlitchFiles>> {
     let mut glitches = Vec::new();
     for dir in dirs {
+        let synthetic = dir.join(SYNTH_MARKER).is_file();
         for (source, class_dir) in class_folders(dir)? {
             let class = name_of(&class_dir);
             let mut names: Vec<String> = std::fs::read_dir(&class_dir)
@@ -122,7 +128,7 @@ pub fn scan(dirs: &[PathBuf]) -> Result<Vec<GlitchFiles>> {
                         (slot, PathBuf::from(&f.name))
                     })
                     .collect();
-                glitches.push(GlitchFiles { key: group.key, class: class.clone(), source: source.clone(), files });
+                glitches.push(GlitchFiles { key: group.key, class: class.clone(), source: source.clone(), files, synthetic });
             }
         }
     }
@@ -209,6 +215,46 @@ pub fn load_pixels(
         pixels.resize(glitches.len(), None);
     }
     (pixels, unreadable)
+}
+
+/// Augmented copies of a glitch's views: per slot, `copies` inputs (8-bit CHW pixels) made from the decoded
+/// picture by [`domain::augmented_input`]. Each view has its own generator, seeded from (seed, glitch key,
+/// slot), so the copies do not depend on threads or on the other glitches. Unreadable views get none (the
+/// plain loading reports them).
+pub fn load_copies(
+    glitches: &[GlitchFiles],
+    slots: &[usize],
+    spec: InputSpec,
+    copies: usize,
+    domain: &super::domain::DomainConfig,
+    seed: u64,
+) -> Vec<[Vec<Vec<u8>>; 4]> {
+    use rand::SeedableRng;
+    use sha2::{Digest, Sha256};
+    let one = |g: &GlitchFiles| -> [Vec<Vec<u8>>; 4] {
+        let mut out: [Vec<Vec<u8>>; 4] = Default::default();
+        if copies == 0 {
+            return out;
+        }
+        for (slot, path) in &g.files {
+            if !slots.contains(slot) || !out[*slot].is_empty() {
+                continue;
+            }
+            let Ok(bytes) = std::fs::read(path) else { continue };
+            let Ok(picture) = glitchscope::preprocess::decode_rgb(&bytes, &Default::default()) else { continue };
+            let digest = Sha256::new().chain_update(seed.to_le_bytes()).chain_update(g.key.as_bytes()).chain_update([*slot as u8]).finalize();
+            let mut rng = chacha20::ChaCha8Rng::from_seed(digest.into());
+            out[*slot] = (0..copies).map(|_| to_pixels(&super::domain::augmented_input(&picture, spec, domain, &mut rng))).collect();
+        }
+        out
+    };
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).max(1);
+    let chunk = glitches.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> =
+            glitches.chunks(chunk).map(|part| scope.spawn(move || part.iter().map(one).collect::<Vec<_>>())).collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+    })
 }
 
 #[cfg(test)]

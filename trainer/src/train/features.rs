@@ -26,11 +26,25 @@ pub struct ViewStore {
     /// Shape of one view's input: `[channels, height, width]`.
     pub dims: [usize; 3],
     pub data: ViewData,
+    /// Picture-level augmented copies of a view (`domain.rs`), by view index: training draws one of the view
+    /// and its copies. Empty when there are none (evaluation always uses the view itself).
+    pub copies: Vec<Vec<usize>>,
 }
 
 impl ViewStore {
     pub fn pixels(images: Vec<Vec<u8>>, height: usize, width: usize) -> Self {
-        ViewStore { stage: Stage::Images, dims: [3, height, width], data: ViewData::Pixels(images) }
+        ViewStore { stage: Stage::Images, dims: [3, height, width], data: ViewData::Pixels(images), copies: Vec::new() }
+    }
+
+    /// View `i` or one of its augmented copies, uniformly.
+    pub fn pick_copy(&self, i: usize, rng: &mut impl rand::Rng) -> usize {
+        match self.copies.get(i) {
+            Some(c) if !c.is_empty() => {
+                let k = rand::RngExt::random_range(rng, 0..=c.len());
+                if k == 0 { i } else { c[k - 1] }
+            }
+            _ => i,
+        }
     }
 
     pub fn view_len(&self) -> usize {
@@ -126,6 +140,7 @@ impl<'a> Extractor<'a> {
     /// The store, the throughput in images per second and the seconds spent in the network.
     pub fn finish(self) -> (ViewStore, f64, f64) {
         let rate = self.views as f64 / self.seconds.max(1e-9);
-        (ViewStore { stage: self.stage, dims: self.dims, data: ViewData::Features(self.data) }, rate, self.seconds)
+        let store = ViewStore { stage: self.stage, dims: self.dims, data: ViewData::Features(self.data), copies: Vec::new() };
+        (store, rate, self.seconds)
     }
 }

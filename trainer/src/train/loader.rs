@@ -24,6 +24,9 @@ use super::sampler;
 pub struct Sample {
     pub class: usize,
     pub views: [Option<usize>; NUM_VIEWS],
+    /// Relative chance of being drawn among the glitches of its class (balanced sampling): real glitches
+    /// can be weighted up against the synthetic ones.
+    pub weight: f64,
 }
 
 impl Sample {
@@ -38,6 +41,8 @@ pub struct Sampling {
     pub seed: u64,
     pub balanced: bool,
     pub view_dropout: f64,
+    /// Label smoothing of the training loss (`None`: plain cross-entropy).
+    pub label_smoothing: Option<f32>,
     /// `None`: no augmentation (cached features, or switched off).
     pub augment: Option<AugmentConfig>,
 }
@@ -113,7 +118,9 @@ impl GlitchLoader {
             Some(s) => {
                 let epoch = self.next_epoch.fetch_add(1, Ordering::SeqCst);
                 let classes: Vec<usize> = self.samples.iter().map(|x| x.class).collect();
-                let order = sampler::epoch_order(&classes, s.balanced, &mut sampler::epoch_rng(s.seed, epoch, ORDER));
+                let weights: Vec<f64> = self.samples.iter().map(|x| x.weight).collect();
+                let order =
+                    sampler::epoch_order(&classes, &weights, s.balanced, &mut sampler::epoch_rng(s.seed, epoch, ORDER));
                 let mut rng = sampler::epoch_rng(s.seed, epoch, DROPOUT);
                 let order: Vec<(usize, Vec<usize>)> = order
                     .into_iter()
@@ -142,6 +149,11 @@ impl GlitchLoader {
             targets.push(sample.class as i64);
             for &slot in used {
                 let Some(view) = sample.views[slot] else { continue };
+                // In training, one of the view's stored copies (itself or a picture-level augmentation).
+                let view = match rng.as_mut() {
+                    Some(rng) if self.sampling.is_some() => store.pick_copy(view, rng),
+                    _ => view,
+                };
                 let aug = match (augment, rng.as_mut()) {
                     (Some(config), Some(rng)) => Augmentation::draw(&config, h, w, rng),
                     _ => Augmentation::NONE,
@@ -160,7 +172,8 @@ impl GlitchLoader {
             return Err(DatasetError::new(glitchscope::model::BatchError::NoView(g)));
         }
         let targets: Tensor<1, Int> = Tensor::from_data(TensorData::new(targets, [batch.len()]), &self.device);
-        Ok((TrainBatch { glitches, stage: store.stage, targets }, n_views))
+        let label_smoothing = self.sampling.as_ref().and_then(|s| s.label_smoothing);
+        Ok((TrainBatch { glitches, stage: store.stage, targets, label_smoothing }, n_views))
     }
 }
 
@@ -237,9 +250,9 @@ mod tests {
 
     fn samples() -> Vec<Sample> {
         vec![
-            Sample { class: 0, views: [Some(0), Some(1), None, None] },
-            Sample { class: 1, views: [None, None, Some(2), None] },
-            Sample { class: 1, views: [None, Some(3), None, Some(4)] },
+            Sample { class: 0, views: [Some(0), Some(1), None, None], weight: 1.0 },
+            Sample { class: 1, views: [None, None, Some(2), None], weight: 1.0 },
+            Sample { class: 1, views: [None, Some(3), None, Some(4)], weight: 1.0 },
         ]
     }
 
@@ -275,6 +288,7 @@ mod tests {
             seed: 5,
             balanced: true,
             view_dropout: 0.5,
+            label_smoothing: None,
             augment: Some(AugmentConfig { time_shift: 0.5, freq_shift: 0.5, brightness: 0.2, contrast: 0.2 }),
         };
         let run = GlitchLoader::training(store(5), samples(), sampling.clone(), 2, 1, &device);

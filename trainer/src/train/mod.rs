@@ -4,7 +4,9 @@
 pub mod augment;
 pub mod checkpoint;
 pub mod config;
+pub mod cv;
 pub mod dataset;
+pub mod domain;
 pub mod features;
 pub mod history;
 pub mod loader;

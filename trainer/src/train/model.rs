@@ -30,6 +30,8 @@ pub struct TrainBatch {
     pub stage: Stage,
     /// `[glitches]` class indices.
     pub targets: Tensor<1, Int>,
+    /// Label smoothing of the loss (training batches only; evaluation reports the plain cross-entropy).
+    pub label_smoothing: Option<f32>,
 }
 
 /// GlitchNet as trained by the Learner.
@@ -59,7 +61,10 @@ impl Trainee {
     pub fn forward_classification(&self, batch: TrainBatch) -> ClassificationOutput {
         let views = self.view_embeddings(&batch);
         let logits = self.net.head_on_views(&batch.glitches, views);
-        let loss = CrossEntropyLossConfig::new().init(&logits.device()).forward(logits.clone(), batch.targets.clone());
+        let loss = CrossEntropyLossConfig::new()
+            .with_smoothing(batch.label_smoothing)
+            .init(&logits.device())
+            .forward(logits.clone(), batch.targets.clone());
         ClassificationOutput::new(loss, logits, batch.targets)
     }
 }

@@ -29,7 +29,7 @@ use serde_json::json;
 use super::augment::AugmentConfig;
 use super::checkpoint::{self, AtomicFileCheckpointer, record_path};
 use super::config::{Mode, Plan, Schedule, TrainConfig};
-use super::dataset::{self, GlitchFiles};
+use super::dataset::{self, GlitchFiles, Unreadable};
 use super::features::{Extractor, ViewStore};
 use super::history::{self, EpochRow, HistoryLogger, KeepLastAndBest, NoImprovement};
 use super::loader::{GlitchLoader, Sample, Sampling};
@@ -42,7 +42,7 @@ use crate::report::plots;
 /// Files of a run directory.
 pub const CONFIG_FILE: &str = "config.json";
 /// Running-statistics momentum of batch norms that are trained (`batch_norm = train`, the default from scratch).
-const TRAINED_BN_MOMENTUM: f64 = 0.1;
+pub const TRAINED_BN_MOMENTUM: f64 = 0.1;
 pub const SPLIT_FILE: &str = "split.csv";
 pub const MODEL_FILE: &str = "model.json";
 pub const CURVES_FILE: &str = "curves.png";
@@ -135,58 +135,26 @@ pub fn train(config: TrainConfig, options: RunOptions) -> Result<()> {
 
     // --- Read and preprocess every view once; in the frozen modes, turn it into features right away and keep
     // pixels only for the held-out parts (the fp16 check runs the whole network on them).
-    let mut extractor = (stage != Stage::Images).then(|| Extractor::new(&net, config.height, config.width, stage, 16, &device));
-    let what = match stage {
-        Stage::Images => "reading glitches",
-        Stage::Embeddings => "reading + embedding",
-        Stage::Blocks { .. } => "reading + activations",
-    };
-    let bar = progress::bar(used.len(), what);
-    let mut pixels: Vec<Vec<u8>> = Vec::new();
-    let mut unreadable = Vec::new();
+    let wanted: Vec<Wanted> = used
+        .iter()
+        .map(|i| Wanted {
+            files: &i.files,
+            class: i.class,
+            keep_pixels: stage == Stage::Images || i.part != Part::Train,
+            copies: i.part == Part::Train,
+            weight: if i.files.synthetic { 1.0 } else { config.real_weight },
+        })
+        .collect();
+    let prepared = prepare(&net, stage, &config, &plan, &wanted, &device)?;
     let mut parts: BTreeMap<Part, PartData> = BTreeMap::new();
-    for chunk in used.chunks(128) {
-        let files: Vec<GlitchFiles> = chunk.iter().map(|i| i.files.clone()).collect();
-        let (loaded, bad) = dataset::load_pixels(&files, &plan.slots, spec, &bar);
-        unreadable.extend(bad);
-        let mut pending: Vec<Vec<u8>> = Vec::new();
-        for (item, views) in chunk.iter().zip(loaded) {
-            let Some(views) = views else { continue };
-            let keep_pixels = stage == Stage::Images || item.part != Part::Train;
-            let mut store_slots = [None; NUM_VIEWS];
-            let mut pixel_slots = [None; NUM_VIEWS];
-            for (slot, view) in views.into_iter().enumerate() {
-                let Some(px) = view else { continue };
-                if let Some(ex) = &extractor {
-                    store_slots[slot] = Some(ex.len() + pending.len());
-                    if keep_pixels {
-                        pixel_slots[slot] = Some(pixels.len());
-                        pixels.push(px.clone());
-                    }
-                    pending.push(px);
-                } else {
-                    store_slots[slot] = Some(pixels.len());
-                    pixel_slots[slot] = Some(pixels.len());
-                    pixels.push(px);
-                }
-            }
-            let part = parts.entry(item.part).or_default();
-            part.samples.push(Sample { class: item.class, views: store_slots });
-            part.pixel_samples.push(Sample { class: item.class, views: pixel_slots });
-            part.sources.push(item.files.source.clone());
-        }
-        if let Some(ex) = &mut extractor {
-            let refs: Vec<&[u8]> = pending.iter().map(Vec::as_slice).collect();
-            ex.add(&refs)?;
-        }
+    for (item, sample) in used.iter().zip(&prepared.samples) {
+        let Some((sample, pixel_sample)) = sample else { continue };
+        let part = parts.entry(item.part).or_default();
+        part.samples.push(sample.clone());
+        part.pixel_samples.push(pixel_sample.clone());
+        part.sources.push(item.files.source.clone());
     }
-    bar.finish_and_clear();
-    if !unreadable.is_empty() {
-        eprintln!("skipped {} unreadable file(s):", unreadable.len());
-        for u in &unreadable {
-            eprintln!("  {}: {}", u.path, u.reason);
-        }
-    }
+    let Prepared { store, pixel_store, unreadable, extraction, .. } = prepared;
     let train_part = parts.remove(&Part::Train).unwrap_or_default();
     let valid_part = parts.remove(&Part::Valid).unwrap_or_default();
     let test_part = parts.remove(&Part::Test).unwrap_or_default();
@@ -198,22 +166,6 @@ pub fn train(config: TrainConfig, options: RunOptions) -> Result<()> {
             valid_part.samples.len()
         );
     }
-    let pixel_store = Arc::new(ViewStore::pixels(pixels, config.height, config.width));
-    let mut extraction = serde_json::Value::Null;
-    let store = match extractor {
-        None => pixel_store.clone(),
-        Some(ex) => {
-            let views = ex.len();
-            let (store, rate, seconds) = ex.finish();
-            let what = if stage == Stage::Embeddings { "embeddings" } else { "activations" };
-            println!(
-                "computed {what} of {views} views once ({seconds:.1} s in the network, {rate:.1} images/s); image \
-                 augmentation is off in this mode (view dropout stays on)"
-            );
-            extraction = json!({ "what": what, "views": views, "images_per_s": rate, "seconds": seconds });
-            Arc::new(store)
-        }
-    };
     println!(
         "glitches: {} train, {} valid, {} test; input {}x{}",
         train_part.samples.len(),
@@ -240,77 +192,12 @@ pub fn train(config: TrainConfig, options: RunOptions) -> Result<()> {
         resume_from >= config.epochs || (resume_from > 0 && history::should_stop(best, resume_from, config.patience))
     };
 
-    let sampling = Sampling {
-        seed: config.seed,
-        balanced: config.balanced,
-        view_dropout: config.view_dropout,
-        augment: (config.augment && plan.mode.sees_images()).then_some(AugmentConfig {
-            time_shift: config.time_shift as f32,
-            freq_shift: config.freq_shift as f32,
-            brightness: config.brightness as f32,
-            contrast: config.contrast as f32,
-        }),
-    };
-    let train_loader = GlitchLoader::training(
-        store.clone(),
-        train_part.samples.clone(),
-        sampling,
-        config.batch_size,
-        resume_from + 1,
-        &device,
-    );
-    let throughput = train_loader.throughput();
-    let valid_loader = GlitchLoader::evaluation(store.clone(), valid_part.samples.clone(), config.batch_size, &device);
-
     let train_started = Instant::now();
     if already_done {
         println!("training already finished at epoch {resume_from}; exporting");
     } else {
-        let iters_per_epoch = train_part.samples.len().div_ceil(config.batch_size);
-        let scheduler = match plan.schedule {
-            Schedule::Cosine => CosineAnnealingLrSchedulerConfig::new(config.lr, config.epochs * iters_per_epoch)
-                .with_min_lr(config.min_lr)
-                .init(),
-            Schedule::Step => StepLrSchedulerConfig::new(config.lr, config.step_epochs * iters_per_epoch)
-                .with_gamma(config.step_gamma)
-                .init(),
-        }
-        .map_err(|e| anyhow::anyhow!("learning-rate schedule: {e}"))?;
-        let optimizer = AdamWConfig::new().with_weight_decay(config.weight_decay as f32).init();
-        // Parameters made on a plain device take part in autodiff only after `train()`.
-        let mut trainee = Trainee { net: net.clone() }.train();
-        if plan.freeze_bn {
-            // Switch off the batch-norm training flags only: scale and shift still learn, but normalisation
-            // uses the running statistics, as at inference (small batches give noisy batch statistics, and
-            // the ImageNet ones would barely move with TF's momentum of 0.01).
-            let flags = ParamGroup::from_regex(r"(^|\.)bn\d*\.training$")
-                .map_err(|e| anyhow::anyhow!("internal: batch-norm group: {e:?}"))?;
-            trainee = trainee.freeze_group(flags);
-        }
-        let learner = Learner::new(trainee, optimizer, scheduler);
-        let logger = HistoryLogger::new(history_path.clone(), rows.clone(), throughput.clone());
-        let mut training = SupervisedTraining::new(&out, Arc::new(train_loader), Arc::new(valid_loader))
-            .metrics((AccuracyMetric::new(), LossMetric::new()))
-            .with_metric_logger(logger)
-            .with_custom_checkpointers(
-                AtomicFileCheckpointer::new(&ckpt_dir, "model")?,
-                AtomicFileCheckpointer::new(&ckpt_dir, "optim")?,
-                AtomicFileCheckpointer::new(&ckpt_dir, "scheduler")?,
-            )
-            .with_checkpointing_strategy(KeepLastAndBest { monitor: plan.monitor })
-            .renderer(Box::new(LineRenderer::new()))
-            .with_application_logger(None)
-            .num_epochs(config.epochs);
-        if config.patience > 0 {
-            training = training.early_stopping(NoImprovement { patience: config.patience, monitor: plan.monitor });
-        }
-        if resume_from > 0 {
-            training = training.checkpoint(resume_from);
-        }
-        let result = training.launch(learner);
-        if let Some(error) = result.error {
-            bail!("training stopped on an error: {error}");
-        }
+        let fit_data = FitData { store: store.clone(), train: train_part.samples.clone(), valid: valid_part.samples.clone() };
+        fit(&net, &config, &plan, fit_data, &out, resume_from, rows.clone(), &device)?;
     }
     let train_seconds = train_started.elapsed().as_secs_f64();
 
@@ -390,6 +277,303 @@ pub fn train(config: TrainConfig, options: RunOptions) -> Result<()> {
     }
     println!("wrote {} ({}, sha256 {})", card_path.display(), card.weights.file, card.weights.sha256);
     if !fp16_ok {
+        bail!("the fp16 export differs from the f32 model by more than 0.1 point of top-1 (see above)");
+    }
+    Ok(())
+}
+
+/// A glitch to read, and what the run needs of it.
+pub struct Wanted<'a> {
+    pub files: &'a GlitchFiles,
+    pub class: usize,
+    /// Keep its pixels as well (held-out glitches: the whole network is evaluated on them at export).
+    pub keep_pixels: bool,
+    /// Make `config.copies` picture-level augmented copies of its views (glitches that are trained on).
+    pub copies: bool,
+    /// Its weight among the glitches of its class when training draws glitches.
+    pub weight: f64,
+}
+
+/// Every wanted glitch read and preprocessed once and, in the frozen modes, turned into features.
+pub struct Prepared {
+    /// What training reads (pixels in mode `all`, features otherwise), with the augmented copies.
+    pub store: Arc<ViewStore>,
+    /// Pixels of the glitches that asked for them (the same store as `store` in mode `all`).
+    pub pixel_store: Arc<ViewStore>,
+    /// Per wanted glitch, in order: its views in `store` and in `pixel_store`; `None` when none could be read.
+    pub samples: Vec<Option<(Sample, Sample)>>,
+    pub unreadable: Vec<Unreadable>,
+    /// What the frozen part computed, for the card (null in mode `all`).
+    pub extraction: serde_json::Value,
+}
+
+/// Read, preprocess and (frozen modes) run the frozen part of `net` over the wanted glitches, in chunks so the
+/// pixels of a large data set are never all in memory at once. Unreadable files are listed and skipped.
+pub fn prepare(
+    net: &glitchscope::model::GlitchNet,
+    stage: Stage,
+    config: &TrainConfig,
+    plan: &Plan,
+    wanted: &[Wanted],
+    device: &burn::tensor::Device,
+) -> Result<Prepared> {
+    let spec = InputSpec { height: config.height as u32, width: config.width as u32 };
+    let domain = config.domain();
+    let mut extractor = (stage != Stage::Images).then(|| Extractor::new(net, config.height, config.width, stage, 16, device));
+    let what = match stage {
+        Stage::Images => "reading glitches",
+        Stage::Embeddings => "reading + embedding",
+        Stage::Blocks { .. } => "reading + activations",
+    };
+    let bar = progress::bar(wanted.len(), what);
+    let mut pixels: Vec<Vec<u8>> = Vec::new();
+    let mut copies_of: Vec<Vec<usize>> = Vec::new();
+    let mut unreadable = Vec::new();
+    let mut samples = Vec::with_capacity(wanted.len());
+    for chunk in wanted.chunks(128) {
+        let files: Vec<GlitchFiles> = chunk.iter().map(|w| w.files.clone()).collect();
+        let (loaded, bad) = dataset::load_pixels(&files, &plan.slots, spec, &bar);
+        unreadable.extend(bad);
+        let copy_files: Vec<GlitchFiles> = chunk.iter().filter(|w| w.copies).map(|w| w.files.clone()).collect();
+        let mut made = dataset::load_copies(&copy_files, &plan.slots, spec, config.copies, &domain, config.seed).into_iter();
+        // Views waiting for the extractor, in store order.
+        let mut pending: Vec<Vec<u8>> = Vec::new();
+        for (w, views) in chunk.iter().zip(loaded) {
+            let mut extra = if w.copies { made.next().unwrap_or_default() } else { Default::default() };
+            let Some(views) = views else {
+                samples.push(None);
+                continue;
+            };
+            let mut store_slots = [None; NUM_VIEWS];
+            let mut pixel_slots = [None; NUM_VIEWS];
+            for (slot, view) in views.into_iter().enumerate() {
+                let Some(px) = view else { continue };
+                let copies = std::mem::take(&mut extra[slot]);
+                let index = match &extractor {
+                    Some(ex) => {
+                        if w.keep_pixels {
+                            pixel_slots[slot] = Some(pixels.len());
+                            pixels.push(px.clone());
+                        }
+                        let index = ex.len() + pending.len();
+                        pending.push(px);
+                        pending.extend(copies.iter().cloned());
+                        index
+                    }
+                    None => {
+                        let index = pixels.len();
+                        pixel_slots[slot] = Some(index);
+                        pixels.push(px);
+                        pixels.extend(copies.iter().cloned());
+                        index
+                    }
+                };
+                store_slots[slot] = Some(index);
+                if !copies.is_empty() {
+                    if copies_of.len() <= index {
+                        copies_of.resize(index + 1, Vec::new());
+                    }
+                    copies_of[index] = (index + 1..=index + copies.len()).collect();
+                }
+            }
+            samples.push(Some((
+                Sample { class: w.class, views: store_slots, weight: w.weight },
+                Sample { class: w.class, views: pixel_slots, weight: w.weight },
+            )));
+        }
+        if let Some(ex) = &mut extractor {
+            let refs: Vec<&[u8]> = pending.iter().map(Vec::as_slice).collect();
+            ex.add(&refs)?;
+        }
+    }
+    bar.finish_and_clear();
+    if !unreadable.is_empty() {
+        eprintln!("skipped {} unreadable file(s):", unreadable.len());
+        for u in &unreadable {
+            eprintln!("  {}: {}", u.path, u.reason);
+        }
+    }
+    let copies_made: usize = copies_of.iter().map(Vec::len).sum();
+    let mut extraction = serde_json::Value::Null;
+    let (store, pixel_store) = match extractor {
+        None => {
+            let mut store = ViewStore::pixels(pixels, config.height, config.width);
+            store.copies = copies_of;
+            let store = Arc::new(store);
+            (store.clone(), store)
+        }
+        Some(ex) => {
+            let views = ex.len();
+            let (mut store, rate, seconds) = ex.finish();
+            store.copies = copies_of;
+            let what = if stage == Stage::Embeddings { "embeddings" } else { "activations" };
+            println!(
+                "computed {what} of {views} views once ({copies_made} of them augmented copies; {seconds:.1} s in \
+                 the network, {rate:.1} images/s); on-the-fly image augmentation is off in this mode (view dropout \
+                 stays on)"
+            );
+            extraction = json!({ "what": what, "views": views, "augmented_copies": copies_made, "images_per_s": rate, "seconds": seconds });
+            (Arc::new(store), Arc::new(ViewStore::pixels(pixels, config.height, config.width)))
+        }
+    };
+    Ok(Prepared { store, pixel_store, samples, unreadable, extraction })
+}
+
+/// What one fit trains on and watches.
+pub struct FitData {
+    pub store: Arc<ViewStore>,
+    pub train: Vec<Sample>,
+    /// Shown per epoch (and used by early stopping and the best-epoch choice when `patience > 0`).
+    pub valid: Vec<Sample>,
+}
+
+/// Train `net` with Burn's Learner from epoch `resume_from + 1` to `config.epochs` (or early stopping):
+/// checkpoints in `out/checkpoint`, one history row per epoch in `out/history.csv`.
+#[allow(clippy::too_many_arguments)]
+pub fn fit(
+    net: &glitchscope::model::GlitchNet,
+    config: &TrainConfig,
+    plan: &Plan,
+    data: FitData,
+    out: &Path,
+    resume_from: usize,
+    rows: Arc<Mutex<BTreeMap<usize, EpochRow>>>,
+    device: &burn::tensor::Device,
+) -> Result<()> {
+    let ckpt_dir = out.join(checkpoint::DIR);
+    let history_path = out.join(history::FILE);
+    let train_len = data.train.len();
+    let sampling = Sampling {
+        seed: config.seed,
+        balanced: config.balanced,
+        view_dropout: config.view_dropout,
+        label_smoothing: (config.label_smoothing > 0.0).then_some(config.label_smoothing as f32),
+        augment: (config.augment && plan.mode.sees_images()).then_some(AugmentConfig {
+            time_shift: config.time_shift as f32,
+            freq_shift: config.freq_shift as f32,
+            brightness: config.brightness as f32,
+            contrast: config.contrast as f32,
+        }),
+    };
+    let train_loader = GlitchLoader::training(
+        data.store.clone(),
+        data.train,
+        sampling,
+        config.batch_size,
+        resume_from + 1,
+        device,
+    );
+    let throughput = train_loader.throughput();
+    let valid_loader = GlitchLoader::evaluation(data.store.clone(), data.valid, config.batch_size, device);
+
+    {
+        let iters_per_epoch = train_len.div_ceil(config.batch_size);
+        let scheduler = match plan.schedule {
+            Schedule::Cosine => CosineAnnealingLrSchedulerConfig::new(config.lr, config.epochs * iters_per_epoch)
+                .with_min_lr(config.min_lr)
+                .init(),
+            Schedule::Step => StepLrSchedulerConfig::new(config.lr, config.step_epochs * iters_per_epoch)
+                .with_gamma(config.step_gamma)
+                .init(),
+        }
+        .map_err(|e| anyhow::anyhow!("learning-rate schedule: {e}"))?;
+        let optimizer = AdamWConfig::new().with_weight_decay(config.weight_decay as f32).init();
+        // Parameters made on a plain device take part in autodiff only after `train()`.
+        let mut trainee = Trainee { net: net.clone() }.train();
+        if plan.freeze_bn {
+            // Switch off the batch-norm training flags only: scale and shift still learn, but normalisation
+            // uses the running statistics, as at inference (small batches give noisy batch statistics, and
+            // the ImageNet ones would barely move with TF's momentum of 0.01).
+            let flags = ParamGroup::from_regex(r"(^|\.)bn\d*\.training$")
+                .map_err(|e| anyhow::anyhow!("internal: batch-norm group: {e:?}"))?;
+            trainee = trainee.freeze_group(flags);
+        }
+        let learner = Learner::new(trainee, optimizer, scheduler);
+        let logger = HistoryLogger::new(history_path, rows, throughput.clone());
+        let mut training = SupervisedTraining::new(out, Arc::new(train_loader), Arc::new(valid_loader))
+            .metrics((AccuracyMetric::new(), LossMetric::new()))
+            .with_metric_logger(logger)
+            .with_custom_checkpointers(
+                AtomicFileCheckpointer::new(&ckpt_dir, "model")?,
+                AtomicFileCheckpointer::new(&ckpt_dir, "optim")?,
+                AtomicFileCheckpointer::new(&ckpt_dir, "scheduler")?,
+            )
+            .with_checkpointing_strategy(KeepLastAndBest { monitor: plan.monitor })
+            .renderer(Box::new(LineRenderer::new()))
+            .with_application_logger(None)
+            .num_epochs(config.epochs);
+        if config.patience > 0 {
+            training = training.early_stopping(NoImprovement { patience: config.patience, monitor: plan.monitor });
+        }
+        if resume_from > 0 {
+            training = training.checkpoint(resume_from);
+        }
+        let result = training.launch(learner);
+        if let Some(error) = result.error {
+            bail!("training stopped on an error: {error}");
+        }
+    }
+    Ok(())
+}
+
+/// What an export of a model trained outside `train` (the cross-validation's final fit) puts in its card.
+pub struct Export<'a> {
+    pub config: &'a TrainConfig,
+    pub plan: &'a Plan,
+    pub command: &'a str,
+    /// Pixels of the glitches the fp16 export is checked on.
+    pub pixel_store: Arc<ViewStore>,
+    pub check: Vec<Sample>,
+    pub metrics: serde_json::Value,
+    pub calibration: Option<glitchscope::card::Calibration>,
+    pub extraction: serde_json::Value,
+    pub data: serde_json::Value,
+}
+
+/// Write `trained` as fp16 weights + card at `card_path`, after checking the fp16 model against the f32 one
+/// on `export.check` (whole network, from pixels): same top-1 within 0.1 point, and the largest probability
+/// difference reported.
+pub fn export(trained: &Trainee, card_path: &Path, export: Export, device: &burn::tensor::Device) -> Result<()> {
+    let config = export.config;
+    let spec = InputSpec { height: config.height as u32, width: config.width as u32 };
+    let mut card = crate::cmd::init::write_model(&trained.net, card_path, base_card(config, export.plan, spec))?;
+    let fp16 = Trainee { net: Classifier::from_card_file(card_path, device)?.model };
+    let loader = GlitchLoader::evaluation(export.pixel_store.clone(), export.check.clone(), 16, device);
+    let f32_outcomes = evaluate(trained, &loader)?;
+    let f16_outcomes = evaluate(&fp16, &loader)?;
+    let labels: Vec<String> = O1_CLASSES.iter().map(|s| s.to_string()).collect();
+    let (a, b) = (summarise(&f32_outcomes, &labels).top[0], summarise(&f16_outcomes, &labels).top[0]);
+    let max_dp = f32_outcomes
+        .iter()
+        .zip(&f16_outcomes)
+        .flat_map(|(x, y)| x.probabilities.iter().zip(&y.probabilities).map(|(p, q)| (p - q).abs()))
+        .fold(0f32, f32::max);
+    println!("fp16 check on {} held-out synthetic glitches: top-1 {a:.2}% (f32) vs {b:.2}% (fp16), max |dp| {max_dp:.2e}", export.check.len());
+    let out = card_path.parent().unwrap_or(Path::new("."));
+    let rows: Vec<EpochRow> = history::read(&out.join(history::FILE), usize::MAX)?.into_values().collect();
+    card.metrics = export.metrics;
+    card.calibration = export.calibration;
+    card.training = json!({
+        "command": export.command,
+        "config": serde_json::to_value(config)?,
+        "data": export.data,
+        "mode_note": mode_note(export.plan.mode, config.augment),
+        "epochs_run": rows.len(),
+        "exported_epoch": "last (fixed epochs, chosen by cross-validation)",
+        "final_epoch": rows.last().cloned().unwrap_or_default(),
+        "history": history::FILE,
+        "feature_extraction": export.extraction,
+        "fp16_check": { "glitches": export.check.len(), "top1_f32": a, "top1_fp16": b, "max_abs_probability_difference": max_dp },
+        "weights_content_sha256": tensors_sha256(&trained.net)?,
+        "hardware": hardware(&config.device),
+    });
+    card.validate(&card_path.display().to_string())?;
+    std::fs::write(card_path, card.to_json() + "\n").with_context(|| format!("writing {}", card_path.display()))?;
+    if let Err(e) = plots::curves_png(&out.join(CURVES_FILE), &rows, &card.name) {
+        eprintln!("warning: could not draw the training curves: {e:#}");
+    }
+    println!("wrote {} ({}, sha256 {})", card_path.display(), card.weights.file, card.weights.sha256);
+    if (a - b).abs() > 0.1 {
         bail!("the fp16 export differs from the f32 model by more than 0.1 point of top-1 (see above)");
     }
     Ok(())
@@ -556,7 +740,7 @@ fn mode_note(mode: Mode, augment: bool) -> String {
 }
 
 /// The card before training metrics are known.
-fn base_card(config: &TrainConfig, plan: &Plan, spec: InputSpec) -> ModelCard {
+pub fn base_card(config: &TrainConfig, plan: &Plan, spec: InputSpec) -> ModelCard {
     let mut card = crate::cmd::init::untrained_card(plan.variant, config.height, config.width);
     card.name = format!("glitchscope-{}-{}", plan.variant.name(), config.mode);
     card.description = format!(

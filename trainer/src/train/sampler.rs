@@ -18,8 +18,10 @@ pub fn epoch_rng(seed: u64, epoch: usize, purpose: u64) -> ChaCha8Rng {
 /// The order of one epoch over `classes.len()` training glitches (`classes[i]` = class of glitch `i`).
 ///
 /// Balanced: as many draws as glitches, each picking a class uniformly among those present and then a glitch
-/// of it uniformly (with replacement), so Paired_Doves is seen as often as Blip. Otherwise a permutation.
-pub fn epoch_order(classes: &[usize], balanced: bool, rng: &mut impl Rng) -> Vec<usize> {
+/// of it in proportion to `weights[i]` (with replacement), so Paired_Doves is seen as often as Blip, and a
+/// real glitch weighted up is drawn more often than the synthetic ones of its class. Otherwise a permutation
+/// (weights ignored).
+pub fn epoch_order(classes: &[usize], weights: &[f64], balanced: bool, rng: &mut impl Rng) -> Vec<usize> {
     if !balanced {
         let mut order: Vec<usize> = (0..classes.len()).collect();
         order.shuffle(rng);
@@ -29,14 +31,27 @@ pub fn epoch_order(classes: &[usize], balanced: bool, rng: &mut impl Rng) -> Vec
     for (i, &c) in classes.iter().enumerate() {
         members.entry(c).or_default().push(i);
     }
-    let groups: Vec<Vec<usize>> = members.into_values().collect();
+    // Per class: members and their cumulative weights (a glitch without a weight counts 1).
+    let groups: Vec<(Vec<usize>, Vec<f64>)> = members
+        .into_values()
+        .map(|m| {
+            let mut total = 0.0;
+            let cumulative = m.iter().map(|&i| { total += weights.get(i).copied().unwrap_or(1.0).max(0.0); total }).collect();
+            (m, cumulative)
+        })
+        .collect();
     if groups.is_empty() {
         return Vec::new();
     }
     (0..classes.len())
         .map(|_| {
-            let group = &groups[rng.random_range(0..groups.len())];
-            group[rng.random_range(0..group.len())]
+            let (group, cumulative) = &groups[rng.random_range(0..groups.len())];
+            let total = cumulative.last().copied().unwrap_or(0.0);
+            if total <= 0.0 {
+                return group[rng.random_range(0..group.len())];
+            }
+            let x = rng.random_range(0.0..total);
+            group[cumulative.partition_point(|&c| c <= x).min(group.len() - 1)]
         })
         .collect()
 }
@@ -66,22 +81,40 @@ mod tests {
         let mut rng = epoch_rng(1, 1, 0);
         let mut rare = 0;
         for _ in 0..20 {
-            rare += epoch_order(&classes, true, &mut rng).iter().filter(|&&i| classes[i] == 1).count();
+            rare += epoch_order(&classes, &[], true, &mut rng).iter().filter(|&&i| classes[i] == 1).count();
         }
         let share = rare as f64 / 2000.0;
         assert!((0.45..0.55).contains(&share), "rare class share {share}");
-        let plain = epoch_order(&classes, false, &mut rng);
+        let plain = epoch_order(&classes, &[], false, &mut rng);
         let mut sorted = plain.clone();
         sorted.sort();
         assert_eq!(sorted, (0..100).collect::<Vec<_>>(), "unbalanced is a permutation");
     }
 
     #[test]
+    fn weights_favour_members_within_a_class_not_the_class() {
+        // Class 0: glitch 0 (weight 9) and glitch 1 (weight 1); class 1: glitch 2.
+        let classes = vec![0, 0, 1];
+        let weights = vec![9.0, 1.0, 1.0];
+        let mut rng = epoch_rng(3, 1, 0);
+        let mut counts = [0usize; 3];
+        for _ in 0..3000 {
+            for i in epoch_order(&classes, &weights, true, &mut rng) {
+                counts[i] += 1;
+            }
+        }
+        let total = counts.iter().sum::<usize>() as f64;
+        let share = |i: usize| counts[i] as f64 / total;
+        assert!((share(2) - 0.5).abs() < 0.02, "class share unchanged: {counts:?}");
+        assert!((share(0) / share(1) - 9.0).abs() < 1.0, "9:1 within the class: {counts:?}");
+    }
+
+    #[test]
     fn epochs_are_reproducible_and_distinct() {
         let classes = vec![0, 0, 1, 1, 2, 2, 2, 2];
-        let a = epoch_order(&classes, true, &mut epoch_rng(9, 3, 0));
-        let b = epoch_order(&classes, true, &mut epoch_rng(9, 3, 0));
-        let c = epoch_order(&classes, true, &mut epoch_rng(9, 4, 0));
+        let a = epoch_order(&classes, &[], true, &mut epoch_rng(9, 3, 0));
+        let b = epoch_order(&classes, &[], true, &mut epoch_rng(9, 3, 0));
+        let c = epoch_order(&classes, &[], true, &mut epoch_rng(9, 4, 0));
         assert_eq!(a, b);
         assert_ne!(a, c);
     }

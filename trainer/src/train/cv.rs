@@ -1,0 +1,561 @@
+//! Cross-validation on the real Gravity Spy glitches: the honest measure of the classifier.
+//!
+//! The real glitches of the 22 O1 classes are cut into `k` folds, stratified by class and grouped by glitch
+//! (all views of a glitch in one fold). Each fold is a full training run on the synthetic data plus the real
+//! glitches of the other folds, evaluated on its own real glitches; every real glitch is thus predicted by a
+//! model that never saw it ("out of fold"). The synthetic data keeps a stratified validation part that the
+//! Learner watches per epoch; nothing is chosen on the held-out real glitches: each fold trains a fixed number
+//! of epochs and its last epoch is evaluated.
+//!
+//! The frozen part of the network is the same ImageNet backbone in every fold, so views (and their augmented
+//! copies) go through it once for all folds (`run::prepare`).
+//!
+//! Calibration: the temperature applied to fold `f`'s predictions is fitted on the other folds' predictions
+//! (cross-fitted), so the ECE after scaling is measured on glitches the temperature never saw. The temperature
+//! shipped with a model (`--export`) is fitted on all out-of-fold predictions.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use burn::module::Module;
+use burn::store::ModuleRecord;
+use glitchscope::card::Calibration;
+use glitchscope::labels::{O1_CLASSES, class_index};
+use glitchscope::model::GlitchNetConfig;
+use glitchscope::model::weights::load_imagenet;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::checkpoint::{self, record_path};
+use super::config::{Mode, TrainConfig};
+use super::dataset::{self, GlitchFiles};
+use super::loader::{GlitchLoader, Sample};
+use super::model::{Stage, Trainee};
+use super::run::{self, FitData, Wanted};
+use super::split::{self, Part};
+use crate::report::calibration::{self, Reliability};
+use crate::report::metrics::{Outcome, summarise};
+use crate::report::plots;
+
+/// How the cross-validation was asked for.
+pub struct CvOptions {
+    /// Folders of real labelled glitches to cut into folds.
+    pub real: Vec<PathBuf>,
+    pub folds: usize,
+    /// After the folds, train on everything and export `model.json` + `model.bpk` with the CV metrics and
+    /// the fitted temperature.
+    pub export: bool,
+    /// Redo folds that already finished (otherwise their saved predictions are reused).
+    pub overwrite: bool,
+    pub command: String,
+}
+
+/// One real glitch predicted by the model of the fold that held it out.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OutOfFold {
+    pub key: String,
+    pub class: String,
+    pub source: String,
+    pub fold: usize,
+    /// Logits before any temperature, in O1 class order.
+    pub logits: Vec<f32>,
+}
+
+const PREDICTIONS: &str = "predictions.json";
+
+/// Assign each glitch (split key, class) to one of `k` folds: per class (in sorted order) the keys are
+/// shuffled with the seed and dealt round-robin, each class starting where the previous one stopped so the
+/// folds stay the same size. The same key always gets the same fold.
+pub fn assign_folds(items: &[(&str, &str)], k: usize, seed: u64) -> Result<Vec<usize>> {
+    use rand::SeedableRng;
+    use rand::seq::SliceRandom;
+    if k < 2 {
+        bail!("--folds must be at least 2, got {k}");
+    }
+    let mut keys_of_class: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for &(key, class) in items {
+        let keys = keys_of_class.entry(class).or_default();
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    // A class with one glitch cannot be in two folds, whatever k: it is tested without a real example of
+    // its class in training, and the report says so. Any other class must reach every fold.
+    if let Some((class, keys)) = keys_of_class.iter().filter(|(_, k)| k.len() >= 2).min_by_key(|(_, k)| k.len()) {
+        if keys.len() < k {
+            bail!(
+                "--folds {k} is more than the smallest class allows: {class} has only {} real glitches, so some \
+                 folds would hold none of it; use --folds {} or fewer",
+                keys.len(),
+                keys.len()
+            );
+        }
+    }
+    let mut fold_of_key: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut next = 0;
+    for (i, keys) in keys_of_class.values_mut().enumerate() {
+        keys.sort_unstable();
+        let mut rng = chacha20::ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(1000 + i as u64);
+        keys.shuffle(&mut rng);
+        for key in keys.iter() {
+            fold_of_key.entry(key).or_insert_with(|| {
+                let f = next % k;
+                next += 1;
+                f
+            });
+        }
+    }
+    Ok(items.iter().map(|(key, _)| fold_of_key[key]).collect())
+}
+
+pub fn cross_validate(mut config: TrainConfig, options: CvOptions) -> Result<()> {
+    let started = Instant::now();
+    // Fixed epochs, last epoch evaluated: nothing may be chosen on the held-out fold, and the synthetic
+    // validation part saturates too early to pick epochs with.
+    config.patience = 0;
+    let plan = config.plan()?;
+    let device = crate::device::select(&config.device)?;
+    device.seed(config.seed);
+    if plan.imagenet {
+        let path = config.imagenet_weights.as_deref().unwrap_or_default();
+        if !Path::new(path).is_file() {
+            bail!("ImageNet weights file {path} does not exist");
+        }
+    }
+    if options.real.is_empty() {
+        bail!("no real data to cross-validate on (--real DIR)");
+    }
+    let out = PathBuf::from(&config.out);
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    std::fs::write(out.join(run::CONFIG_FILE), config.to_json())?;
+
+    // --- Data: synthetic (always trained on, with a validation part to watch) and real (cut into folds).
+    let synthetic = dataset::scan(&config.data.iter().map(PathBuf::from).collect::<Vec<_>>())?;
+    let real_all = dataset::scan(&options.real)?;
+    let mut ignored: BTreeMap<String, usize> = BTreeMap::new();
+    let known = |found: Vec<GlitchFiles>, ignored: &mut BTreeMap<String, usize>| -> Vec<(GlitchFiles, usize)> {
+        found
+            .into_iter()
+            .filter_map(|g| match class_index(&g.class) {
+                Some(c) => Some((g, c)),
+                None => {
+                    *ignored.entry(g.class.clone()).or_default() += 1;
+                    None
+                }
+            })
+            .collect()
+    };
+    let synthetic = known(synthetic, &mut ignored);
+    let real = known(real_all, &mut ignored);
+    if real.is_empty() {
+        bail!("no real glitch of an O1 class in {}", join(&options.real));
+    }
+    let real_keys: Vec<(&str, &str)> = real.iter().map(|(g, _)| (g.split_key(), g.class.as_str())).collect();
+    let folds = assign_folds(&real_keys, options.folds, config.seed)?;
+    let synth_keys: Vec<(&str, &str)> = synthetic.iter().map(|(g, _)| (g.split_key(), g.class.as_str())).collect();
+    let synth_parts = split::stratified_split(&synth_keys, config.valid_fraction, 0.0, config.seed);
+    println!(
+        "cross-validation: {} real glitches of {} classes in {} folds; {} synthetic glitches ({} watched as \
+         validation); ignored classes: {}",
+        real.len(),
+        real.iter().map(|(_, c)| c).collect::<std::collections::BTreeSet<_>>().len(),
+        options.folds,
+        synthetic.len(),
+        synth_parts.iter().filter(|p| **p == Part::Valid).count(),
+        if ignored.is_empty() { "none".to_string() } else { format!("{ignored:?}") }
+    );
+
+    // --- The network and, once for all folds, what its frozen part makes of every view.
+    // A fresh network for every use: Burn's batch-norm running statistics are shared between clones of a
+    // module, so a record loaded into a clone would reach into the others (and into the checkpoint file).
+    let make_net = || -> Result<glitchscope::model::GlitchNet> {
+        let mut net = GlitchNetConfig::new()
+            .with_backbone(plan.variant)
+            .with_num_classes(O1_CLASSES.len())
+            .with_dropout(config.dropout)
+            .init(&device);
+        if plan.imagenet {
+            load_imagenet(&mut net.backbone, Path::new(config.imagenet_weights.as_deref().unwrap_or_default()))?;
+        }
+        if !plan.freeze_bn {
+            net.backbone.set_batch_norm_momentum(run::TRAINED_BN_MOMENTUM);
+        }
+        Ok(net)
+    };
+    let net = make_net()?;
+    let stage = match plan.mode {
+        Mode::All => Stage::Images,
+        Mode::Frozen => Stage::Embeddings,
+        Mode::LastBlocks(n) => Stage::Blocks { first: net.backbone.num_blocks() - n },
+    };
+    let mut wanted: Vec<Wanted> = synthetic
+        .iter()
+        .zip(&synth_parts)
+        .map(|((g, c), part)| Wanted { files: g, class: *c, keep_pixels: *part == Part::Valid, copies: *part == Part::Train, weight: 1.0 })
+        .collect();
+    wanted.extend(real.iter().map(|(g, c)| Wanted { files: g, class: *c, keep_pixels: false, copies: true, weight: config.real_weight }));
+    let prepared = run::prepare(&net, stage, &config, &plan, &wanted, &device)?;
+    let (synth_samples, real_samples) = prepared.samples.split_at(synthetic.len());
+    let synth_train: Vec<Sample> = pick(synth_samples, |i| synth_parts[i] == Part::Train);
+    let synth_valid: Vec<Sample> = pick(synth_samples, |i| synth_parts[i] == Part::Valid);
+
+    // --- The folds.
+    let mut predictions: Vec<OutOfFold> = Vec::new();
+    let mut fold_seconds = Vec::new();
+    for f in 0..options.folds {
+        let dir = out.join(format!("fold-{}", f + 1));
+        let saved = dir.join(PREDICTIONS);
+        if saved.is_file() && !options.overwrite {
+            let text = std::fs::read_to_string(&saved)?;
+            let mut done: Vec<OutOfFold> = serde_json::from_str(&text).with_context(|| format!("reading {}", saved.display()))?;
+            println!("fold {}/{}: already done ({} predictions in {})", f + 1, options.folds, done.len(), saved.display());
+            predictions.append(&mut done);
+            continue;
+        }
+        let fold_started = Instant::now();
+        reset_dir(&dir)?;
+        let mut train = synth_train.clone();
+        train.extend(pick(real_samples, |i| folds[i] != f));
+        let held: Vec<usize> = (0..real.len()).filter(|&i| folds[i] == f && real_samples[i].is_some()).collect();
+        println!(
+            "fold {}/{}: training on {} glitches ({} real), testing on {} real",
+            f + 1,
+            options.folds,
+            train.len(),
+            train.len() - synth_train.len(),
+            held.len()
+        );
+        let data = FitData { store: prepared.store.clone(), train, valid: synth_valid.clone() };
+        run::fit(&make_net()?, &config, &plan, data, &dir, 0, Arc::new(Mutex::new(BTreeMap::new())), &device)?;
+        let trained = load_epoch(make_net()?, &dir, config.epochs)?;
+        let samples: Vec<Sample> = held.iter().map(|&i| real_samples[i].as_ref().map(|s| s.0.clone()).unwrap_or_else(|| unreachable!())).collect();
+        let logits = logits_of(&trained, prepared.store.clone(), samples, &device)?;
+        let fold_predictions: Vec<OutOfFold> = held
+            .iter()
+            .zip(logits)
+            .map(|(&i, logits)| OutOfFold {
+                key: real[i].0.split_key().to_string(),
+                class: real[i].0.class.clone(),
+                source: real[i].0.source.clone(),
+                fold: f,
+                logits,
+            })
+            .collect();
+        std::fs::write(&saved, serde_json::to_string(&fold_predictions)?)?;
+        // The checkpoints are not needed once the predictions are saved (hundreds of MB in mode all).
+        let _ = std::fs::remove_dir_all(dir.join(checkpoint::DIR));
+        fold_seconds.push(fold_started.elapsed().as_secs_f64());
+        predictions.extend(fold_predictions);
+    }
+
+    // --- The report.
+    let report = Report::new(&predictions, options.folds);
+    let markdown = report.markdown(&config, &options);
+    std::fs::write(out.join("cv.md"), &markdown)?;
+    report.write_files(&out)?;
+    let mut json_report = report.to_json();
+    json_report["command"] = json!(options.command);
+    json_report["config"] = serde_json::to_value(&config)?;
+    json_report["seconds"] = json!({ "total": started.elapsed().as_secs_f64(), "folds_this_process": fold_seconds, "extraction": prepared.extraction });
+    std::fs::write(out.join("cv.json"), serde_json::to_string_pretty(&json_report)? + "\n")?;
+    std::fs::write(out.join("predictions.json"), serde_json::to_string(&predictions)?)?;
+    println!("{markdown}");
+    println!("wrote {} (cv.md, cv.json, confusion.png/.csv, reliability.png, predictions.json)", out.display());
+
+    if options.export {
+        let dir = out.join("final");
+        reset_dir(&dir)?;
+        let mut train = synth_train.clone();
+        train.extend(real_samples.iter().flatten().map(|s| s.0.clone()));
+        println!("final model: training on {} glitches (all real ones included)", train.len());
+        let data = FitData { store: prepared.store.clone(), train, valid: synth_valid.clone() };
+        run::fit(&make_net()?, &config, &plan, data, &dir, 0, Arc::new(Mutex::new(BTreeMap::new())), &device)?;
+        let trained = load_epoch(make_net()?, &dir, config.epochs)?;
+        let calibration = Calibration {
+            temperature: report.temperature as f32,
+            method: format!(
+                "temperature scaling, NLL-fitted on the {} out-of-fold real predictions of {}-fold cross-validation",
+                predictions.len(),
+                options.folds
+            ),
+            ece_before: Some(report.reliability_before.ece),
+            ece_after: Some(report.reliability_after.ece),
+        };
+        let pixel_valid: Vec<Sample> = synth_samples
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| synth_parts[*i] == Part::Valid)
+            .filter_map(|(_, s)| s.as_ref().map(|s| s.1.clone()))
+            .collect();
+        let export = run::Export {
+            config: &config,
+            plan: &plan,
+            command: &options.command,
+            pixel_store: prepared.pixel_store.clone(),
+            check: pixel_valid,
+            metrics: json!({ "cross_validation": report.to_json() }),
+            calibration: Some(calibration),
+            extraction: prepared.extraction.clone(),
+            data: json!({ "synthetic": config.data, "real": options.real, "real_glitches": predictions.len(), "ignored_classes": ignored }),
+        };
+        run::export(&trained, &dir.join(run::MODEL_FILE), export, &device)?;
+    }
+    Ok(())
+}
+
+fn join(paths: &[PathBuf]) -> String {
+    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+}
+
+/// The training samples of the glitches `keep` selects (by index), skipping unreadable ones.
+fn pick(samples: &[Option<(Sample, Sample)>], keep: impl Fn(usize) -> bool) -> Vec<Sample> {
+    samples.iter().enumerate().filter(|(i, _)| keep(*i)).filter_map(|(_, s)| s.as_ref().map(|s| s.0.clone())).collect()
+}
+
+fn reset_dir(dir: &Path) -> Result<()> {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
+}
+
+/// The trained network of one epoch of a fit.
+fn load_epoch(net: glitchscope::model::GlitchNet, dir: &Path, epoch: usize) -> Result<Trainee> {
+    let path = record_path(&dir.join(checkpoint::DIR), "model", epoch);
+    let record = ModuleRecord::load(&path).with_context(|| format!("loading {}", path.display()))?;
+    Ok(Trainee { net }.load_record(record))
+}
+
+/// Logits of every sample, in order.
+fn logits_of(model: &Trainee, store: Arc<super::features::ViewStore>, samples: Vec<Sample>, device: &burn::tensor::Device) -> Result<Vec<Vec<f32>>> {
+    use burn::data::dataloader::DataLoader;
+    let loader = GlitchLoader::evaluation(store, samples, 16, device);
+    let mut out = Vec::new();
+    for batch in loader.iter() {
+        let logits = model.forward_classification(batch?).output;
+        let [n, k] = logits.dims();
+        let values: Vec<f32> = logits.into_data().try_into_vec().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        out.extend((0..n).map(|g| values[g * k..(g + 1) * k].to_vec()));
+    }
+    Ok(out)
+}
+
+/// Everything the cross-validation reports.
+pub struct Report {
+    pub n: usize,
+    pub folds: usize,
+    pub top: [f64; 5],
+    pub macro_recall: f64,
+    pub macro_f1: f64,
+    /// (class, glitches, right, recall %, what the wrong ones were called)
+    pub per_class: Vec<(String, usize, usize, f64, BTreeMap<String, usize>)>,
+    /// (source, glitches, top-1 %)
+    pub per_source: Vec<(String, usize, f64)>,
+    pub confusion: Vec<Vec<usize>>,
+    pub temperature: f64,
+    pub reliability_before: Reliability,
+    /// With the cross-fitted temperatures.
+    pub reliability_after: Reliability,
+    /// Mean top-1 probability of the wrong predictions, before and after.
+    pub wrong_confidence: (f64, f64),
+}
+
+impl Report {
+    pub fn new(predictions: &[OutOfFold], folds: usize) -> Report {
+        let labels: Vec<String> = O1_CLASSES.iter().map(|s| s.to_string()).collect();
+        let targets: Vec<usize> = predictions.iter().map(|p| class_index(&p.class).unwrap_or(0)).collect();
+        let outcomes: Vec<Outcome> = predictions
+            .iter()
+            .zip(&targets)
+            .map(|(p, &t)| Outcome { target: t, probabilities: calibration::softmax_t(&p.logits, 1.0) })
+            .collect();
+        let summary = summarise(&outcomes, &labels);
+        // Cross-fitted temperature per fold, and the one fitted on everything.
+        let logits: Vec<Vec<f32>> = predictions.iter().map(|p| p.logits.clone()).collect();
+        let temperature = calibration::fit_temperature(&logits, &targets);
+        let fold_t: Vec<f64> = (0..folds)
+            .map(|f| {
+                let (l, t): (Vec<Vec<f32>>, Vec<usize>) =
+                    predictions.iter().zip(&targets).filter(|(p, _)| p.fold != f).map(|(p, &t)| (p.logits.clone(), t)).unzip();
+                calibration::fit_temperature(&l, &t)
+            })
+            .collect();
+        let top1 = |probs: &[f32], target: usize| -> (f32, bool) {
+            let o = Outcome { target, probabilities: probs.to_vec() };
+            (probs[o.predicted()], o.predicted() == target)
+        };
+        let before: Vec<(f32, bool)> = outcomes.iter().map(|o| top1(&o.probabilities, o.target)).collect();
+        let after: Vec<(f32, bool)> = predictions
+            .iter()
+            .zip(&targets)
+            .map(|(p, &t)| top1(&calibration::softmax_t(&p.logits, fold_t.get(p.fold).copied().unwrap_or(1.0)), t))
+            .collect();
+        let mean_wrong = |v: &[(f32, bool)]| {
+            let w: Vec<f64> = v.iter().filter(|x| !x.1).map(|x| f64::from(x.0)).collect();
+            if w.is_empty() { 0.0 } else { 100.0 * w.iter().sum::<f64>() / w.len() as f64 }
+        };
+        let mut per_class = Vec::new();
+        for (c, label) in labels.iter().enumerate() {
+            let n = summary.confusion[c].iter().sum::<usize>();
+            if n == 0 {
+                continue;
+            }
+            let right = summary.confusion[c][c];
+            let wrong: BTreeMap<String, usize> = summary.confusion[c]
+                .iter()
+                .enumerate()
+                .filter(|&(p, &count)| p != c && count > 0)
+                .map(|(p, &count)| (labels[p].clone(), count))
+                .collect();
+            per_class.push((label.clone(), n, right, 100.0 * right as f64 / n as f64, wrong));
+        }
+        let macro_recall = per_class.iter().map(|c| c.3).sum::<f64>() / per_class.len().max(1) as f64;
+        let mut sources: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+        for (p, o) in predictions.iter().zip(&outcomes) {
+            let e = sources.entry(p.source.as_str()).or_default();
+            e.0 += 1;
+            e.1 += usize::from(o.predicted() == o.target);
+        }
+        let per_source = sources.into_iter().map(|(s, (n, r))| (s.to_string(), n, 100.0 * r as f64 / n as f64)).collect();
+        Report {
+            n: predictions.len(),
+            folds,
+            top: summary.top,
+            macro_recall,
+            macro_f1: summary.macro_f1,
+            per_class,
+            per_source,
+            confusion: summary.confusion,
+            temperature,
+            reliability_before: calibration::reliability(&before),
+            reliability_after: calibration::reliability(&after),
+            wrong_confidence: (mean_wrong(&before), mean_wrong(&after)),
+        }
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        json!({
+            "glitches": self.n,
+            "folds": self.folds,
+            "top1": self.top[0], "top2": self.top[1], "top3": self.top[2], "top4": self.top[3], "top5": self.top[4],
+            "macro_recall": self.macro_recall,
+            "macro_f1": self.macro_f1,
+            "classes": self.per_class.len(),
+            "per_class": self.per_class.iter().map(|(c, n, r, rec, wrong)| json!({ "class": c, "glitches": n, "right": r, "recall": rec, "called": wrong })).collect::<Vec<_>>(),
+            "per_source": self.per_source.iter().map(|(s, n, t)| json!({ "source": s, "glitches": n, "top1": t })).collect::<Vec<_>>(),
+            "temperature": self.temperature,
+            "ece_before": self.reliability_before.ece,
+            "ece_after_cross_fitted": self.reliability_after.ece,
+            "mce_before": self.reliability_before.mce,
+            "mce_after_cross_fitted": self.reliability_after.mce,
+            "wrong_mean_confidence_before": self.wrong_confidence.0,
+            "wrong_mean_confidence_after": self.wrong_confidence.1,
+            "reliability_before": self.reliability_before.bins,
+            "reliability_after": self.reliability_after.bins,
+            "unit": "percent",
+        })
+    }
+
+    /// confusion.png, confusion.csv, reliability.png.
+    pub fn write_files(&self, out: &Path) -> Result<()> {
+        let labels: Vec<String> = O1_CLASSES.iter().map(|s| s.to_string()).collect();
+        let shown: Vec<usize> = (0..labels.len()).filter(|&c| self.confusion[c].iter().sum::<usize>() > 0 || self.confusion.iter().any(|r| r[c] > 0)).collect();
+        let title = format!("{}-fold cross-validation on {} real glitches: top-1 {:.1} %, macro recall {:.1} %", self.folds, self.n, self.top[0], self.macro_recall);
+        plots::confusion_png(&out.join("confusion.png"), &labels, &self.confusion, &shown, &title)?;
+        let mut w = csv::Writer::from_path(out.join("confusion.csv"))?;
+        let mut header = vec!["true \\ predicted".to_string()];
+        header.extend(shown.iter().map(|&c| labels[c].clone()));
+        w.write_record(&header)?;
+        for &t in &shown {
+            let mut row = vec![labels[t].clone()];
+            row.extend(shown.iter().map(|&p| self.confusion[t][p].to_string()));
+            w.write_record(&row)?;
+        }
+        w.flush()?;
+        let after = format!("after temperature scaling (cross-fitted; T = {:.2} on all)", self.temperature);
+        plots::reliability_png(
+            &out.join("reliability.png"),
+            &[("before", &self.reliability_before), (after.as_str(), &self.reliability_after)],
+            &format!("reliability of the out-of-fold predictions ({} real glitches)", self.n),
+        )
+    }
+
+    pub fn markdown(&self, config: &TrainConfig, options: &CvOptions) -> String {
+        let mut s = String::new();
+        s += &format!(
+            "{}-fold cross-validation over {} real glitches of {} classes (mode {}, {}x{}, views {:?}, {} epochs, lr {}, copies {}, real weight {}, label smoothing {})\n\n",
+            options.folds, self.n, self.per_class.len(), config.mode, config.height, config.width, config.views, config.epochs, config.lr, config.copies, config.real_weight, config.label_smoothing
+        );
+        s += "| top-1 | top-2 | top-3 | top-4 | top-5 | macro recall | macro F1 | ECE before | ECE after (T cross-fitted) | T (all folds) |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+        s += &format!(
+            "| {:.1} % | {:.1} % | {:.1} % | {:.1} % | {:.1} % | {:.1} % | {:.1} % | {:.1} % | {:.1} % | {:.2} |\n\n",
+            self.top[0], self.top[1], self.top[2], self.top[3], self.top[4], self.macro_recall, self.macro_f1,
+            self.reliability_before.ece, self.reliability_after.ece, self.temperature
+        );
+        s += "| class | real glitches | right | recall | wrong ones called |\n|---|---:|---:|---:|---|\n";
+        for (c, n, r, rec, wrong) in &self.per_class {
+            let w: Vec<String> = wrong.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            s += &format!("| {c} | {n} | {r} | {rec:.0} % | {} |\n", w.join(", "));
+        }
+        s += "\n| source | glitches | top-1 |\n|---|---:|---:|\n";
+        for (src, n, t) in &self.per_source {
+            s += &format!("| {src} | {n} | {t:.1} % |\n");
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folds_are_stratified_grouped_and_balanced() {
+        let items: Vec<(String, String)> = (0..10)
+            .map(|i| (format!("a{i}"), "A".to_string()))
+            .chain((0..3).map(|i| (format!("b{i}"), "B".to_string())))
+            .chain([("a0".to_string(), "A".to_string())]) // a second view of glitch a0
+            .collect();
+        let refs: Vec<(&str, &str)> = items.iter().map(|(k, c)| (k.as_str(), c.as_str())).collect();
+        let folds = assign_folds(&refs, 3, 7).unwrap();
+        assert_eq!(folds[0], folds[13], "one glitch, one fold");
+        for f in 0..3 {
+            let a = (0..10).filter(|&i| folds[i] == f).count();
+            let b = (10..13).filter(|&i| folds[i] == f).count();
+            assert!((3..=4).contains(&a) && b == 1, "fold {f}: {a} A, {b} B");
+        }
+        assert_eq!(folds, assign_folds(&refs, 3, 7).unwrap(), "deterministic");
+    }
+
+    #[test]
+    fn too_many_folds_for_the_smallest_class_is_refused() {
+        let refs = [("a", "A"), ("b", "A"), ("c", "A"), ("d", "B"), ("e", "B"), ("s", "Single")];
+        let e = assign_folds(&refs, 3, 1).unwrap_err().to_string();
+        assert!(e.contains("B has only 2") && e.contains("--folds 2"), "{e}");
+        assert!(assign_folds(&refs, 2, 1).is_ok(), "a class of one glitch does not limit k");
+        assert!(assign_folds(&refs, 1, 1).unwrap_err().to_string().contains("at least 2"));
+    }
+
+    #[test]
+    fn report_counts_recall_per_class_and_calibrates() {
+        let p = |class: &str, fold, hot: usize| {
+            let mut logits = vec![0.0; O1_CLASSES.len()];
+            logits[hot] = 8.0;
+            OutOfFold { key: format!("{class}{hot}{fold}"), class: class.into(), source: "s".into(), fold, logits }
+        };
+        let blip = class_index("Blip").unwrap();
+        let whistle = class_index("Whistle").unwrap();
+        let preds = vec![p("Blip", 0, blip), p("Blip", 1, whistle), p("Whistle", 0, whistle), p("Whistle", 1, whistle)];
+        let r = Report::new(&preds, 2);
+        assert_eq!(r.n, 4);
+        assert!((r.top[0] - 75.0).abs() < 1e-9);
+        assert!((r.macro_recall - 75.0).abs() < 1e-9, "(50 + 100) / 2");
+        let blip_row = r.per_class.iter().find(|c| c.0 == "Blip").unwrap();
+        assert_eq!((blip_row.1, blip_row.2), (2, 1));
+        assert_eq!(blip_row.4.get("Whistle"), Some(&1));
+        assert!(r.temperature > 1.0, "one confident error in four: cool down, got {}", r.temperature);
+        assert!(r.reliability_before.ece > 20.0);
+    }
+}
