@@ -39,6 +39,10 @@ pub struct Prediction {
     pub top5: Vec<TopClass>,
     /// The glitch embedding (mean of the present views' pooled backbone features).
     pub embedding: Vec<f32>,
+    /// Per view slot (0.5, 1, 2, 4 s): what that view added to the top class's logit, divided by the card's
+    /// temperature like the logits (`None` for a missing view). The head is linear, so these plus the
+    /// presence terms and the bias are the top class's calibrated logit: the largest is the view that mattered.
+    pub view_contributions: [Option<f32>; NUM_VIEWS],
 }
 
 impl Classifier {
@@ -85,26 +89,27 @@ impl Classifier {
         self.card.calibration.as_ref().map_or(1.0, |c| c.temperature)
     }
 
-    /// Calibrated probabilities and embeddings still on the device: softmax(logits / T), T from the card.
-    fn forward(&self, batch: &GlitchBatch) -> (Tensor<2>, Tensor<2>) {
+    /// Calibrated probabilities, embeddings and per-view logit contributions still on the device:
+    /// softmax(logits / T), T from the card.
+    fn forward(&self, batch: &GlitchBatch) -> (Tensor<2>, Tensor<2>, Tensor<2>) {
         let out = self.model.forward(batch);
         let t = self.temperature();
-        let logits = if t == 1.0 { out.logits } else { out.logits.div_scalar(t) };
-        (softmax(logits, 1), out.embedding)
+        let (logits, views) = if t == 1.0 { (out.logits, out.view_logits) } else { (out.logits.div_scalar(t), out.view_logits.div_scalar(t)) };
+        (softmax(logits, 1), out.embedding, views)
     }
 
     /// Classify glitches, blocking until the device is done (native).
     #[cfg(not(target_arch = "wasm32"))]
     pub fn predict(&self, glitches: &[GlitchViews]) -> Result<Vec<Prediction>, BatchError> {
         let batch = self.batch(glitches)?;
-        let (probs, emb) = self.forward(&batch);
-        Ok(self.unpack(probs.into_data(), emb.into_data(), glitches.len()))
+        let (probs, emb, views) = self.forward(&batch);
+        Ok(self.unpack(probs.into_data(), emb.into_data(), views.into_data(), &batch.slots, glitches.len()))
     }
 
     /// Classify glitches, awaiting the device (needed on WebGPU in a browser; works everywhere).
     pub async fn predict_async(&self, glitches: &[GlitchViews]) -> Result<Result<Vec<Prediction>, String>, BatchError> {
         let batch = self.batch(glitches)?;
-        let (probs, emb) = self.forward(&batch);
+        let (probs, emb, views) = self.forward(&batch);
         let probs = match probs.into_data_async().await {
             Ok(d) => d,
             Err(e) => return Ok(Err(format!("reading probabilities from the device failed: {e:?}"))),
@@ -113,20 +118,37 @@ impl Classifier {
             Ok(d) => d,
             Err(e) => return Ok(Err(format!("reading embeddings from the device failed: {e:?}"))),
         };
-        Ok(Ok(self.unpack(probs, emb, glitches.len())))
+        let views = match views.into_data_async().await {
+            Ok(d) => d,
+            Err(e) => return Ok(Err(format!("reading view contributions from the device failed: {e:?}"))),
+        };
+        Ok(Ok(self.unpack(probs, emb, views, &batch.slots, glitches.len())))
     }
 
-    fn unpack(&self, probs: TensorData, emb: TensorData, n: usize) -> Vec<Prediction> {
+    fn unpack(&self, probs: TensorData, emb: TensorData, views: TensorData, slots: &[(usize, usize)], n: usize) -> Vec<Prediction> {
         let probs: Vec<f32> = probs.try_into_vec().unwrap_or_default();
         let emb: Vec<f32> = emb.try_into_vec().unwrap_or_default();
+        let views: Vec<f32> = views.try_into_vec().unwrap_or_default();
         let k = self.card.labels.len();
         let d = if n == 0 { 0 } else { emb.len() / n };
-        (0..n)
+        let mut predictions: Vec<Prediction> = (0..n)
             .map(|g| {
                 let p = probs[g * k..(g + 1) * k].to_vec();
-                Prediction { top5: top_k(&p, &self.card.labels, 5), probabilities: p, embedding: emb[g * d..(g + 1) * d].to_vec() }
+                Prediction {
+                    top5: top_k(&p, &self.card.labels, 5),
+                    probabilities: p,
+                    embedding: emb[g * d..(g + 1) * d].to_vec(),
+                    view_contributions: [None; NUM_VIEWS],
+                }
             })
-            .collect()
+            .collect();
+        for (i, &(g, v)) in slots.iter().enumerate() {
+            let top = predictions[g].top5.first().and_then(|t| self.card.labels.iter().position(|l| *l == t.label));
+            if let (Some(c), Some(value)) = (top, views.get(i * k..(i + 1) * k)) {
+                predictions[g].view_contributions[v] = Some(value[c]);
+            }
+        }
+        predictions
     }
 }
 

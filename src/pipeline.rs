@@ -89,6 +89,13 @@ pub struct ViewReport {
     /// Which crop rule applied: `full_plot`, `plot_area` or `other`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
+    /// Why this picture does not look like a Gravity Spy spectrogram (viridis share, flat colour), if so:
+    /// its class is then meaningless and must be shown with this warning.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+    /// Share of its plot-area pixels in the viridis colour map (0..1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub viridis_share: Option<f32>,
     /// PNG of the cropped spectrogram, small, for thumbnails.
     #[serde(skip_serializing_if = "Option::is_none", with = "serde_bytes_opt")]
     pub thumbnail: Option<Vec<u8>>,
@@ -110,6 +117,14 @@ pub struct PreparedGlitch {
     /// The network inputs by view slot; `None` when no view could be used.
     pub views: Option<GlitchViews>,
     pub reports: Vec<ViewReport>,
+}
+
+impl PreparedGlitch {
+    /// The warnings of its used views that do not look like Gravity Spy spectrograms, joined; `None` if all do.
+    pub fn warning(&self) -> Option<String> {
+        let w: Vec<&str> = self.reports.iter().filter(|r| r.ok).filter_map(|r| r.warning.as_deref()).collect();
+        (!w.is_empty()).then(|| w.join("; "))
+    }
 }
 
 /// The card's input size as the preprocessing wants it.
@@ -141,6 +156,8 @@ pub fn prepare_glitch(files: &[NamedFile], spec: InputSpec, thumbnails: bool) ->
             ok: false,
             error: None,
             kind: None,
+            warning: None,
+            viridis_share: None,
             thumbnail: None,
         };
         if slots[slot].is_some() {
@@ -150,6 +167,9 @@ pub fn prepare_glitch(files: &[NamedFile], spec: InputSpec, thumbnails: bool) ->
                 Ok(p) => {
                     report.ok = true;
                     report.kind = Some(p.kind.as_str().to_string());
+                    let check = preprocess::likeness(&p.crop);
+                    report.viridis_share = Some(check.viridis_share);
+                    report.warning = check.problem.map(|why| format!("{}: {why}", file.name));
                     if thumbnails {
                         report.thumbnail = thumbnail_png(&p.crop);
                     }

@@ -224,9 +224,14 @@ struct GlitchResult {
     ok: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    /// Set when a used view does not look like a Gravity Spy spectrogram: the class then means nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warning: Option<String>,
     top5: Vec<TopClass>,
     probabilities: Vec<f32>,
     embedding: Vec<f32>,
+    /// Per view slot (0.5, 1, 2, 4 s): its part of the top class's calibrated logit (null when missing).
+    view_contributions: [Option<f32>; 4],
     backend: &'static str,
     ms: f64,
 }
@@ -285,14 +290,17 @@ impl GlitchClassifier {
         let files = named_files(&views)?;
         let start = now_ms();
         let prepared = pipeline::prepare_glitch(&files, pipeline::input_spec(&self.classifier.card), true);
+        let warning = prepared.warning();
         let mut result = GlitchResult {
             key: prepared.key.clone(),
             views: prepared.reports,
             ok: false,
             error: None,
+            warning,
             top5: Vec::new(),
             probabilities: Vec::new(),
             embedding: Vec::new(),
+            view_contributions: [None; 4],
             backend: self.backend,
             ms: 0.0,
         };
@@ -309,6 +317,7 @@ impl GlitchClassifier {
                         result.probabilities = p.probabilities;
                         result.embedding = p.embedding;
                         result.top5 = p.top5;
+                        result.view_contributions = p.view_contributions;
                     }
                 }
             }

@@ -474,3 +474,24 @@ fn bad_inputs_give_typed_errors() {
         })
     ));
 }
+
+/// Every real plot area passes the "looks like a Gravity Spy spectrogram" check, with margin: the threshold
+/// of `preprocess::likeness` is set from this measurement.
+#[test]
+fn every_real_plot_area_looks_like_a_spectrogram() {
+    let Some(entries) = manifest() else { return };
+    let mut shares: Vec<(f32, String)> = Vec::new();
+    let mut by_source: BTreeMap<String, f32> = BTreeMap::new();
+    for e in &entries {
+        let p = run(e);
+        let l = glitchscope::preprocess::likeness(&p.crop);
+        assert!(l.problem.is_none(), "{}: {:?}", e.path, l);
+        let min = by_source.entry(e.source.clone()).or_insert(1.0);
+        *min = min.min(l.viridis_share);
+        shares.push((l.viridis_share, e.path.clone()));
+    }
+    shares.sort_by(|a, b| a.0.total_cmp(&b.0));
+    println!("viridis share of the plot area, lowest per source: {by_source:?}");
+    println!("lowest overall: {:?}, median {:.4}", &shares[..5], shares[shares.len() / 2].0);
+    assert!(shares[0].0 >= glitchscope::preprocess::MIN_VIRIDIS_SHARE + 0.1, "keep a margin below the real minimum");
+}

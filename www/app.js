@@ -295,6 +295,14 @@ function renderCard(result) {
   for (const view of result.views) views.append(renderView(result, view));
 
   article.append(title, meta, views);
+  if (result.warning) {
+    // Not a Gravity Spy spectrogram: the class below must never be shown without this.
+    const warning = document.createElement('p');
+    warning.className = 'glitch-warning';
+    warning.setAttribute('role', 'alert');
+    warning.textContent = `Warning: ${result.warning}`;
+    article.append(warning);
+  }
   if (result.ok) {
     const chart = renderTop5(document, result.top5, `Top 5 classes for ${result.key}`);
     article.append(chart);
@@ -331,10 +339,35 @@ function renderView(result, view) {
   if (view.ok || !(view.error ?? '').includes(view.name)) {
     const caption = document.createElement('figcaption');
     caption.textContent = view.ok ? duration : view.name;
+    const share = viewShare(result, view);
+    if (share !== null) {
+      // Which view mattered: this view's part of the top class's logit (the head is linear over the views).
+      const part = document.createElement('span');
+      part.className = 'view-share';
+      part.dataset.contribution = String(share.contribution);
+      part.textContent = ` · ${share.contribution >= 0 ? '+' : ''}${share.contribution.toFixed(1)}`;
+      part.title = `This view adds ${share.contribution.toFixed(2)} to the logit of ${result.top5[0]?.label ?? 'the top class'}` +
+        (share.largest ? ' — the view that mattered most' : '');
+      if (share.largest) part.classList.add('view-share-top');
+      caption.append(part);
+    }
     figure.append(caption);
   }
   return figure;
 }
+
+/** This view's contribution to the top class, and whether it is the largest of the glitch's views. */
+function viewShare(result, view) {
+  if (!view.ok || !result.ok || !Array.isArray(result.view_contributions)) return null;
+  const slot = SLOT_OF_DURATION.get(view.duration) ?? 1;
+  const contribution = result.view_contributions[slot];
+  if (!Number.isFinite(contribution)) return null;
+  const present = result.view_contributions.filter(Number.isFinite);
+  return { contribution, largest: present.length > 1 && contribution === Math.max(...present) };
+}
+
+// View slots of the 0.5, 1, 2 and 4 s views; a view of unknown duration takes the 1 s slot (as in Rust).
+const SLOT_OF_DURATION = new Map([[0.5, 0], [1, 1], [2, 2], [4, 3]]);
 
 function showResult(result) {
   for (const url of thumbnailUrls.get(result.key) ?? []) URL.revokeObjectURL(url);

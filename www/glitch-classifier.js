@@ -238,6 +238,8 @@ class GlitchClassifierElement extends HTMLElement {
 
   #show(result) {
     const errors = result.views.filter((v) => !v.ok).map((v) => v.error ?? `${v.name}: could not be used`);
+    // A picture that is no Gravity Spy spectrogram never shows a class without saying so.
+    if (result.warning) errors.unshift(`Warning: ${result.warning}`);
     this.#ui.errors.replaceChildren(
       ...errors.map((text) => {
         const li = document.createElement('li');

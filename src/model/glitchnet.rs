@@ -155,6 +155,8 @@ pub struct GlitchOutput {
     pub logits: Tensor<2>,
     /// `[glitches, 1280]`, mean of the present views' pooled features.
     pub embedding: Tensor<2>,
+    /// `[n_views, classes]`: each view's part of its glitch's logits ([`GlitchNet::view_contributions`]).
+    pub view_logits: Tensor<2>,
 }
 
 impl GlitchNet {
@@ -178,7 +180,11 @@ impl GlitchNet {
     /// Logits and embedding together, sharing the backbone pass (what the browser and the CLI call).
     pub fn forward(&self, batch: &GlitchBatch) -> GlitchOutput {
         let views = self.view_embeddings(batch);
-        GlitchOutput { embedding: self.pool_views(batch, views.clone()), logits: self.head_on_views(batch, views) }
+        GlitchOutput {
+            embedding: self.pool_views(batch, views.clone()),
+            view_logits: self.view_contributions(batch, views.clone()),
+            logits: self.head_on_views(batch, views),
+        }
     }
 
     /// Mean of the present views' embeddings.
@@ -193,6 +199,24 @@ impl GlitchNet {
         let fused = slotted.reshape([batch.num_glitches, NUM_VIEWS * HEAD_CHANNELS]);
         let input = Tensor::cat(vec![fused, batch.mask(&device)], 1);
         self.head.forward(self.dropout.forward(input))
+    }
+
+    /// What each view adds to each class's logit, `[n_views, classes]` in batch image order. The head is
+    /// linear over the slotted view embeddings, so a glitch's logit for class `c` is exactly the sum of its
+    /// present views' rows plus the presence terms and the bias: this says which view mattered.
+    pub fn view_contributions(&self, batch: &GlitchBatch, views: Tensor<2>) -> Tensor<2> {
+        let classes = self.num_classes();
+        let weight = self.head.weight.val().slice([0..NUM_VIEWS * HEAD_CHANNELS, 0..classes]);
+        // [4 * 1280, C] -> [1280, 4 * C]: column block v holds slot v's weights.
+        let blocks = weight.reshape([NUM_VIEWS, HEAD_CHANNELS, classes]).swap_dims(0, 1).reshape([HEAD_CHANNELS, NUM_VIEWS * classes]);
+        let all = views.matmul(blocks); // [n_views, 4 * C]
+        let n = batch.slots.len();
+        let mut pick = vec![0f32; n * NUM_VIEWS];
+        for (i, &(_, v)) in batch.slots.iter().enumerate() {
+            pick[i * NUM_VIEWS + v] = 1.0;
+        }
+        let pick: Tensor<3> = Tensor::from_data(TensorData::new(pick, [n, NUM_VIEWS, 1]), &all.device());
+        (all.reshape([n, NUM_VIEWS, classes]) * pick).sum_dim(1).reshape([n, classes])
     }
 
     /// Number of output classes.

@@ -13,6 +13,7 @@ mod config;
 mod crop;
 mod decode;
 mod error;
+mod likeness;
 mod tensor;
 
 pub use config::{DecodeLimits, InputSpec, PreprocessConfig};
@@ -22,6 +23,7 @@ pub use crop::{
 };
 pub use decode::decode_rgb;
 pub use error::{NamedPreprocessError, PreprocessError};
+pub use likeness::{Likeness, MIN_VIRIDIS_SHARE, likeness};
 pub use tensor::{PIXEL_MEAN, PIXEL_STD, RESIZE_FILTER, normalise_chw, resize_to_input};
 
 use image::RgbImage;

@@ -550,7 +550,7 @@ pub fn colormap_index(value: f32, vmin: f32, vmax: f32) -> usize {
 /// A pixel counts as a viridis colour when its nearest colour-map entry is at most this far (squared RGB
 /// distance): JPEG ringing moves colours by a few levels, anti-aliased text and white margins are far from
 /// every entry.
-const VIRIDIS_MAX_DISTANCE2: u32 = 3 * 12 * 12;
+const VIRIDIS_MAX_DISTANCE2: u32 = 3 * 24 * 24;
 
 /// Nearest viridis index for every 5-bit-per-channel colour, `u16::MAX` where it is not close to viridis.
 /// 64 KiB, built on first use (about 8 M distance evaluations).

@@ -207,7 +207,9 @@ fn write_images(dir: &Path, real: Option<&Path>, entries: &mut Vec<Entry>) -> Re
     let rgb16 = encode(&DynamicImage::ImageRgb16(dynamic.to_rgb16()), ImageFormat::Png)?;
     put(dir, entries, "images/rgb16.png", &rgb16, "16-bit RGB PNG".into(), C, Expect::Ok)?;
     let grey = encode(&DynamicImage::ImageLuma8(dynamic.to_luma8()), ImageFormat::Png)?;
-    put(dir, entries, "images/grey.png", &grey, "8-bit greyscale PNG".into(), C, Expect::Ok)?;
+    put(dir, entries, "images/grey.png", &grey, "8-bit greyscale PNG (classified, with a not-a-spectrogram warning)".into(), C, Expect::Ok)?;
+    let black = encode(&DynamicImage::ImageRgb8(RgbImage::new(800, 600)), ImageFormat::Png)?;
+    put(dir, entries, "images/black.png", &black, "all-black 800x600 PNG (classified, with a not-a-spectrogram warning)".into(), C, Expect::Ok)?;
     put(
         dir,
         entries,

@@ -37,6 +37,9 @@ struct GlitchOut {
     views: Vec<ViewReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    /// Set when a used view does not look like a Gravity Spy spectrogram: the class then means nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warning: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     prediction: Option<PredictionOut>,
 }
@@ -44,12 +47,15 @@ struct GlitchOut {
 #[derive(Serialize)]
 struct PredictionOut {
     top5: Vec<TopClass>,
+    /// Calibrated (the card's temperature applied).
     probabilities: Vec<f32>,
+    /// Per view (0.5, 1, 2, 4 s): its part of the top class's calibrated logit; null for a missing view.
+    view_contributions: [Option<f32>; 4],
 }
 
 impl From<Prediction> for PredictionOut {
     fn from(p: Prediction) -> Self {
-        Self { top5: p.top5, probabilities: p.probabilities }
+        Self { top5: p.top5, probabilities: p.probabilities, view_contributions: p.view_contributions }
     }
 }
 
@@ -71,12 +77,15 @@ pub fn run(args: ClassifyArgs) -> Result<()> {
                     ok: false,
                     error: Some(format!("{}: cannot read the file: {e}", f.name)),
                     kind: None,
+                    warning: None,
+                    viridis_share: None,
                     thumbnail: None,
                 }),
             }
         }
         let prepared = pipeline::prepare_glitch(&named, spec, false);
         let error = prepared.views.is_none().then(|| "no usable view".to_string());
+        let warning = prepared.warning();
         if let Some(views) = prepared.views {
             pending.push((outputs.len(), views));
         }
@@ -84,7 +93,7 @@ pub fn run(args: ClassifyArgs) -> Result<()> {
         let key = group.key.clone();
         let mut views = prepared.reports;
         views.extend(unreadable);
-        outputs.push(GlitchOut { key, views, error, prediction: None });
+        outputs.push(GlitchOut { key, views, error, warning, prediction: None });
     }
     for chunk in pending.chunks(args.batch_size.max(1)) {
         let views: Vec<GlitchViews> = chunk.iter().map(|(_, v)| v.clone()).collect();
@@ -124,11 +133,20 @@ fn print_table(out: &mut impl Write, outputs: &[GlitchOut]) -> std::io::Result<(
         for v in g.views.iter().filter(|v| !v.ok) {
             writeln!(out, "    ! {}", v.error.as_deref().unwrap_or("unusable"))?;
         }
+        if let Some(w) = &g.warning {
+            writeln!(out, "    WARNING {w}")?;
+        }
         match &g.prediction {
             Some(p) => {
                 for (rank, top) in p.top5.iter().enumerate() {
                     writeln!(out, "    {}. {:<20} {:>6.2} %", rank + 1, top.label, top.probability * 100.0)?;
                 }
+                let parts: Vec<String> = ["0.5", "1", "2", "4"]
+                    .iter()
+                    .zip(p.view_contributions)
+                    .filter_map(|(d, c)| Some(format!("{d} s {:+.1}", c?)))
+                    .collect();
+                writeln!(out, "    view contributions to the top class's logit: {}", parts.join(", "))?;
             }
             None => writeln!(out, "    not classified: {}", g.error.as_deref().unwrap_or(""))?,
         }

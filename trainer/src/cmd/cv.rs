@@ -22,6 +22,11 @@ pub struct CvArgs {
     /// cross-validation metrics and the fitted temperature in the card.
     #[arg(long)]
     pub export: bool,
+    /// Compare several training recipes on the same folds and extracted features: a JSON object
+    /// {"name": {"lr": 3e-4, "real_weight": 4, ...}, ...} of training-only options; with --export the recipe
+    /// with the best macro recall ships.
+    #[arg(long)]
+    pub grid: Option<PathBuf>,
     /// Redo folds whose predictions are already saved in --out.
     #[arg(long = "redo")]
     pub redo: bool,
@@ -32,5 +37,9 @@ pub struct CvArgs {
 pub fn run(args: CvArgs) -> Result<()> {
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let config = args.train.to_config()?;
-    cv::cross_validate(config, CvOptions { real: args.real, folds: args.folds, export: args.export, overwrite: args.redo, command })
+    let grid = match &args.grid {
+        Some(path) => cv::read_grid(path)?,
+        None => Vec::new(),
+    };
+    cv::cross_validate(config, CvOptions { real: args.real, folds: args.folds, export: args.export, overwrite: args.redo, command, grid })
 }

@@ -51,6 +51,56 @@ pub struct CvOptions {
     /// Redo folds that already finished (otherwise their saved predictions are reused).
     pub overwrite: bool,
     pub command: String,
+    /// Training recipes to compare on the same folds and the same extracted features: name -> options that
+    /// change only training (lr, epochs, real_weight, label_smoothing, ...). Empty: the config alone.
+    pub grid: Vec<(String, serde_json::Value)>,
+}
+
+/// Options a grid recipe may change: everything that acts after the frozen part (extraction is shared).
+/// `copies` in a recipe is how many of the extracted copies training draws from (the extraction makes the
+/// most any recipe asks for).
+const RECIPE_OPTIONS: &[&str] = &[
+    "epochs", "batch_size", "lr", "weight_decay", "schedule", "min_lr", "step_epochs", "step_gamma", "dropout",
+    "view_dropout", "balanced", "real_weight", "label_smoothing", "seed", "copies",
+];
+
+/// Read a grid file: a JSON object of recipes, each an object of [`RECIPE_OPTIONS`].
+pub fn read_grid(path: &Path) -> Result<Vec<(String, serde_json::Value)>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading grid {}", path.display()))?;
+    let value: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("grid {} is not JSON", path.display()))?;
+    let Some(recipes) = value.as_object() else { bail!("grid {}: expected an object of recipes", path.display()) };
+    let mut out = Vec::new();
+    for (name, options) in recipes {
+        let Some(fields) = options.as_object() else { bail!("grid {}: recipe {name:?} is not an object", path.display()) };
+        if let Some(bad) = fields.keys().find(|k| !RECIPE_OPTIONS.contains(&k.as_str())) {
+            bail!(
+                "grid {}: recipe {name:?} sets {bad:?}, which changes what is extracted; a recipe may set only {}",
+                path.display(),
+                RECIPE_OPTIONS.join(", ")
+            );
+        }
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            bail!("grid {}: recipe name {name:?} must be letters, digits, '-' or '_'", path.display());
+        }
+        out.push((name.clone(), options.clone()));
+    }
+    if out.is_empty() {
+        bail!("grid {} has no recipe", path.display());
+    }
+    Ok(out)
+}
+
+/// The config with a recipe's options applied.
+fn with_recipe(config: &TrainConfig, options: &serde_json::Value) -> Result<TrainConfig> {
+    let mut merged = serde_json::to_value(config)?;
+    if let (Some(m), Some(o)) = (merged.as_object_mut(), options.as_object()) {
+        for (k, v) in o {
+            m.insert(k.clone(), v.clone());
+        }
+    }
+    let c: TrainConfig = serde_json::from_value(merged).context("a grid option has the wrong type")?;
+    c.plan()?;
+    Ok(c)
 }
 
 /// One real glitch predicted by the model of the fold that held it out.
@@ -198,77 +248,68 @@ pub fn cross_validate(mut config: TrainConfig, options: CvOptions) -> Result<()>
         .map(|((g, c), part)| Wanted { files: g, class: *c, keep_pixels: *part == Part::Valid, copies: *part == Part::Train, weight: 1.0 })
         .collect();
     wanted.extend(real.iter().map(|(g, c)| Wanted { files: g, class: *c, keep_pixels: false, copies: true, weight: config.real_weight }));
-    let prepared = run::prepare(&net, stage, &config, &plan, &wanted, &device)?;
+    // Extract as many copies as the most demanding recipe draws from.
+    let mut extract_config = config.clone();
+    for (_, recipe) in &options.grid {
+        if let Some(n) = recipe.get("copies").and_then(|v| v.as_u64()) {
+            extract_config.copies = extract_config.copies.max(n as usize);
+        }
+    }
+    let prepared = run::prepare(&net, stage, &extract_config, &plan, &wanted, &device)?;
     let (synth_samples, real_samples) = prepared.samples.split_at(synthetic.len());
     let synth_train: Vec<Sample> = pick(synth_samples, |i| synth_parts[i] == Part::Train);
     let synth_valid: Vec<Sample> = pick(synth_samples, |i| synth_parts[i] == Part::Valid);
 
-    // --- The folds.
-    let mut predictions: Vec<OutOfFold> = Vec::new();
-    let mut fold_seconds = Vec::new();
-    for f in 0..options.folds {
-        let dir = out.join(format!("fold-{}", f + 1));
-        let saved = dir.join(PREDICTIONS);
-        if saved.is_file() && !options.overwrite {
-            let text = std::fs::read_to_string(&saved)?;
-            let mut done: Vec<OutOfFold> = serde_json::from_str(&text).with_context(|| format!("reading {}", saved.display()))?;
-            println!("fold {}/{}: already done ({} predictions in {})", f + 1, options.folds, done.len(), saved.display());
-            predictions.append(&mut done);
-            continue;
+    let shared = Shared { prepared: &prepared, real: &real, folds: &folds, synth_train: &synth_train, synth_valid: &synth_valid, plan: &plan, device: &device };
+    let recipes: Vec<(String, serde_json::Value)> =
+        if options.grid.is_empty() { vec![(String::new(), json!({}))] } else { options.grid.clone() };
+    let mut results: Vec<(String, TrainConfig, Report, usize)> = Vec::new();
+    for (name, recipe) in &recipes {
+        let recipe_config = with_recipe(&config, recipe)?;
+        let dir = if name.is_empty() { out.clone() } else { out.join(name) };
+        if !name.is_empty() {
+            println!("== recipe {name}: {recipe}");
         }
-        let fold_started = Instant::now();
-        reset_dir(&dir)?;
-        let mut train = synth_train.clone();
-        train.extend(pick(real_samples, |i| folds[i] != f));
-        let held: Vec<usize> = (0..real.len()).filter(|&i| folds[i] == f && real_samples[i].is_some()).collect();
-        println!(
-            "fold {}/{}: training on {} glitches ({} real), testing on {} real",
-            f + 1,
-            options.folds,
-            train.len(),
-            train.len() - synth_train.len(),
-            held.len()
-        );
-        let data = FitData { store: prepared.store.clone(), train, valid: synth_valid.clone() };
-        run::fit(&make_net()?, &config, &plan, data, &dir, 0, Arc::new(Mutex::new(BTreeMap::new())), &device)?;
-        let trained = load_epoch(make_net()?, &dir, config.epochs)?;
-        let samples: Vec<Sample> = held.iter().map(|&i| real_samples[i].as_ref().map(|s| s.0.clone()).unwrap_or_else(|| unreachable!())).collect();
-        let logits = logits_of(&trained, prepared.store.clone(), samples, &device)?;
-        let fold_predictions: Vec<OutOfFold> = held
-            .iter()
-            .zip(logits)
-            .map(|(&i, logits)| OutOfFold {
-                key: real[i].0.split_key().to_string(),
-                class: real[i].0.class.clone(),
-                source: real[i].0.source.clone(),
-                fold: f,
-                logits,
-            })
-            .collect();
-        std::fs::write(&saved, serde_json::to_string(&fold_predictions)?)?;
-        // The checkpoints are not needed once the predictions are saved (hundreds of MB in mode all).
-        let _ = std::fs::remove_dir_all(dir.join(checkpoint::DIR));
-        fold_seconds.push(fold_started.elapsed().as_secs_f64());
-        predictions.extend(fold_predictions);
+        let (report, n) = run_recipe(&shared, &recipe_config, &options, &dir, &make_net)?;
+        results.push((name.clone(), recipe_config, report, n));
     }
-
-    // --- The report.
-    let report = Report::new(&predictions, options.folds);
-    let markdown = report.markdown(&config, &options);
-    std::fs::write(out.join("cv.md"), &markdown)?;
-    report.write_files(&out)?;
-    let mut json_report = report.to_json();
-    json_report["command"] = json!(options.command);
-    json_report["config"] = serde_json::to_value(&config)?;
-    json_report["seconds"] = json!({ "total": started.elapsed().as_secs_f64(), "folds_this_process": fold_seconds, "extraction": prepared.extraction });
-    std::fs::write(out.join("cv.json"), serde_json::to_string_pretty(&json_report)? + "\n")?;
-    std::fs::write(out.join("predictions.json"), serde_json::to_string(&predictions)?)?;
-    println!("{markdown}");
-    println!("wrote {} (cv.md, cv.json, confusion.png/.csv, reliability.png, predictions.json)", out.display());
+    if results.len() > 1 {
+        let mut table = String::from("| recipe | options | top-1 | top-5 | macro recall | ECE before | ECE after | T |\n|---|---|---:|---:|---:|---:|---:|---:|\n");
+        for ((name, recipe), (_, _, r, _)) in recipes.iter().zip(&results) {
+            table += &format!(
+                "| {name} | `{recipe}` | {:.1} % | {:.1} % | {:.1} % | {:.1} % | {:.1} % | {:.2} |\n",
+                r.top[0], r.top[4], r.macro_recall, r.reliability_before.ece, r.reliability_after.ece, r.temperature
+            );
+        }
+        std::fs::write(out.join("grid.md"), &table)?;
+        println!("{table}");
+    }
+    // The recipe that ships: best macro recall (every class counts the same), ties by top-1.
+    let best = (0..results.len())
+        .max_by(|&a, &b| {
+            let key = |i: usize| (results[i].2.macro_recall, results[i].2.top[0]);
+            key(a).partial_cmp(&key(b)).unwrap_or(std::cmp::Ordering::Equal)
+        })
+        .unwrap_or(0);
+    let (best_name, config, report, oof_count) = results.swap_remove(best);
+    if !best_name.is_empty() {
+        println!("best recipe by macro recall: {best_name}");
+    }
+    let _ = started;
 
     if options.export {
         let dir = out.join("final");
         reset_dir(&dir)?;
+        // split.csv of the final fit, in `train`'s format (scripts/make-reference-set.sh reads it): every real
+        // glitch is trained on; the synthetic validation part is only watched.
+        let mut w = csv::Writer::from_path(dir.join(run::SPLIT_FILE))?;
+        w.write_record(["key", "class", "source", "part", "files"])?;
+        let rows = synthetic.iter().zip(&synth_parts).map(|((g, _), p)| (g, *p)).chain(real.iter().map(|(g, _)| (g, Part::Train)));
+        for (g, part) in rows {
+            let files: Vec<String> = g.files.iter().map(|(_, p)| p.display().to_string()).collect();
+            w.write_record([g.split_key(), &g.class, &g.source, part.name(), &files.join(";")])?;
+        }
+        w.flush()?;
         let mut train = synth_train.clone();
         train.extend(real_samples.iter().flatten().map(|s| s.0.clone()));
         println!("final model: training on {} glitches (all real ones included)", train.len());
@@ -279,7 +320,7 @@ pub fn cross_validate(mut config: TrainConfig, options: CvOptions) -> Result<()>
             temperature: report.temperature as f32,
             method: format!(
                 "temperature scaling, NLL-fitted on the {} out-of-fold real predictions of {}-fold cross-validation",
-                predictions.len(),
+                oof_count,
                 options.folds
             ),
             ece_before: Some(report.reliability_before.ece),
@@ -300,11 +341,99 @@ pub fn cross_validate(mut config: TrainConfig, options: CvOptions) -> Result<()>
             metrics: json!({ "cross_validation": report.to_json() }),
             calibration: Some(calibration),
             extraction: prepared.extraction.clone(),
-            data: json!({ "synthetic": config.data, "real": options.real, "real_glitches": predictions.len(), "ignored_classes": ignored }),
+            data: json!({ "synthetic": config.data, "real": options.real, "real_glitches": oof_count, "recipe": best_name, "ignored_classes": ignored }),
         };
         run::export(&trained, &dir.join(run::MODEL_FILE), export, &device)?;
     }
     Ok(())
+}
+
+/// What every recipe of a cross-validation shares.
+struct Shared<'a> {
+    prepared: &'a run::Prepared,
+    real: &'a [(GlitchFiles, usize)],
+    folds: &'a [usize],
+    synth_train: &'a [Sample],
+    synth_valid: &'a [Sample],
+    plan: &'a super::config::Plan,
+    device: &'a burn::tensor::Device,
+}
+
+/// All folds of one recipe into `out` (fold-N/ with saved predictions, cv.md, cv.json, plots); the report
+/// and the number of out-of-fold predictions.
+fn run_recipe(
+    shared: &Shared,
+    config: &TrainConfig,
+    options: &CvOptions,
+    out: &Path,
+    make_net: &dyn Fn() -> Result<glitchscope::model::GlitchNet>,
+) -> Result<(Report, usize)> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let real_samples = &shared.prepared.samples[shared.prepared.samples.len() - shared.real.len()..];
+    // --- The folds.
+    let mut predictions: Vec<OutOfFold> = Vec::new();
+    let mut fold_seconds = Vec::new();
+    for f in 0..options.folds {
+        let dir = out.join(format!("fold-{}", f + 1));
+        let saved = dir.join(PREDICTIONS);
+        if saved.is_file() && !options.overwrite {
+            let text = std::fs::read_to_string(&saved)?;
+            let mut done: Vec<OutOfFold> = serde_json::from_str(&text).with_context(|| format!("reading {}", saved.display()))?;
+            println!("fold {}/{}: already done ({} predictions in {})", f + 1, options.folds, done.len(), saved.display());
+            predictions.append(&mut done);
+            continue;
+        }
+        let fold_started = Instant::now();
+        reset_dir(&dir)?;
+        let mut train = shared.synth_train.to_vec();
+        train.extend(pick(real_samples, |i| shared.folds[i] != f));
+        let held: Vec<usize> = (0..shared.real.len()).filter(|&i| shared.folds[i] == f && real_samples[i].is_some()).collect();
+        println!(
+            "fold {}/{}: training on {} glitches ({} real), testing on {} real",
+            f + 1,
+            options.folds,
+            train.len(),
+            train.len() - shared.synth_train.len(),
+            held.len()
+        );
+        let data = FitData { store: shared.prepared.store.clone(), train, valid: shared.synth_valid.to_vec() };
+        run::fit(&make_net()?, config, shared.plan, data, &dir, 0, Arc::new(Mutex::new(BTreeMap::new())), shared.device)?;
+        let trained = load_epoch(make_net()?, &dir, config.epochs)?;
+        let samples: Vec<Sample> = held.iter().map(|&i| real_samples[i].as_ref().map(|s| s.0.clone()).unwrap_or_else(|| unreachable!())).collect();
+        let logits = logits_of(&trained, shared.prepared.store.clone(), samples, shared.device)?;
+        let fold_predictions: Vec<OutOfFold> = held
+            .iter()
+            .zip(logits)
+            .map(|(&i, logits)| OutOfFold {
+                key: shared.real[i].0.split_key().to_string(),
+                class: shared.real[i].0.class.clone(),
+                source: shared.real[i].0.source.clone(),
+                fold: f,
+                logits,
+            })
+            .collect();
+        std::fs::write(&saved, serde_json::to_string(&fold_predictions)?)?;
+        // The checkpoints are not needed once the predictions are saved (hundreds of MB in mode all).
+        let _ = std::fs::remove_dir_all(dir.join(checkpoint::DIR));
+        fold_seconds.push(fold_started.elapsed().as_secs_f64());
+        predictions.extend(fold_predictions);
+    }
+
+    // --- The report.
+    let report = Report::new(&predictions, options.folds);
+    let markdown = report.markdown(config, options);
+    std::fs::write(out.join("cv.md"), &markdown)?;
+    report.write_files(&out)?;
+    let mut json_report = report.to_json();
+    json_report["command"] = json!(options.command);
+    json_report["config"] = serde_json::to_value(config)?;
+    json_report["seconds"] = json!({ "folds_this_process": fold_seconds, "extraction": shared.prepared.extraction });
+    std::fs::write(out.join("cv.json"), serde_json::to_string_pretty(&json_report)? + "\n")?;
+    std::fs::write(out.join("predictions.json"), serde_json::to_string(&predictions)?)?;
+    println!("{markdown}");
+    println!("wrote {} (cv.md, cv.json, confusion.png/.csv, reliability.png, predictions.json)", out.display());
+
+    Ok((report, predictions.len()))
 }
 
 fn join(paths: &[PathBuf]) -> String {

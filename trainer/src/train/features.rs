@@ -36,11 +36,11 @@ impl ViewStore {
         ViewStore { stage: Stage::Images, dims: [3, height, width], data: ViewData::Pixels(images), copies: Vec::new() }
     }
 
-    /// View `i` or one of its augmented copies, uniformly.
-    pub fn pick_copy(&self, i: usize, rng: &mut impl rand::Rng) -> usize {
+    /// View `i` or one of its first `max` augmented copies, uniformly.
+    pub fn pick_copy(&self, i: usize, max: usize, rng: &mut impl rand::Rng) -> usize {
         match self.copies.get(i) {
-            Some(c) if !c.is_empty() => {
-                let k = rand::RngExt::random_range(rng, 0..=c.len());
+            Some(c) if !c.is_empty() && max > 0 => {
+                let k = rand::RngExt::random_range(rng, 0..=c.len().min(max));
                 if k == 0 { i } else { c[k - 1] }
             }
             _ => i,

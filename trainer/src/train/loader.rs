@@ -41,6 +41,8 @@ pub struct Sampling {
     pub seed: u64,
     pub balanced: bool,
     pub view_dropout: f64,
+    /// How many of a view's stored augmented copies training draws from (with the view itself).
+    pub copies: usize,
     /// Label smoothing of the training loss (`None`: plain cross-entropy).
     pub label_smoothing: Option<f32>,
     /// `None`: no augmentation (cached features, or switched off).
@@ -150,8 +152,8 @@ impl GlitchLoader {
             for &slot in used {
                 let Some(view) = sample.views[slot] else { continue };
                 // In training, one of the view's stored copies (itself or a picture-level augmentation).
-                let view = match rng.as_mut() {
-                    Some(rng) if self.sampling.is_some() => store.pick_copy(view, rng),
+                let view = match (rng.as_mut(), &self.sampling) {
+                    (Some(rng), Some(s)) => store.pick_copy(view, s.copies, rng),
                     _ => view,
                 };
                 let aug = match (augment, rng.as_mut()) {
@@ -289,6 +291,7 @@ mod tests {
             balanced: true,
             view_dropout: 0.5,
             label_smoothing: None,
+            copies: 0,
             augment: Some(AugmentConfig { time_shift: 0.5, freq_shift: 0.5, brightness: 0.2, contrast: 0.2 }),
         };
         let run = GlitchLoader::training(store(5), samples(), sampling.clone(), 2, 1, &device);

@@ -448,6 +448,7 @@ pub fn fit(
         balanced: config.balanced,
         view_dropout: config.view_dropout,
         label_smoothing: (config.label_smoothing > 0.0).then_some(config.label_smoothing as f32),
+        copies: config.copies,
         augment: (config.augment && plan.mode.sees_images()).then_some(AugmentConfig {
             time_shift: config.time_shift as f32,
             freq_shift: config.freq_shift as f32,
