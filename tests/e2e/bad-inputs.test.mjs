@@ -125,8 +125,20 @@ test('the whole bad-input corpus in one batch: each bad file named with its erro
       const card = page.locator(`article.glitch[data-key="${key}"]`);
       assert.equal(await card.getAttribute('data-ok'), 'true', `${key} was not classified`);
       assert.equal(await card.locator('ol.top5 li').count(), 5, `${key}: no top-5`);
+      // A picture that is no viridis spectrogram (grey, all black) shows its class only with the warning.
+      const warning = card.locator('.glitch-warning');
+      if (/grey|black/.test(key)) {
+        assert.match(await warning.textContent(), /does not look like a Gravity Spy spectrogram/, `${key}: no warning`);
+      } else {
+        assert.equal(await warning.count(), 0, `${key}: unexpected warning ${await warning.first().textContent().catch(() => '')}`);
+      }
     }
     if (HAS_SHARED) {
+      const blipCard = page.locator(`article.glitch[data-key="${BLIP.key}"]`);
+      // Which view mattered: a contribution next to each of its view thumbnails, the largest marked.
+      const shares = blipCard.locator('figure.view .view-share');
+      assert.equal(await shares.count(), await blipCard.locator('figure.view img').count(), 'a contribution per view');
+      if (await shares.count() > 1) assert.equal(await blipCard.locator('.view-share-top').count(), 1, 'one view marked as mattering most');
       const top = await page.locator(`article.glitch[data-key="${BLIP.key}"] ol.top5 li`).first().getAttribute('data-label');
       console.log(`# the real ${BLIP.label} in the bad batch: top class ${top}`);
     }

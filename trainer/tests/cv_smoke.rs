@@ -64,6 +64,12 @@ fn cross_validation_reports_resumes_refuses_and_exports_a_calibrated_model() {
     let again = run_ok(&cv_args(&data, &real, &out));
     let stdout = String::from_utf8_lossy(&again.stdout);
     assert!(stdout.contains("fold 1/2: already done") && stdout.contains("fold 2/2: already done"), "{stdout}");
+    // ... unless they were made with other options.
+    let mut changed = cv_args(&data, &real, &out);
+    let e = changed.iter().position(|a| a == "--epochs").unwrap();
+    changed[e + 1] = "2".into();
+    let stdout = String::from_utf8_lossy(&run_ok(&changed).stdout).to_string();
+    assert!(stdout.contains("fold 1/2: saved predictions were made with other options; training again"), "{stdout}");
 
     // More folds than the smallest class has glitches: refused, saying which class and what is allowed.
     let mut too_many = cv_args(&data, &real, &tmp.path().join("cv5"));

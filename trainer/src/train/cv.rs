@@ -248,30 +248,52 @@ pub fn cross_validate(mut config: TrainConfig, options: CvOptions) -> Result<()>
         .map(|((g, c), part)| Wanted { files: g, class: *c, keep_pixels: *part == Part::Valid, copies: *part == Part::Train, weight: 1.0 })
         .collect();
     wanted.extend(real.iter().map(|(g, c)| Wanted { files: g, class: *c, keep_pixels: false, copies: true, weight: config.real_weight }));
-    // Extract as many copies as the most demanding recipe draws from.
-    let mut extract_config = config.clone();
-    for (_, recipe) in &options.grid {
-        if let Some(n) = recipe.get("copies").and_then(|v| v.as_u64()) {
-            extract_config.copies = extract_config.copies.max(n as usize);
-        }
-    }
-    let prepared = run::prepare(&net, stage, &extract_config, &plan, &wanted, &device)?;
-    let (synth_samples, real_samples) = prepared.samples.split_at(synthetic.len());
-    let synth_train: Vec<Sample> = pick(synth_samples, |i| synth_parts[i] == Part::Train);
-    let synth_valid: Vec<Sample> = pick(synth_samples, |i| synth_parts[i] == Part::Valid);
-
-    let shared = Shared { prepared: &prepared, real: &real, folds: &folds, synth_train: &synth_train, synth_valid: &synth_valid, plan: &plan, device: &device };
     let recipes: Vec<(String, serde_json::Value)> =
         if options.grid.is_empty() { vec![(String::new(), json!({}))] } else { options.grid.clone() };
-    let mut results: Vec<(String, TrainConfig, Report, usize)> = Vec::new();
+    let mut recipe_configs = Vec::new();
     for (name, recipe) in &recipes {
-        let recipe_config = with_recipe(&config, recipe)?;
+        let c = with_recipe(&config, recipe)?;
         let dir = if name.is_empty() { out.clone() } else { out.join(name) };
-        if !name.is_empty() {
-            println!("== recipe {name}: {recipe}");
+        recipe_configs.push((c, dir));
+    }
+    // Extract only when some fold must still be trained, with as many copies as the most demanding recipe
+    // draws from; a report of finished folds needs no network at all.
+    let all_done = !options.overwrite
+        && recipe_configs.iter().all(|(c, dir)| {
+            (0..options.folds).all(|f| matches!(saved_fold(c, &options, &dir.join(format!("fold-{}", f + 1))), Ok(Some(_))))
+        });
+    let extract = |copies: usize| -> Result<run::Prepared> {
+        let mut c = config.clone();
+        c.copies = copies;
+        run::prepare(&net, stage, &c, &plan, &wanted, &device)
+    };
+    let max_copies = recipe_configs.iter().map(|(c, _)| c.copies).max().unwrap_or(0);
+    let mut prepared = if all_done { None } else { Some(extract(max_copies)?) };
+    let synth_samples_of = |p: &run::Prepared, part: Part| -> Vec<Sample> {
+        pick(&p.samples[..synthetic.len()], |i| synth_parts[i] == part)
+    };
+    let (synth_train, synth_valid) = match &prepared {
+        Some(p) => (synth_samples_of(p, Part::Train), synth_samples_of(p, Part::Valid)),
+        None => (Vec::new(), Vec::new()),
+    };
+    let mut results: Vec<(String, TrainConfig, Report, usize)> = Vec::new();
+    {
+        let shared = Shared {
+            prepared: prepared.as_ref(),
+            real: &real,
+            folds: &folds,
+            synth_train: &synth_train,
+            synth_valid: &synth_valid,
+            plan: &plan,
+            device: &device,
+        };
+        for ((name, recipe), (recipe_config, dir)) in recipes.iter().zip(&recipe_configs) {
+            if !name.is_empty() {
+                println!("== recipe {name}: {recipe}");
+            }
+            let (report, n) = run_recipe(&shared, recipe_config, &options, dir, &make_net)?;
+            results.push((name.clone(), recipe_config.clone(), report, n));
         }
-        let (report, n) = run_recipe(&shared, &recipe_config, &options, &dir, &make_net)?;
-        results.push((name.clone(), recipe_config, report, n));
     }
     if results.len() > 1 {
         let mut table = String::from("| recipe | options | top-1 | top-5 | macro recall | ECE before | ECE after | T |\n|---|---|---:|---:|---:|---:|---:|---:|\n");
@@ -298,6 +320,13 @@ pub fn cross_validate(mut config: TrainConfig, options: CvOptions) -> Result<()>
     let _ = started;
 
     if options.export {
+        let prepared = match prepared.take() {
+            Some(p) if p.store.copies.iter().map(Vec::len).max().unwrap_or(0) >= config.copies => p,
+            _ => extract(config.copies)?,
+        };
+        let (synth_samples, real_samples) = prepared.samples.split_at(synthetic.len());
+        let synth_train = synth_samples_of(&prepared, Part::Train);
+        let synth_valid = synth_samples_of(&prepared, Part::Valid);
         let dir = out.join("final");
         reset_dir(&dir)?;
         // split.csv of the final fit, in `train`'s format (scripts/make-reference-set.sh reads it): every real
@@ -350,13 +379,45 @@ pub fn cross_validate(mut config: TrainConfig, options: CvOptions) -> Result<()>
 
 /// What every recipe of a cross-validation shares.
 struct Shared<'a> {
-    prepared: &'a run::Prepared,
+    /// The extracted views; `None` when every fold of every recipe was already done.
+    prepared: Option<&'a run::Prepared>,
     real: &'a [(GlitchFiles, usize)],
     folds: &'a [usize],
     synth_train: &'a [Sample],
     synth_valid: &'a [Sample],
     plan: &'a super::config::Plan,
     device: &'a burn::tensor::Device,
+}
+
+const RECIPE: &str = "recipe.json";
+
+/// What a fold's predictions were made with: the recipe's config (less its output folder) and the folds.
+/// The extracted copies are not part of it: copy `j` of a view is the same however many are made.
+fn fingerprint(config: &TrainConfig, options: &CvOptions) -> Result<serde_json::Value> {
+    let mut f = serde_json::to_value(config)?;
+    f["out"] = json!(null);
+    f["real"] = json!(options.real);
+    f["folds"] = json!(options.folds);
+    Ok(f)
+}
+
+/// The saved predictions of a finished fold made with this recipe, if any. A fold saved without a
+/// recipe.json (by an older version) is reused with a note.
+fn saved_fold(config: &TrainConfig, options: &CvOptions, dir: &Path) -> Result<Option<Vec<OutOfFold>>> {
+    let saved = dir.join(PREDICTIONS);
+    if !saved.is_file() {
+        return Ok(None);
+    }
+    match std::fs::read_to_string(dir.join(RECIPE)) {
+        Ok(text) => {
+            if serde_json::from_str::<serde_json::Value>(&text).ok() != Some(fingerprint(config, options)?) {
+                return Ok(None);
+            }
+        }
+        Err(_) => eprintln!("note: {} has no {RECIPE}; reusing its predictions unchecked", dir.display()),
+    }
+    let text = std::fs::read_to_string(&saved)?;
+    Ok(Some(serde_json::from_str(&text).with_context(|| format!("reading {}", saved.display()))?))
 }
 
 /// All folds of one recipe into `out` (fold-N/ with saved predictions, cv.md, cv.json, plots); the report
@@ -369,22 +430,27 @@ fn run_recipe(
     make_net: &dyn Fn() -> Result<glitchscope::model::GlitchNet>,
 ) -> Result<(Report, usize)> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let real_samples = &shared.prepared.samples[shared.prepared.samples.len() - shared.real.len()..];
     // --- The folds.
     let mut predictions: Vec<OutOfFold> = Vec::new();
     let mut fold_seconds = Vec::new();
     for f in 0..options.folds {
         let dir = out.join(format!("fold-{}", f + 1));
-        let saved = dir.join(PREDICTIONS);
-        if saved.is_file() && !options.overwrite {
-            let text = std::fs::read_to_string(&saved)?;
-            let mut done: Vec<OutOfFold> = serde_json::from_str(&text).with_context(|| format!("reading {}", saved.display()))?;
-            println!("fold {}/{}: already done ({} predictions in {})", f + 1, options.folds, done.len(), saved.display());
-            predictions.append(&mut done);
-            continue;
+        if !options.overwrite {
+            if let Some(mut done) = saved_fold(config, options, &dir)? {
+                println!("fold {}/{}: already done ({} predictions in {})", f + 1, options.folds, done.len(), dir.display());
+                predictions.append(&mut done);
+                continue;
+            }
+            if dir.join(PREDICTIONS).is_file() {
+                println!("fold {}/{}: saved predictions were made with other options; training again", f + 1, options.folds);
+            }
         }
+        let Some(prepared) = shared.prepared else { bail!("internal: fold {} needs training but nothing was extracted", f + 1) };
+        let real_samples = &prepared.samples[prepared.samples.len() - shared.real.len()..];
+        let saved = dir.join(PREDICTIONS);
         let fold_started = Instant::now();
         reset_dir(&dir)?;
+        std::fs::write(dir.join(RECIPE), serde_json::to_string_pretty(&fingerprint(config, options)?)?)?;
         let mut train = shared.synth_train.to_vec();
         train.extend(pick(real_samples, |i| shared.folds[i] != f));
         let held: Vec<usize> = (0..shared.real.len()).filter(|&i| shared.folds[i] == f && real_samples[i].is_some()).collect();
@@ -396,11 +462,11 @@ fn run_recipe(
             train.len() - shared.synth_train.len(),
             held.len()
         );
-        let data = FitData { store: shared.prepared.store.clone(), train, valid: shared.synth_valid.to_vec() };
+        let data = FitData { store: prepared.store.clone(), train, valid: shared.synth_valid.to_vec() };
         run::fit(&make_net()?, config, shared.plan, data, &dir, 0, Arc::new(Mutex::new(BTreeMap::new())), shared.device)?;
         let trained = load_epoch(make_net()?, &dir, config.epochs)?;
         let samples: Vec<Sample> = held.iter().map(|&i| real_samples[i].as_ref().map(|s| s.0.clone()).unwrap_or_else(|| unreachable!())).collect();
-        let logits = logits_of(&trained, shared.prepared.store.clone(), samples, shared.device)?;
+        let logits = logits_of(&trained, prepared.store.clone(), samples, shared.device)?;
         let fold_predictions: Vec<OutOfFold> = held
             .iter()
             .zip(logits)
@@ -427,7 +493,7 @@ fn run_recipe(
     let mut json_report = report.to_json();
     json_report["command"] = json!(options.command);
     json_report["config"] = serde_json::to_value(config)?;
-    json_report["seconds"] = json!({ "folds_this_process": fold_seconds, "extraction": shared.prepared.extraction });
+    json_report["seconds"] = json!({ "folds_this_process": fold_seconds, "extraction": shared.prepared.map(|p| p.extraction.clone()) });
     std::fs::write(out.join("cv.json"), serde_json::to_string_pretty(&json_report)? + "\n")?;
     std::fs::write(out.join("predictions.json"), serde_json::to_string(&predictions)?)?;
     println!("{markdown}");
