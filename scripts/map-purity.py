@@ -4,13 +4,14 @@
 Reads the clusters.csv that `glitchscope cluster` writes (key, label, ..., cluster) and prints, over the
 glitches that HDBSCAN put in a cluster (not outliers): purity = share of glitches whose label is their
 cluster's majority label, the outlier share, and the number of clusters.
-Usage: scripts/map-purity.py CLUSTERS_CSV
+Usage: scripts/map-purity.py CLUSTERS_CSV [EXCLUDED_LABEL ...]   (e.g. Fast_Scattering Unlabeled)
 """
 import collections
 import csv
 import sys
 
-rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["label"]]
+excluded = set(sys.argv[2:])
+rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["label"] and r["label"] not in excluded]
 clustered = [r for r in rows if r["cluster"] != "-1"]
 by_cluster = collections.defaultdict(collections.Counter)
 for r in clustered:
