@@ -127,12 +127,12 @@ mod tests {
     fn perfectly_calibrated_bins_have_no_error_and_overconfidence_has() {
         // 10 predictions at 0.8, 8 right: calibrated.
         let mut p: Vec<(f32, bool)> = (0..10).map(|i| (0.8, i < 8)).collect();
-        assert!(reliability(&p).ece < 1e-9);
+        assert!(reliability(&p).ece < 1e-5, "f32 confidences: only rounding");
         // 10 at 0.99 with 5 right: 49 points off, over half of the glitches.
         p.extend((0..10).map(|i| (0.99, i < 5)));
         let r = reliability(&p);
-        assert!((r.ece - 24.5).abs() < 1e-6, "{}", r.ece);
-        assert!((r.mce - 49.0).abs() < 1e-6);
+        assert!((r.ece - 24.5).abs() < 1e-4, "{}", r.ece);
+        assert!((r.mce - 49.0).abs() < 1e-4);
         assert_eq!(r.bins.iter().map(|b| b.count).sum::<usize>(), 20);
     }
 

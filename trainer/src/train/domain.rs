@@ -137,7 +137,8 @@ mod tests {
         let before = p.clone();
         rescale_colours(&mut p, 1.0, 0.0);
         let max_diff = p.pixels().zip(before.pixels()).flat_map(|(a, b)| (0..3).map(move |c| a.0[c].abs_diff(b.0[c]))).max();
-        assert!(max_diff.unwrap() <= 3, "{max_diff:?}");
+        // The inverse lookup works on 5-bit colour cells, so a colour can come back as a neighbouring entry.
+        assert!(max_diff.unwrap() <= 8, "{max_diff:?}");
     }
 
     #[test]
