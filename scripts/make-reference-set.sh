@@ -6,8 +6,8 @@
 #
 # Which glitches: from the default run's split (~/.cache/glitchscope/cv/default/final/split.csv, written by
 # scripts/make-default-model.sh) every validation glitch (synthetic and real) plus the real training glitches, so
-# the set holds every real example we have but no synthetic glitch the head was trained on. About 600 glitches,
-# 1.5 MB. Rerun it after retraining the default model (the embeddings belong to the weights).
+# the set holds every real example we have but no synthetic glitch the head was trained on. About 480 glitches,
+# 1.2 MB. Rerun it after retraining the default model (the embeddings belong to the weights).
 #
 # Usage: scripts/make-reference-set.sh [SPLIT_CSV] [OUT]
 set -euo pipefail

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::labels::O1_CLASSES;
-use crate::model::LiteVariant;
+use crate::model::{Fusion, LiteVariant};
 
 /// Version tag written into every card; a card of another format is refused with a clear message.
 pub const CARD_FORMAT: &str = "glitchscope-model-card/1";
@@ -25,6 +25,10 @@ pub struct ModelCard {
     pub labels: Vec<String>,
     /// Backbone, `lite0`, `lite1` or `lite2`.
     pub backbone: String,
+    /// How the views are fused before the head: `concat` (also when absent, as in every older card) or
+    /// `attention` (see `model::fusion`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fusion: Option<String>,
     /// Network input and preprocessing.
     pub input: InputSpec,
     /// View durations in slot order, seconds (0.5, 1, 2, 4).
@@ -142,6 +146,9 @@ impl ModelCard {
         if self.backbone().is_none() {
             return invalid(format!("unknown backbone {:?} (expected lite0, lite1 or lite2)", self.backbone));
         }
+        if self.fusion().is_none() {
+            return invalid(format!("unknown fusion {:?} (expected concat or attention)", self.fusion.as_deref().unwrap_or_default()));
+        }
         if !(32..=1024).contains(&self.input.height) || !(32..=1024).contains(&self.input.width) {
             return invalid(format!("input size {}x{} is outside 32..1024", self.input.height, self.input.width));
         }
@@ -183,6 +190,11 @@ impl ModelCard {
         LiteVariant::from_name(&self.backbone)
     }
 
+    /// The view fusion (`concat` when the card does not say; `None` for an unknown name).
+    pub fn fusion(&self) -> Option<Fusion> {
+        Fusion::from_name(self.fusion.as_deref().unwrap_or("concat"))
+    }
+
     /// Whether the labels are the 22 Gravity Spy O1 classes in the canonical order.
     pub fn has_o1_labels(&self) -> bool {
         self.labels.iter().map(String::as_str).eq(O1_CLASSES.iter().copied())
@@ -205,6 +217,7 @@ mod tests {
             description: String::new(),
             labels: O1_CLASSES.iter().map(|s| s.to_string()).collect(),
             backbone: "lite0".into(),
+            fusion: None,
             input: InputSpec { height: 176, width: 208, preprocessing: String::new() },
             views: vec![0.5, 1.0, 2.0, 4.0],
             weights: WeightsSpec { file: "w.bpk".into(), sha256: "a".repeat(64), bytes: 1, dtype: "f16".into() },
@@ -269,6 +282,19 @@ mod tests {
             let json = card().to_json().replacen("0.5", bad, 1);
             assert!(ModelCard::from_json("c.json", &json).unwrap_err().to_string().contains("view duration"), "{bad}");
         }
+    }
+
+    #[test]
+    fn fusion_defaults_to_concat_and_unknown_names_are_refused() {
+        let plain = card();
+        assert!(!plain.to_json().contains("fusion"), "older readers must still read a concat card");
+        assert_eq!(plain.fusion(), Some(Fusion::Concat));
+        let mut c = card();
+        c.fusion = Some("attention".into());
+        assert_eq!(ModelCard::from_json("c.json", &c.to_json()).unwrap().fusion(), Some(Fusion::Attention));
+        c.fusion = Some("mean".into());
+        let e = ModelCard::from_json("c.json", &c.to_json()).unwrap_err().to_string();
+        assert!(e.contains("c.json") && e.contains("unknown fusion \"mean\""), "{e}");
     }
 
     #[test]

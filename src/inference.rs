@@ -50,7 +50,12 @@ impl Classifier {
     pub fn from_card(card: ModelCard, weights_path: &str, weights_bytes: Vec<u8>, device: &Device) -> Result<Self, LoadError> {
         weights::verify_sha256(weights_path, &weights_bytes, &card.weights.sha256)?;
         let backbone = card.backbone().expect("validated card has a known backbone");
-        let mut model = GlitchNetConfig::new().with_backbone(backbone).with_num_classes(card.labels.len()).init(device);
+        let fusion = card.fusion().expect("validated card has a known fusion");
+        let mut model = GlitchNetConfig::new()
+            .with_backbone(backbone)
+            .with_num_classes(card.labels.len())
+            .with_fusion(fusion)
+            .init(device);
         weights::load_burnpack(&mut model, weights_path, weights_bytes)?;
         Ok(Self { model, card, device: device.clone() })
     }

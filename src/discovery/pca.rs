@@ -166,7 +166,7 @@ fn orthonormalise(vs: &mut [Vec<f32>]) {
 
 /// Eigen-decomposition of a small symmetric matrix (row-major, overwritten) by cyclic Jacobi rotations.
 /// Returns the eigenvalues and the eigenvectors as columns of a row-major matrix.
-pub(crate) fn symmetric_eigen(a: &mut [f64], n: usize) -> (Vec<f64>, Vec<f64>) {
+pub fn symmetric_eigen(a: &mut [f64], n: usize) -> (Vec<f64>, Vec<f64>) {
     let mut v = vec![0.0f64; n * n];
     for i in 0..n {
         v[i * n + i] = 1.0;

@@ -1,8 +1,10 @@
 //! The networks. Nothing here knows about files, URLs or the browser.
 
 pub mod efficientnet;
+pub mod fusion;
 pub mod glitchnet;
 pub mod weights;
 
 pub use efficientnet::{EfficientNet, EfficientNetConfig, HEAD_CHANNELS, LiteVariant};
+pub use fusion::Fusion;
 pub use glitchnet::{BatchError, GlitchBatch, GlitchNet, GlitchNetConfig, GlitchOutput, NUM_VIEWS};

@@ -43,6 +43,9 @@ enum Command {
     Cluster(cmd::cluster::ClusterArgs),
     /// Nearest neighbours of one glitch by cosine similarity, in an embeddings file and a reference set.
     Similar(cmd::similar::SimilarArgs),
+    /// Per class, how far synthetic glitches are from real ones (Fréchet distance, nearest-neighbour ratio,
+    /// real-vs-synthetic AUROC on ImageNet features, sim-to-real recall); scripts/realism.sh makes the inputs.
+    Realism(cmd::realism::RealismArgs),
 }
 
 fn main() {
@@ -59,6 +62,7 @@ fn main() {
         Command::Embed(args) => cmd::embed::run(args),
         Command::Cluster(args) => cmd::cluster::run(args),
         Command::Similar(args) => cmd::similar::run(args),
+        Command::Realism(args) => cmd::realism::run(args),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

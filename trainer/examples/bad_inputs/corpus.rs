@@ -330,6 +330,7 @@ fn card(name: &str) -> ModelCard {
         description: "bad-input corpus: random weights, not for science".into(),
         labels: O1_CLASSES.iter().map(|s| s.to_string()).collect(),
         backbone: "lite0".into(),
+        fusion: None,
         input: InputSpec { height: 176, width: 208, preprocessing: String::new() },
         views: vec![0.5, 1.0, 2.0, 4.0],
         weights: WeightsSpec { file: String::new(), sha256: String::new(), bytes: 0, dtype: "f16".into() },

@@ -56,6 +56,7 @@ pub fn untrained_card(variant: LiteVariant, height: usize, width: usize) -> Mode
             .into(),
         labels: O1_CLASSES.iter().map(|s| s.to_string()).collect(),
         backbone: variant.name().into(),
+        fusion: None,
         input: InputSpec { height, width, preprocessing: String::new() },
         views: vec![0.5, 1.0, 2.0, 4.0],
         weights: WeightsSpec { file: String::new(), sha256: String::new(), bytes: 0, dtype: "f16".into() },

@@ -8,6 +8,7 @@ pub mod eval;
 pub mod gallery;
 pub mod init;
 pub mod qtransform;
+pub mod realism;
 pub mod similar;
 pub mod synth;
 pub mod train;

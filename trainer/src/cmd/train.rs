@@ -99,6 +99,9 @@ pub struct TrainArgs {
     /// Probability of dropping each view of a training glitch, one always kept [default: 0.2].
     #[arg(long)]
     pub view_dropout: Option<f64>,
+    /// concat or attention: how the views are fused before the head [default: concat].
+    #[arg(long)]
+    pub fusion: Option<String>,
     /// Picture-level augmented copies of every training view (colour scale, O2-like JPEG, crop jitter) [default: 0].
     #[arg(long)]
     pub copies: Option<usize>,
@@ -161,7 +164,7 @@ impl TrainArgs {
         set!(backbone, init, mode, height, width, views, epochs, batch_size, lr, weight_decay, schedule, min_lr,
              step_epochs, step_gamma, dropout, batch_norm, time_shift, freq_shift, brightness, contrast, view_dropout,
              valid_fraction, test_fraction, patience, monitor, seed, device, out, copies, colour_gain, colour_offset,
-             jpeg, crop_jitter, real_weight, label_smoothing);
+             jpeg, crop_jitter, real_weight, label_smoothing, fusion);
         if let Some(v) = &self.imagenet {
             c.imagenet_weights = Some(v.clone());
             n += 1;

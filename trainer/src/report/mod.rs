@@ -3,3 +3,4 @@
 pub mod calibration;
 pub mod metrics;
 pub mod plots;
+pub mod realism;

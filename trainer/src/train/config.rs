@@ -8,7 +8,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use burn::config::Config;
-use glitchscope::model::LiteVariant;
+use glitchscope::model::{Fusion, LiteVariant};
 use glitchscope::views::Duration;
 
 use super::history::Monitor;
@@ -89,6 +89,10 @@ pub struct TrainConfig {
     /// Probability of dropping each view of a training glitch (at least one view is always kept).
     #[config(default = 0.2)]
     pub view_dropout: f64,
+    /// How the views are fused before the head: `concat` (slots side by side) or `attention` (weighted sum over
+    /// the present views, `glitchscope::model::fusion`).
+    #[config(default = "String::from(\"concat\")")]
+    pub fusion: String,
     /// Picture-level augmented copies made of every training view before preprocessing (`domain.rs`: colour
     /// scale, O2-like JPEG subjects, crop jitter); training draws the view or one of its copies. Works in every
     /// mode, because the copies go through the frozen part once like the views themselves. 0: none.
@@ -184,6 +188,7 @@ pub struct Plan {
     pub freeze_bn: bool,
     /// View slots kept (indices into 0.5, 1, 2, 4 s).
     pub slots: Vec<usize>,
+    pub fusion: Fusion,
 }
 
 impl TrainConfig {
@@ -221,6 +226,9 @@ impl TrainConfig {
             "frozen" => true,
             "train" => false,
             other => bail!("batch_norm {other:?} is not one of auto, frozen, train"),
+        };
+        let Some(fusion) = Fusion::from_name(&self.fusion) else {
+            bail!("fusion {:?} is not one of concat, attention", self.fusion);
         };
         let mut slots = Vec::new();
         for &v in &self.views {
@@ -297,7 +305,7 @@ impl TrainConfig {
                 bail!("mode last-{n}: {} has only {blocks} blocks", variant.name());
             }
         }
-        Ok(Plan { variant, imagenet, mode, schedule, monitor, freeze_bn, slots })
+        Ok(Plan { variant, imagenet, mode, schedule, monitor, freeze_bn, slots, fusion })
     }
 
     /// Read a JSON config that may list only some fields; the others keep their defaults. Unknown fields are

@@ -61,7 +61,7 @@ pub struct CvOptions {
 /// most any recipe asks for).
 const RECIPE_OPTIONS: &[&str] = &[
     "epochs", "batch_size", "lr", "weight_decay", "schedule", "min_lr", "step_epochs", "step_gamma", "dropout",
-    "view_dropout", "balanced", "real_weight", "label_smoothing", "seed", "copies",
+    "view_dropout", "balanced", "real_weight", "label_smoothing", "seed", "copies", "fusion",
 ];
 
 /// Read a grid file: a JSON object of recipes, each an object of [`RECIPE_OPTIONS`].
@@ -222,11 +222,13 @@ pub fn cross_validate(mut config: TrainConfig, options: CvOptions) -> Result<()>
     // --- The network and, once for all folds, what its frozen part makes of every view.
     // A fresh network for every use: Burn's batch-norm running statistics are shared between clones of a
     // module, so a record loaded into a clone would reach into the others (and into the checkpoint file).
-    let make_net = || -> Result<glitchscope::model::GlitchNet> {
+    // The network of a recipe: its dropout and fusion (the backbone and what is frozen are the same for all).
+    let make_net = |c: &TrainConfig| -> Result<glitchscope::model::GlitchNet> {
         let mut net = GlitchNetConfig::new()
             .with_backbone(plan.variant)
             .with_num_classes(O1_CLASSES.len())
-            .with_dropout(config.dropout)
+            .with_dropout(c.dropout)
+            .with_fusion(c.plan()?.fusion)
             .init(&device);
         if plan.imagenet {
             load_imagenet(&mut net.backbone, Path::new(config.imagenet_weights.as_deref().unwrap_or_default()))?;
@@ -236,7 +238,7 @@ pub fn cross_validate(mut config: TrainConfig, options: CvOptions) -> Result<()>
         }
         Ok(net)
     };
-    let net = make_net()?;
+    let net = make_net(&config)?;
     let stage = match plan.mode {
         Mode::All => Stage::Images,
         Mode::Frozen => Stage::Embeddings,
@@ -284,7 +286,6 @@ pub fn cross_validate(mut config: TrainConfig, options: CvOptions) -> Result<()>
             folds: &folds,
             synth_train: &synth_train,
             synth_valid: &synth_valid,
-            plan: &plan,
             device: &device,
         };
         for ((name, recipe), (recipe_config, dir)) in recipes.iter().zip(&recipe_configs) {
@@ -343,8 +344,9 @@ pub fn cross_validate(mut config: TrainConfig, options: CvOptions) -> Result<()>
         train.extend(real_samples.iter().flatten().map(|s| s.0.clone()));
         println!("final model: training on {} glitches (all real ones included)", train.len());
         let data = FitData { store: prepared.store.clone(), train, valid: synth_valid.clone() };
-        run::fit(&make_net()?, &config, &plan, data, &dir, 0, Arc::new(Mutex::new(BTreeMap::new())), &device)?;
-        let trained = load_epoch(make_net()?, &dir, config.epochs)?;
+        let plan = config.plan()?;
+        run::fit(&make_net(&config)?, &config, &plan, data, &dir, 0, Arc::new(Mutex::new(BTreeMap::new())), &device)?;
+        let trained = load_epoch(make_net(&config)?, &dir, config.epochs)?;
         let calibration = Calibration {
             temperature: report.temperature as f32,
             method: format!(
@@ -385,7 +387,6 @@ struct Shared<'a> {
     folds: &'a [usize],
     synth_train: &'a [Sample],
     synth_valid: &'a [Sample],
-    plan: &'a super::config::Plan,
     device: &'a burn::tensor::Device,
 }
 
@@ -396,6 +397,12 @@ const RECIPE: &str = "recipe.json";
 fn fingerprint(config: &TrainConfig, options: &CvOptions) -> Result<serde_json::Value> {
     let mut f = serde_json::to_value(config)?;
     f["out"] = json!(null);
+    // Folds saved before fusion was an option were made with concat: the same fingerprint.
+    if config.fusion == "concat" {
+        if let Some(map) = f.as_object_mut() {
+            map.remove("fusion");
+        }
+    }
     f["real"] = json!(options.real);
     f["folds"] = json!(options.folds);
     Ok(f)
@@ -427,9 +434,10 @@ fn run_recipe(
     config: &TrainConfig,
     options: &CvOptions,
     out: &Path,
-    make_net: &dyn Fn() -> Result<glitchscope::model::GlitchNet>,
+    make_net: &dyn Fn(&TrainConfig) -> Result<glitchscope::model::GlitchNet>,
 ) -> Result<(Report, usize)> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let plan = config.plan()?;
     // --- The folds.
     let mut predictions: Vec<OutOfFold> = Vec::new();
     let mut fold_seconds = Vec::new();
@@ -463,8 +471,8 @@ fn run_recipe(
             held.len()
         );
         let data = FitData { store: prepared.store.clone(), train, valid: shared.synth_valid.to_vec() };
-        run::fit(&make_net()?, config, shared.plan, data, &dir, 0, Arc::new(Mutex::new(BTreeMap::new())), shared.device)?;
-        let trained = load_epoch(make_net()?, &dir, config.epochs)?;
+        run::fit(&make_net(config)?, config, &plan, data, &dir, 0, Arc::new(Mutex::new(BTreeMap::new())), shared.device)?;
+        let trained = load_epoch(make_net(config)?, &dir, config.epochs)?;
         let samples: Vec<Sample> = held.iter().map(|&i| real_samples[i].as_ref().map(|s| s.0.clone()).unwrap_or_else(|| unreachable!())).collect();
         let logits = logits_of(&trained, prepared.store.clone(), samples, shared.device)?;
         let fold_predictions: Vec<OutOfFold> = held

@@ -118,6 +118,7 @@ pub fn train(config: TrainConfig, options: RunOptions) -> Result<()> {
         .with_backbone(plan.variant)
         .with_num_classes(O1_CLASSES.len())
         .with_dropout(config.dropout)
+        .with_fusion(plan.fusion)
         .init(&device);
     if plan.imagenet {
         let path = config.imagenet_weights.as_deref().unwrap_or_default();
@@ -752,6 +753,8 @@ pub fn base_card(config: &TrainConfig, plan: &Plan, spec: InputSpec) -> ModelCar
         config.data.join(", ")
     );
     card.input.preprocessing = glitchscope::preprocess::description(spec);
+    // Older readers know only concat, and a card without the field means concat: write it only when needed.
+    card.fusion = (plan.fusion != glitchscope::model::Fusion::Concat).then(|| plan.fusion.name().to_string());
     card
 }
 
