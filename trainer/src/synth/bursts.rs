@@ -159,6 +159,13 @@ pub fn low_frequency_burst(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
 }
 
 pub fn extremely_loud(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
+    // v3: the real O1 Extremely_Loud images are of two kinds. One is a glitch so loud that it saturates a wide
+    // low-frequency fan (20-100 Hz over the whole 0.5 s view) under a spike to the top of the plot; the other
+    // (and the 4 s view of the first) has an almost uniformly dark background with no noise texture: the
+    // detector was disturbed (ringing down, losing lock) for most of the block, so the median ASD that whitens
+    // the plot is many times the quiet noise and everything but the glitch falls below the colour scale. The
+    // second kind needs that long disturbance in the block, outside a quiet gap around the trigger whose edges
+    // show at the sides of the 4 s view (H1_0ZGcigamqD: a faint corner at +1.5 s and 20-40 Hz).
     let snr = log_uniform(rng, 300.0, 2000.0);
     let t0 = uniform(rng, -0.02, 0.02);
     let f_core = log_uniform(rng, 60.0, 300.0);
@@ -176,5 +183,39 @@ pub fn extremely_loud(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
         let p = phase(rng);
         c.layer(uniform(rng, 0.2, 0.6), |c| c.sine_gaussian(t0 + dt, f, uniform(rng, 3.0, 12.0), 1.0, p));
     }
-    Design::new("upheaval", snr, f_core, 2.0 * spread).with("spread_s", spread).with("components", extra as f64 + 3.0)
+    let design = Design::new("upheaval", snr, f_core, 2.0 * spread).with("spread_s", spread).with("components", extra as f64 + 3.0);
+    if rng.random_bool(0.5) {
+        return design;
+    }
+    // The disturbed block: broadband (low-frequency heavy) noise `level` times the quiet noise's RMS per
+    // sample, everywhere but a gap around the trigger, slowly modulated.
+    c.scale_to_snr(snr);
+    let before = uniform(rng, 0.5, 3.0);
+    let after = uniform(rng, 0.3, 2.5);
+    let level = log_uniform(rng, 2.0, 8.0);
+    let (start, end) = (c.time(0), c.time(c.buf.len() - 1));
+    let period = uniform(rng, 2.0, 6.0);
+    let p = phase(rng);
+    let envelope = move |t: f64| {
+        let on = if t < 0.0 { tukey_edge(t, start, -before) } else { tukey_edge(t, after, end) };
+        on * (1.0 + 0.4 * (2.0 * PI * t / period + p).sin())
+    };
+    let samples = (c.range(start, -before).len() + c.range(after, end).len()) as f64;
+    c.layer(level * samples.sqrt(), |c| {
+        // Unit RMS each: the 10-100 Hz part has 20x the spectral density of the broadband part.
+        c.band_noise(rng, start, end, 10.0, 2000.0, envelope);
+        c.band_noise(rng, start, end, 10.0, 100.0, envelope);
+    });
+    let total = c.energy().sqrt();
+    Design { shape: "disturbed_block".into(), snr: total, ..design }
+        .with("glitch_snr", snr)
+        .with("quiet_before_s", before)
+        .with("quiet_after_s", after)
+        .with("disturbance_rms", level)
+}
+
+/// 1 inside [t0, t1] with 0.2 s raised-cosine ramps at both ends (0 outside): a disturbance that starts and
+/// stops within a fraction of a second.
+fn tukey_edge(t: f64, t0: f64, t1: f64) -> f64 {
+    super::waveform::tukey(t, t0 - 0.1, t1 + 0.1, 0.2)
 }

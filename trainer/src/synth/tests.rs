@@ -280,3 +280,35 @@ fn paired_doves_climb_then_curl_back_down() {
         assert!(top > before && top > after, "Paired_Doves #{i}: crossings before/top/after = {before}/{top}/{after}");
     }
 }
+
+#[test]
+fn extremely_loud_sometimes_disturbs_most_of_the_block() {
+    // The dark-background kind: the disturbance must fill most of the 2 s whitening segments (so their median
+    // rises) and leave the trigger itself quiet apart from the glitch.
+    let cfg = config();
+    let mut disturbed = 0;
+    for index in 0..12 {
+        let g = generate("Extremely_Loud", 21, index, &cfg).unwrap();
+        if g.params.design.shape != "disturbed_block" {
+            continue;
+        }
+        disturbed += 1;
+        let seg = (2.0 * cfg.sample_rate) as usize;
+        let rms: Vec<f64> = g.whitened_glitch.chunks(seg).map(|c| (c.iter().map(|x| x * x).sum::<f64>() / c.len() as f64).sqrt()).collect();
+        let loud = rms.iter().filter(|&&r| r > 1.5).count();
+        assert!(loud * 4 > rms.len() * 3, "#{index}: only {loud} of {} segments disturbed", rms.len());
+    }
+    assert!((3..=9).contains(&disturbed), "{disturbed} of 12 Extremely_Loud are of the disturbed kind (expected about half)");
+}
+
+#[test]
+fn none_of_the_above_is_a_mixture_led_by_low_blobs() {
+    let mut shapes = std::collections::BTreeMap::new();
+    for index in 0..60 {
+        let g = generate("None_of_the_Above", 4, index, &config()).unwrap();
+        *shapes.entry(g.params.design.shape.clone()).or_insert(0usize) += 1;
+    }
+    assert!(shapes.len() >= 6, "{shapes:?}");
+    let most = shapes.iter().max_by_key(|(_, n)| **n).unwrap().0.clone();
+    assert_eq!(most, "low_blob", "{shapes:?}");
+}
