@@ -281,11 +281,11 @@ mod tests {
             let net = GlitchNetConfig::new().with_num_classes(5).with_fusion(fusion).init(&device);
             assert_eq!(net.fusion(), fusion);
             let (batch, views) = batch_and_views(&device);
-            let logits = net.head_on_views(&batch, views.clone()).into_data().to_vec::<f32>().unwrap();
-            let parts = net.view_contributions(&batch, views).into_data().to_vec::<f32>().unwrap();
+            let logits = net.head_on_views(&batch, views.clone()).into_data().try_into_vec::<f32>().unwrap();
+            let parts = net.view_contributions(&batch, views).into_data().try_into_vec::<f32>().unwrap();
             let width = fusion.head_inputs() - NUM_VIEWS;
             let zeros = Tensor::zeros([2, width], &device);
-            let rest = net.head.forward(Tensor::cat(vec![zeros, batch.mask(&device)], 1)).into_data().to_vec::<f32>().unwrap();
+            let rest = net.head.forward(Tensor::cat(vec![zeros, batch.mask(&device)], 1)).into_data().try_into_vec::<f32>().unwrap();
             for c in 0..5 {
                 let g0 = parts[c] + parts[5 + c] + rest[c];
                 let g1 = parts[10 + c] + rest[5 + c];
@@ -303,10 +303,10 @@ mod tests {
         device.seed(11);
         let net = GlitchNetConfig::new().with_num_classes(5).with_fusion(Fusion::Attention).init(&device);
         let (batch, views) = batch_and_views(&device);
-        let w = net.view_weights(&batch, views.clone()).unwrap().into_data().to_vec::<f32>().unwrap();
+        let w = net.view_weights(&batch, views.clone()).unwrap().into_data().try_into_vec::<f32>().unwrap();
         assert!((w[0] + w[1] - 1.0).abs() < 1e-5 && w[0] > 0.0 && w[1] > 0.0, "{w:?}");
         assert!((w[2] - 1.0).abs() < 1e-6, "{w:?}");
-        let scaled = net.view_weights(&batch, views * 25.0).unwrap().into_data().to_vec::<f32>().unwrap();
+        let scaled = net.view_weights(&batch, views * 25.0).unwrap().into_data().try_into_vec::<f32>().unwrap();
         assert!((scaled[0] - w[0]).abs() > 1e-3, "weights do not depend on the views: {w:?} vs {scaled:?}");
         assert!(GlitchNetConfig::new().init(&device).view_weights(&batch, Tensor::zeros([3, HEAD_CHANNELS], &device)).is_none());
     }

@@ -166,6 +166,34 @@ describe('Firefox ESR', { skip: SKIP }, () => {
     assert.ok(message.includes(BROKEN) && message.length > BROKEN.length + 10, `the broken file's message says nothing: ${message}`);
     console.log(`# firefox: ${message}`);
     writeFileSync(join(ARTIFACTS, 'firefox-app.png'), await driver.takeScreenshot(), 'base64');
+
+    // A drop on the drop zone (Firefox's DataTransfer and DragEvent), with a File made in the page.
+    await driver.executeAsyncScript(`
+      const done = arguments[arguments.length - 1];
+      fetch('samples/o1_full_plots/Blip/H1_0VKvV8c8Ra_spectrogram_2.0.png').then((r) => r.arrayBuffer()).then((bytes) => {
+        const data = new DataTransfer();
+        data.items.add(new File([bytes], 'H1_0VKvV8c8Ra_spectrogram_2.0.png', { type: 'image/png' }));
+        document.getElementById('drop-zone').dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
+        done();
+      });`);
+    const dropped = By.css('article.glitch[data-key="H1_0VKvV8c8Ra"][data-ok="true"]');
+    await driver.wait(until.elementLocated(dropped), TIMEOUT);
+    assert.equal((await driver.findElements(By.css('article.glitch[data-key="H1_0VKvV8c8Ra"] ol.top5 li'))).length, 5);
+  });
+
+  test('auto picks a backend that loads (WebGPU only on a real adapter, else the CPU)', async () => {
+    await driver.get(`${server.origin}/index.html?backend=auto`);
+    const status = await driver.findElement(By.id('status'));
+    await driver.wait(async () => ['ok', 'error'].includes(await status.getAttribute('data-state')), TIMEOUT);
+    assert.equal(await status.getAttribute('data-state'), 'ok', `auto did not load: ${await status.getText()}`);
+    const backend = await driver.findElement(By.id('model-info')).getAttribute('data-backend');
+    const adapter = await driver.executeAsyncScript(`
+      const done = arguments[arguments.length - 1];
+      if (!navigator.gpu) return done('no navigator.gpu');
+      navigator.gpu.requestAdapter().then((a) => done(a ? 'an adapter' : 'no adapter'), (e) => done('error ' + e));`);
+    console.log(`# firefox auto: ${backend} (WebGPU here: ${adapter})`);
+    assert.ok(['cpu', 'webgpu'].includes(backend), backend);
+    if (adapter !== 'an adapter') assert.equal(backend, 'cpu', 'without an adapter auto must take the CPU backend');
   });
 
   test('the widget in the host page classifies its subject', async () => {
