@@ -16,7 +16,7 @@ wasm-pack test --release --headless --chrome . --test web
 echo "== wasm tests in headless Firefox ESR (wasm-pack test --headless --firefox)"
 wasm-pack test --release --headless --firefox . --test web
 
-echo "== end-to-end browser tests (playwright-core + Debian chromium)"
+echo "== end-to-end browser tests (playwright-core + Debian chromium; selenium-webdriver + Firefox ESR)"
 scripts/build-web.sh
 [ -d tests/e2e/node_modules/playwright-core ] || (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
 (cd tests/e2e && npm test)
