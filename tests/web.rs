@@ -59,6 +59,15 @@ async fn glitchnet_forward_on_cpu_in_the_browser() {
     assert!(logits.iter().chain(&emb).all(|v| v.is_finite()));
     // The two glitches differ, so must their outputs.
     assert!(logits[..22].iter().zip(&logits[22..]).any(|(a, b)| (a - b).abs() > 1e-4));
+
+    // What the page runs: the same network with its batch norms folded into the convolutions.
+    let mut folded = model_on(&device, weights());
+    folded.backbone.fold_batch_norms();
+    let (folded_logits, folded_emb) = run(&folded, &device).await;
+    let max_diff = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+    let (dl, de) = (max_diff(&logits, &folded_logits), max_diff(&emb, &folded_emb));
+    console_log!("folded vs plain batch norms: max |dlogit| {dl:.2e}, max |dembedding| {de:.2e}");
+    assert!(dl < 1e-4 && de < 1e-4, "folding changed the outputs: logits {dl}, embeddings {de}");
 }
 
 /// `navigator.userAgent` of the browser running the tests.
