@@ -3,13 +3,13 @@
 #   1. 60 synthetic glitches per class (seed 2026; generator v2, hence the folder name),
 #   2. `glitchscope cv`: 2-fold cross-validation over every labelled real Gravity Spy glitch of the 22 O1 classes
 #      in ../shared/data/real, each fold trained on the synthetic data + the other fold's real glitches:
-#      ImageNet EfficientNet-Lite0, last 4 blocks + head fine-tuned at 176x208 on all four views, for each
-#      training recipe of scripts/default-grid.json (picture-level augmented copies or not, real glitches
-#      weighted up, label smoothing); then (--export) the recipe with the best macro recall is trained on
-#      everything, calibrated with the temperature fitted on its out-of-fold predictions, and exported as fp16
-#      with the CV metrics in the card (docs/cross-validation.md has the tables),
+#      ImageNet EfficientNet-Lite0 with all layers fine-tuned at 88x104 on all four views (the recipe the
+#      cross-validation chose over the last 4 blocks and the frozen backbone, docs/cross-validation.md; the
+#      recipe grids of scripts/default-grid.json and fusion-grid.json were compared with the last 4 blocks);
+#      then (--export) it is trained on everything, calibrated with the temperature fitted on its out-of-fold
+#      predictions, and exported as fp16 with the CV metrics in the card,
 #   3. the reference set models/default.gsref for the unfamiliar score and similarity search.
-# About 1.5 hours on 2 CPU cores; finished folds are kept in ~/.cache/glitchscope/cv/default and not redone.
+# About 1 hour on 2 CPU cores; finished folds are kept in ~/.cache/glitchscope/cv/all-88 and not redone.
 # Usage: scripts/make-default-model.sh [IMAGENET_PTH]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,9 +23,9 @@ cargo build --release -p glitchscope-trainer
 bin="$CARGO_TARGET_DIR/release/glitchscope"
 synth="$work/data/synth-v2-s2026-n60"
 [ -f "$synth/synth.json" ] || "$bin" synth --out "$synth" --per-class 60 --seed 2026
-run="$work/cv/default"
-"$bin" cv --data "$synth" --real "$real" --folds 2 --out "$run" --imagenet "$pth" --mode last-4 --epochs 5 \
-  --valid-fraction 0.1 --seed 1 --grid scripts/default-grid.json --export
+run="$work/cv/all-88"
+"$bin" cv --data "$synth" --real "$real" --folds 2 --out "$run" --imagenet "$pth" --mode all --height 88 \
+  --width 104 --epochs 5 --valid-fraction 0.1 --seed 1 --export
 # The card names its weights file relative to itself: rename model.* to default.*.
 python3 - "$run/final/model.json" models/default.json <<'PY'
 import json, sys

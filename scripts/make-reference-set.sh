@@ -4,7 +4,7 @@
 # uses it for the "Unfamiliar" column and for similarity search against known glitches; the model card points to it
 # with its optional "reference" field.
 #
-# Which glitches: from the default run's split (~/.cache/glitchscope/cv/default/final/split.csv, written by
+# Which glitches: from the default run's split (~/.cache/glitchscope/cv/all-88/final/split.csv, written by
 # scripts/make-default-model.sh) every validation glitch (synthetic and real) plus the real training glitches, so
 # the set holds every real example we have but no synthetic glitch the head was trained on. About 480 glitches,
 # 1.2 MB. Rerun it after retraining the default model (the embeddings belong to the weights).
@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-split="${1:-$HOME/.cache/glitchscope/cv/default/final/split.csv}"
+split="${1:-$HOME/.cache/glitchscope/cv/all-88/final/split.csv}"
 out="${2:-models/default.gsref}"
 [ -f "$split" ] || { echo "make-reference-set.sh: $split is missing (run scripts/make-default-model.sh)" >&2; exit 1; }
 cargo build --release -p glitchscope-trainer
