@@ -9,16 +9,11 @@ import { existsSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  ARTIFACTS, HAS_SHARED, REPO, SHARED_REAL, SKIP_NO_SHARED, cspViolations, foreignRequests, launchBrowser,
-  requireWasmPackage, startServer,
+  ARTIFACTS, BROKEN, DURATIONS, HAS_SHARED, PAGE_GLITCHES, REPO, SHARED_REAL, SKIP_NO_SHARED, cspViolations,
+  foreignRequests, launchBrowser, requireWasmPackage, startServer, writePageInputs,
 } from './helpers.mjs';
 
-const GLITCHES = [
-  { key: 'H1_0Sug0tqkoL', label: 'Blip' },
-  { key: 'L1_FOjcfFqddp', label: 'Whistle' },
-];
-const DURATIONS = ['0.5', '1.0', '2.0', '4.0'];
-const BROKEN = 'H1_Broken00000_spectrogram_1.0.png'; // a real PNG cut short
+const GLITCHES = PAGE_GLITCHES;
 const TEXT_AS_PNG = 'notes.png'; // text with an image name
 const NOT_IMAGE = 'readme.txt'; // screened out by name before it reaches the worker
 // Timeouts are generous: 2 shared cores, and WebGPU here is SwiftShader (software).
@@ -62,16 +57,7 @@ before(async () => {
   server = await startServer();
   browser = await launchBrowser();
   inputDir = mkdtempSync(join(tmpdir(), 'glitchscope-inputs-'));
-  if (HAS_SHARED) {
-    for (const { key, label } of GLITCHES) {
-      for (const d of DURATIONS) {
-        const name = `${key}_spectrogram_${d}.png`;
-        copyFileSync(join(SHARED_REAL, 'o1_full_plots', label, name), join(inputDir, name));
-      }
-    }
-    const png = readFileSync(join(SHARED_REAL, 'o1_full_plots', 'Blip', 'H1_0VKvV8c8Ra_spectrogram_1.0.png'));
-    writeFileSync(join(inputDir, BROKEN), png.subarray(0, 3000));
-  }
+  if (HAS_SHARED) writePageInputs(inputDir);
   writeFileSync(join(inputDir, TEXT_AS_PNG), 'These are my notes, not a spectrogram.\n');
   writeFileSync(join(inputDir, NOT_IMAGE), 'not an image at all\n');
 });

@@ -8,13 +8,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Builder, By, until } from 'selenium-webdriver';
 import firefox from 'selenium-webdriver/firefox.js';
-import { ARTIFACTS, HAS_SHARED, REPO, SHARED_REAL, requireWasmPackage, startServer } from './helpers.mjs';
+import {
+  ARTIFACTS, BROKEN, DURATIONS, HAS_SHARED, PAGE_GLITCHES, REPO, SHARED_REAL, requireWasmPackage, startServer, writePageInputs,
+} from './helpers.mjs';
 
 const FIREFOX = process.env.FIREFOX ?? '/usr/bin/firefox-esr';
 const GECKODRIVER = [process.env.GECKODRIVER, join(homedir(), '.cargo', 'bin', 'geckodriver'), '/usr/local/bin/geckodriver', '/usr/bin/geckodriver']
@@ -27,12 +29,7 @@ const SKIP = !existsSync(FIREFOX)
       ? `needs real Gravity Spy images at ${SHARED_REAL}`
       : false;
 
-const GLITCHES = [
-  { key: 'H1_0Sug0tqkoL', label: 'Blip' },
-  { key: 'L1_FOjcfFqddp', label: 'Whistle' },
-];
-const DURATIONS = ['0.5', '1.0', '2.0', '4.0'];
-const BROKEN = 'H1_Broken00000_spectrogram_1.0.png'; // a real PNG cut short
+const GLITCHES = PAGE_GLITCHES;
 const TIMEOUT = 480_000; // 2 shared cores
 
 let server;
@@ -70,14 +67,7 @@ before(async () => {
   server = await startServer();
   proxy = await startProxy(server.origin);
   inputDir = mkdtempSync(join(tmpdir(), 'glitchscope-firefox-'));
-  for (const { key, label } of GLITCHES) {
-    for (const d of DURATIONS) {
-      const name = `${key}_spectrogram_${d}.png`;
-      copyFileSync(join(SHARED_REAL, 'o1_full_plots', label, name), join(inputDir, name));
-    }
-  }
-  const png = readFileSync(join(SHARED_REAL, 'o1_full_plots', 'Blip', 'H1_0VKvV8c8Ra_spectrogram_1.0.png'));
-  writeFileSync(join(inputDir, BROKEN), png.subarray(0, 3000));
+  writePageInputs(inputDir);
 
   const options = new firefox.Options()
     .setBinary(FIREFOX)

@@ -1,7 +1,7 @@
 // Shared helpers of the end-to-end tests: paths, the static server, the browser, and what the page did.
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -152,4 +152,24 @@ export function foreignRequests(requests, origin) {
 
 export async function cspViolations(page) {
   return page.evaluate(() => window.__cspViolations ?? []);
+}
+
+/** The real glitches both page tests (Chromium and Firefox) classify, their views, and a truncated PNG. */
+export const PAGE_GLITCHES = [
+  { key: 'H1_0Sug0tqkoL', label: 'Blip' },
+  { key: 'L1_FOjcfFqddp', label: 'Whistle' },
+];
+export const DURATIONS = ['0.5', '1.0', '2.0', '4.0'];
+export const BROKEN = 'H1_Broken00000_spectrogram_1.0.png'; // a real PNG cut short
+
+/** Copy the views of PAGE_GLITCHES from the shared real images into `dir`, and write BROKEN there. */
+export function writePageInputs(dir) {
+  for (const { key, label } of PAGE_GLITCHES) {
+    for (const d of DURATIONS) {
+      const name = `${key}_spectrogram_${d}.png`;
+      copyFileSync(join(SHARED_REAL, 'o1_full_plots', label, name), join(dir, name));
+    }
+  }
+  const png = readFileSync(join(SHARED_REAL, 'o1_full_plots', 'Blip', 'H1_0VKvV8c8Ra_spectrogram_1.0.png'));
+  writeFileSync(join(dir, BROKEN), png.subarray(0, 3000));
 }

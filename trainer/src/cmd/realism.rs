@@ -39,6 +39,11 @@ pub struct RealismArgs {
     pub seed: u64,
 }
 
+fn read_json(path: &std::path::Path) -> Result<serde_json::Value> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
+}
+
 pub fn run(args: RealismArgs) -> Result<()> {
     let synthetic = EmbeddingTable::read(&args.synthetic)?;
     let real = EmbeddingTable::read(&args.real)?;
@@ -61,8 +66,7 @@ pub fn run(args: RealismArgs) -> Result<()> {
 
     let recall: BTreeMap<String, f64> = match &args.sim_to_real {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-            let v: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+            let v = read_json(path)?;
             let Some(per_class) = v["per_class"].as_object() else {
                 bail!("{} has no per_class object: give the output of `glitchscope eval --json`", path.display());
             };
@@ -72,8 +76,7 @@ pub fn run(args: RealismArgs) -> Result<()> {
     };
     let baseline: BTreeMap<String, serde_json::Value> = match &args.baseline {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-            let v: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+            let v = read_json(path)?;
             v["classes"].as_array().into_iter().flatten().filter_map(|c| Some((c["class"].as_str()?.to_string(), c.clone()))).collect()
         }
         None => BTreeMap::new(),

@@ -117,15 +117,22 @@ fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum()
 }
 
-/// Mean and covariance (divided by n - 1) of rows of dimension `k`.
-fn moments(rows: &[&[f64]], k: usize) -> (Vec<f64>, Vec<f64>) {
+/// Column means of rows of dimension `k`.
+fn column_mean<'a>(rows: impl ExactSizeIterator<Item = &'a [f64]>, k: usize) -> Vec<f64> {
     let n = rows.len() as f64;
     let mut mean = vec![0.0; k];
     for r in rows {
-        for (m, v) in mean.iter_mut().zip(r.iter()) {
+        for (m, v) in mean.iter_mut().zip(r) {
             *m += v / n;
         }
     }
+    mean
+}
+
+/// Mean and covariance (divided by n - 1) of rows of dimension `k`.
+fn moments(rows: &[&[f64]], k: usize) -> (Vec<f64>, Vec<f64>) {
+    let n = rows.len() as f64;
+    let mean = column_mean(rows.iter().copied(), k);
     let mut cov = vec![0.0; k * k];
     for r in rows {
         for i in 0..k {
@@ -248,12 +255,7 @@ impl Logistic {
     fn fit(x: &[&[f64]], y: &[bool], rows: &[usize]) -> Self {
         let k = x[0].len();
         let n = rows.len() as f64;
-        let mut mean = vec![0.0; k];
-        for &i in rows {
-            for (m, v) in mean.iter_mut().zip(x[i]) {
-                *m += v / n;
-            }
-        }
+        let mean = column_mean(rows.iter().map(|&i| x[i]), k);
         let mut scale = vec![0.0; k];
         for &i in rows {
             for j in 0..k {
