@@ -4,23 +4,46 @@
 use anyhow::{Result, bail};
 use burn::tensor::Device;
 
-/// `cpu` (default), or `cuda` / `vulkan` when compiled in.
+/// `cpu` (default), or `cuda` / `cuda:N` / `vulkan` when compiled in.
 pub fn select(name: &str) -> Result<Device> {
-    match name {
-        "cpu" | "flex" => Ok(Device::flex()),
+    let (kind, index) = match name.split_once(':') {
+        Some((kind, index)) => {
+            let Ok(index) = index.parse::<usize>() else { bail!("device {name:?}: the part after ':' is not a GPU number") };
+            (kind, Some(index))
+        }
+        None => (name, None),
+    };
+    match (kind, index) {
+        ("cpu" | "flex", None) => Ok(Device::flex()),
         #[cfg(feature = "cuda")]
-        "cuda" => probe(Device::cuda(0), "cuda", "an NVIDIA driver (libcuda.so.1) and NVRTC (libnvrtc.so)"),
+        ("cuda", index) => probe(
+            Device::cuda(index.unwrap_or(0)),
+            name,
+            "an NVIDIA driver (libcuda.so.1) and NVRTC (libnvrtc.so)",
+        ),
         #[cfg(feature = "vulkan")]
-        "vulkan" => probe(
+        ("vulkan", None) => probe(
             Device::vulkan(burn::tensor::DeviceKind::DefaultDevice),
             "vulkan",
             "a Vulkan loader (libvulkan.so.1) and a GPU driver with a Vulkan ICD",
         ),
-        other => bail!(
-            "unknown or not compiled-in device {other:?}: this binary supports {}",
-            supported().join(", ")
-        ),
+        _ => bail!("unknown or not compiled-in device {name:?}: this binary supports {}", supported().join(", ")),
     }
+}
+
+/// Every device of a data-parallel run, in order (the first one holds the optimiser and validates).
+/// The CPU backend is one device shared by all cores: `cpu,cpu` gives two workers on it, each stepping its half
+/// of the batch on its own thread, which is how multi-device training is exercised without GPUs.
+pub fn select_all(names: &[String]) -> Result<Vec<Device>> {
+    if names.is_empty() {
+        bail!("no device given");
+    }
+    let mut kinds: Vec<&str> = names.iter().map(|n| n.split(':').next().unwrap_or("")).collect();
+    kinds.dedup();
+    if kinds.len() > 1 {
+        bail!("devices {} mix backends: a data-parallel run uses one kind of device", names.join(","));
+    }
+    names.iter().map(|n| select(n)).collect()
 }
 
 /// GPU backends start lazily and panic (in a runtime thread) when the driver is missing. Touch the device once
@@ -57,10 +80,27 @@ fn probe(device: Device, name: &str, needs: &str) -> Result<Device> {
 fn supported() -> Vec<&'static str> {
     let mut v = vec!["cpu"];
     if cfg!(feature = "cuda") {
-        v.push("cuda");
+        v.push("cuda[:N]");
     }
     if cfg!(feature = "vulkan") {
         v.push("vulkan");
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_names_are_checked() {
+        assert_eq!(select_all(&["cpu".into(), "cpu".into()]).unwrap().len(), 2);
+        let err = select("cpu:1").unwrap_err().to_string();
+        assert!(err.contains("\"cpu:1\""), "{err}");
+        let err = select("cuda:x").unwrap_err().to_string();
+        assert!(err.contains("not a GPU number"), "{err}");
+        let err = select_all(&["cpu".into(), "vulkan".into()]).unwrap_err().to_string();
+        assert!(err.contains("mix backends"), "{err}");
+        assert!(select_all(&[]).is_err());
+    }
 }

@@ -144,9 +144,13 @@ pub struct TrainArgs {
     /// Seed of everything random (split, init, sampling, augmentation, dropout) [default: 42].
     #[arg(long)]
     pub seed: Option<u64>,
-    /// cpu, or cuda / vulkan when compiled in [default: cpu].
+    /// cpu, or cuda / vulkan when compiled in; cuda:N picks a GPU [default: cpu].
     #[arg(long)]
     pub device: Option<String>,
+    /// Data-parallel training on several devices, comma-separated (e.g. cuda:0,cuda:1; cpu,cpu runs two CPU
+    /// workers): each step splits --batch-size evenly over them [default: --device alone].
+    #[arg(long, value_delimiter = ',', conflicts_with = "device")]
+    pub devices: Option<Vec<String>>,
 }
 
 impl TrainArgs {
@@ -163,7 +167,7 @@ impl TrainArgs {
         }
         set!(backbone, init, mode, height, width, views, epochs, batch_size, lr, weight_decay, schedule, min_lr,
              step_epochs, step_gamma, dropout, batch_norm, time_shift, freq_shift, brightness, contrast, view_dropout,
-             valid_fraction, test_fraction, patience, monitor, seed, device, out, copies, colour_gain, colour_offset,
+             valid_fraction, test_fraction, patience, monitor, seed, device, devices, out, copies, colour_gain, colour_offset,
              jpeg, crop_jitter, real_weight, label_smoothing, fusion);
         if let Some(v) = &self.imagenet {
             c.imagenet_weights = Some(v.clone());

@@ -138,9 +138,13 @@ pub struct TrainConfig {
     pub monitor: String,
     #[config(default = 42)]
     pub seed: u64,
-    /// `cpu`, or `cuda` / `vulkan` when compiled in.
+    /// `cpu`, or `cuda` / `vulkan` when compiled in; `cuda:N` picks a GPU.
     #[config(default = "String::from(\"cpu\")")]
     pub device: String,
+    /// Data-parallel training on these devices (Burn's multi-device strategy): each step splits the batch of
+    /// `batch_size` glitches evenly over them and sums their gradients; empty = `device` alone.
+    #[config(default = "Vec::new()")]
+    pub devices: Vec<String>,
 }
 
 /// How much of the network is trained.
@@ -192,6 +196,11 @@ pub struct Plan {
 }
 
 impl TrainConfig {
+    /// The devices training runs on: `devices`, or `device` alone.
+    pub fn device_names(&self) -> Vec<String> {
+        if self.devices.is_empty() { vec![self.device.clone()] } else { self.devices.clone() }
+    }
+
     /// Parse the string choices and check the numbers; every problem names the option.
     pub fn plan(&self) -> Result<Plan> {
         let Some(variant) = LiteVariant::from_name(&self.backbone) else {
@@ -251,6 +260,10 @@ impl TrainConfig {
         }
         if self.epochs == 0 || self.batch_size == 0 {
             bail!("epochs and batch_size must be at least 1");
+        }
+        let devices = self.device_names().len();
+        if self.batch_size % devices != 0 {
+            bail!("batch_size {} does not split evenly over {devices} devices", self.batch_size);
         }
         if !(self.lr > 0.0 && self.lr <= 1.0) || !(0.0..=self.lr).contains(&self.min_lr) {
             bail!("lr must be in (0, 1] and min_lr in [0, lr] (got lr {}, min_lr {})", self.lr, self.min_lr);

@@ -168,7 +168,8 @@ pub fn cross_validate(mut config: TrainConfig, options: CvOptions) -> Result<()>
     // validation part saturates too early to pick epochs with.
     config.patience = 0;
     let plan = config.plan()?;
-    let device = crate::device::select(&config.device)?;
+    // The first device of a data-parallel run holds the model; `fit` spreads the steps over all of them.
+    let device = crate::device::select_all(&config.device_names())?.remove(0);
     device.seed(config.seed);
     if plan.imagenet {
         let path = config.imagenet_weights.as_deref().unwrap_or_default();

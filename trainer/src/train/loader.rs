@@ -4,6 +4,12 @@
 //! augmentation, and the backend seed that drives dropout in the head) from (seed, epoch). The epoch number
 //! comes from a counter that starts at the first epoch this process trains, so an epoch replayed after a
 //! resume gets exactly the batches it had in the uninterrupted run.
+//!
+//! Data-parallel training (Burn's multi-device strategy) splits the training loader with `slice`, one part per
+//! device. Here a part is not a contiguous run of samples (that would give each device its own classes and its
+//! own shuffling) but the same share of every batch of the one-device epoch: with `n` devices, device `k` gets
+//! glitches `k*b/n .. (k+1)*b/n` of each batch of `b`, and each part's loss is weighted by its share, so the
+//! summed gradients are those of the one-device batch.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -69,19 +75,26 @@ pub struct GlitchLoader {
     store: Arc<ViewStore>,
     samples: Arc<Vec<Sample>>,
     sampling: Option<Sampling>,
+    /// Glitches per step, over all devices.
     batch_size: usize,
     device: Device,
     next_epoch: Arc<AtomicUsize>,
     throughput: Arc<Mutex<Vec<EpochThroughput>>>,
+    /// How many devices share each batch, and which share this loader yields (`slice` picks it; `None`: whole
+    /// batches).
+    shards: usize,
+    shard: Option<usize>,
 }
 
 impl GlitchLoader {
-    /// A training loader whose first `iter()` is epoch `first_epoch`.
+    /// A training loader whose first `iter()` is epoch `first_epoch`; its batches of `batch_size` glitches are
+    /// shared by `shards` devices (1: one device).
     pub fn training(
         store: Arc<ViewStore>,
         samples: Vec<Sample>,
         sampling: Sampling,
         batch_size: usize,
+        shards: usize,
         first_epoch: usize,
         device: &Device,
     ) -> Self {
@@ -93,6 +106,8 @@ impl GlitchLoader {
             device: device.clone(),
             next_epoch: Arc::new(AtomicUsize::new(first_epoch)),
             throughput: Arc::default(),
+            shards: shards.max(1),
+            shard: None,
         }
     }
 
@@ -106,6 +121,8 @@ impl GlitchLoader {
             device: device.clone(),
             next_epoch: Arc::new(AtomicUsize::new(1)),
             throughput: Arc::default(),
+            shards: 1,
+            shard: None,
         }
     }
 
@@ -114,8 +131,9 @@ impl GlitchLoader {
         self.throughput.clone()
     }
 
-    /// The batches of the next epoch: (sample, slots used) per glitch.
-    fn plan(&self) -> (usize, Vec<Vec<(usize, Vec<usize>)>>) {
+    /// The batches of the next epoch (this loader's share of each): (sample, slots used) per glitch, and the
+    /// share of its whole batch that each part holds.
+    fn plan(&self) -> (usize, Vec<(Vec<(usize, Vec<usize>)>, f32)>) {
         let (epoch, order) = match &self.sampling {
             Some(s) => {
                 let epoch = self.next_epoch.fetch_add(1, Ordering::SeqCst);
@@ -135,11 +153,31 @@ impl GlitchLoader {
             }
             None => (0, (0..self.samples.len()).map(|i| (i, self.samples[i].present())).collect()),
         };
-        let batches = order.chunks(self.batch_size.max(1)).map(|c| c.to_vec()).collect();
+        let batches = order
+            .chunks(self.batch_size.max(1))
+            .filter_map(|whole| {
+                let (start, end) = self.part_of(whole.len());
+                (start < end).then(|| (whole[start..end].to_vec(), (end - start) as f32 / whole.len() as f32))
+            })
+            .collect();
         (epoch, batches)
     }
 
-    fn build(&self, batch: &[(usize, Vec<usize>)], rng: &mut Option<chacha20::ChaCha8Rng>) -> Result<(TrainBatch, usize), DatasetError> {
+    /// Which glitches of a batch of `whole` this loader yields.
+    fn part_of(&self, whole: usize) -> (usize, usize) {
+        let Some(shard) = self.shard else { return (0, whole) };
+        let part = (self.batch_size / self.shards).max(1);
+        let start = (shard * part).min(whole);
+        let end = if shard + 1 == self.shards { whole } else { (start + part).min(whole) };
+        (start, end)
+    }
+
+    fn build(
+        &self,
+        batch: &[(usize, Vec<usize>)],
+        share: f32,
+        rng: &mut Option<chacha20::ChaCha8Rng>,
+    ) -> Result<(TrainBatch, usize), DatasetError> {
         let store = &self.store;
         let [_, h, w] = store.dims;
         let augment = self.sampling.as_ref().and_then(|s| s.augment);
@@ -175,16 +213,17 @@ impl GlitchLoader {
         }
         let targets: Tensor<1, Int> = Tensor::from_data(TensorData::new(targets, [batch.len()]), &self.device);
         let label_smoothing = self.sampling.as_ref().and_then(|s| s.label_smoothing);
-        Ok((TrainBatch { glitches, stage: store.stage, targets, label_smoothing }, n_views))
+        Ok((TrainBatch { glitches, stage: store.stage, targets, label_smoothing, share }, n_views))
     }
 }
 
 struct EpochIter<'a> {
     loader: &'a GlitchLoader,
     epoch: usize,
-    batches: Vec<Vec<(usize, Vec<usize>)>>,
+    batches: Vec<(Vec<(usize, Vec<usize>)>, f32)>,
     next: usize,
     items_done: usize,
+    items_total: usize,
     rng: Option<chacha20::ChaCha8Rng>,
     started: Option<Instant>,
     views: usize,
@@ -198,15 +237,24 @@ impl Iterator for EpochIter<'_> {
             if let (Some(started), Some(_)) = (self.started.take(), &self.loader.sampling) {
                 let record = EpochThroughput { epoch: self.epoch, views: self.views, seconds: started.elapsed().as_secs_f64() };
                 if let Ok(mut list) = self.loader.throughput.lock() {
-                    list.push(record);
+                    // The devices of a data-parallel epoch each report their share: one record per epoch, with
+                    // every device's views and the slowest device's time.
+                    match list.iter_mut().find(|r| r.epoch == record.epoch) {
+                        Some(r) => {
+                            r.views += record.views;
+                            r.seconds = r.seconds.max(record.seconds);
+                        }
+                        None => list.push(record),
+                    }
                 }
             }
             return None;
         };
         self.started.get_or_insert_with(Instant::now);
         self.next += 1;
+        let (batch, share) = batch;
         self.items_done += batch.len();
-        Some(self.loader.build(batch, &mut self.rng).map(|(b, views)| {
+        Some(self.loader.build(batch, *share, &mut self.rng).map(|(b, views)| {
             self.views += views;
             b
         }))
@@ -215,26 +263,43 @@ impl Iterator for EpochIter<'_> {
 
 impl DataLoaderIterator<TrainBatch> for EpochIter<'_> {
     fn progress(&self) -> Progress {
-        Progress::new(self.items_done, self.loader.samples.len(), Some("glitches".into()))
+        Progress::new(self.items_done, self.items_total, Some("glitches".into()))
     }
 }
 
 impl DataLoader<TrainBatch> for GlitchLoader {
     fn iter<'a>(&'a self) -> Box<dyn DataLoaderIterator<TrainBatch> + 'a> {
         let (epoch, batches) = self.plan();
-        let rng = self.sampling.as_ref().map(|s| sampler::epoch_rng(s.seed, epoch, AUGMENT));
-        Box::new(EpochIter { loader: self, epoch, batches, next: 0, items_done: 0, rng, started: None, views: 0 })
+        // Each device's part draws its augmentations from its own stream.
+        let rng = self.sampling.as_ref().map(|s| sampler::epoch_rng(s.seed, epoch, AUGMENT + 16 * self.shard.unwrap_or(0) as u64));
+        let items_total = batches.iter().map(|(b, _)| b.len()).sum();
+        Box::new(EpochIter { loader: self, epoch, batches, next: 0, items_done: 0, items_total, rng, started: None, views: 0 })
     }
 
+    /// Glitches per epoch (this device's part of them when sharded).
     fn num_items(&self) -> usize {
-        self.samples.len()
+        let n = self.samples.len();
+        let share = |whole: usize| {
+            let (start, end) = self.part_of(whole);
+            end - start
+        };
+        (n / self.batch_size) * share(self.batch_size) + share(n % self.batch_size)
     }
 
     fn to_device(&self, device: &Device) -> Arc<dyn DataLoader<TrainBatch>> {
         Arc::new(GlitchLoader { device: device.clone(), ..self.clone() })
     }
 
+    /// A sharded training loader: Burn's `split_dataloader` asks for `[k*step, (k+1)*step)` with
+    /// `step = num_items / shards`, which names the part `k` (its own epoch counter, same epochs). Otherwise the
+    /// samples `start..end`.
     fn slice(&self, start: usize, end: usize) -> Arc<dyn DataLoader<TrainBatch>> {
+        if self.shards > 1 && self.shard.is_none() {
+            let step = (self.samples.len() / self.shards).max(1);
+            let shard = Some((start / step).min(self.shards - 1));
+            let next_epoch = Arc::new(AtomicUsize::new(self.next_epoch.load(Ordering::SeqCst)));
+            return Arc::new(GlitchLoader { shard, next_epoch, ..self.clone() });
+        }
         let end = end.min(self.samples.len());
         let start = start.min(end);
         Arc::new(GlitchLoader { samples: Arc::new(self.samples[start..end].to_vec()), ..self.clone() })
@@ -294,15 +359,58 @@ mod tests {
             copies: 0,
             augment: Some(AugmentConfig { time_shift: 0.5, freq_shift: 0.5, brightness: 0.2, contrast: 0.2 }),
         };
-        let run = GlitchLoader::training(store(5), samples(), sampling.clone(), 2, 1, &device);
+        let run = GlitchLoader::training(store(5), samples(), sampling.clone(), 2, 1, 1, &device);
         let e1 = epoch_batches(&run);
         let e2 = epoch_batches(&run);
         let e3 = epoch_batches(&run);
         // A loader started at epoch 2 (a resumed run) gives the same epochs 2 and 3.
-        let resumed = GlitchLoader::training(store(5), samples(), sampling, 2, 2, &device);
+        let resumed = GlitchLoader::training(store(5), samples(), sampling, 2, 1, 2, &device);
         assert_eq!(epoch_batches(&resumed), e2);
         assert_eq!(epoch_batches(&resumed), e3);
         assert!(e1 != e2 || e2 != e3, "epochs differ");
         assert_eq!(run.throughput().lock().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn device_parts_are_shares_of_the_one_device_batches() {
+        let device = Device::flex();
+        let sampling = Sampling {
+            seed: 9,
+            balanced: false,
+            view_dropout: 0.3,
+            label_smoothing: None,
+            copies: 0,
+            augment: None,
+        };
+        let many: Vec<Sample> = (0..7).flat_map(|_| samples()).collect();
+        let store = store(5);
+        let one = GlitchLoader::training(store.clone(), many.clone(), sampling.clone(), 4, 1, 1, &device);
+        let two = GlitchLoader::training(store, many, sampling, 4, 2, 1, &device);
+        // As Burn's split_dataloader asks for them (21 samples, 2 devices: 0..10 and 10..21).
+        let parts = [two.slice(0, 10), two.slice(10, 21)];
+        let whole: Vec<_> = one.iter().map(|b| b.unwrap()).collect();
+        let halves: Vec<Vec<_>> = parts.iter().map(|p| p.iter().map(|b| b.unwrap()).collect()).collect();
+        assert_eq!((parts[0].num_items(), parts[1].num_items()), (11, 10), "each part's glitches per epoch");
+        assert_eq!(whole.len(), 6);
+        assert_eq!(halves[0].len(), 6);
+        assert_eq!(halves[1].len(), 5, "the last batch of 1 glitch has nothing for the second device");
+        for (i, w) in whole.iter().enumerate() {
+            let targets = |b: &TrainBatch| -> Vec<i64> { b.targets.clone().into_data().convert::<i64>().try_into_vec().unwrap() };
+            let mut joined = targets(&halves[0][i]);
+            let mut share = halves[0][i].share;
+            if let Some(h) = halves[1].get(i) {
+                joined.extend(targets(h));
+                share += h.share;
+                assert_eq!(
+                    halves[0][i].glitches.slots.len() + h.glitches.slots.len(),
+                    w.glitches.slots.len(),
+                    "same views (dropout is drawn for the whole batch)"
+                );
+            }
+            assert_eq!(joined, targets(w), "batch {i}: the two parts are the one-device batch, in order");
+            assert!((share - 1.0).abs() < 1e-6 && (w.share - 1.0).abs() < 1e-6);
+        }
+        // A second epoch moves on in both parts alike.
+        assert_eq!(parts[0].iter().count(), 6);
     }
 }

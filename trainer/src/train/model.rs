@@ -32,6 +32,9 @@ pub struct TrainBatch {
     pub targets: Tensor<1, Int>,
     /// Label smoothing of the loss (training batches only; evaluation reports the plain cross-entropy).
     pub label_smoothing: Option<f32>,
+    /// Share of the step's glitches in this batch: 1 on one device; with several devices each one's part of the
+    /// step, so that the gradients they sum are those of the mean loss over the whole step.
+    pub share: f32,
 }
 
 /// GlitchNet as trained by the Learner.
@@ -59,13 +62,22 @@ impl Trainee {
 
     /// Logits and cross-entropy loss.
     pub fn forward_classification(&self, batch: TrainBatch) -> ClassificationOutput {
+        self.forward_with_loss(batch).1
+    }
+
+    /// The batch's mean loss (what gradients come from), and the output the metrics see. Burn's loss metric
+    /// weights each batch by the length of its loss tensor, so that tensor repeats the mean once per glitch:
+    /// the epoch's loss is then the mean over glitches, whatever the batches (a short last batch, or a batch
+    /// split over devices, would otherwise weigh as much as a whole one).
+    fn forward_with_loss(&self, batch: TrainBatch) -> (Tensor<1>, ClassificationOutput) {
         let views = self.view_embeddings(&batch);
         let logits = self.net.head_on_views(&batch.glitches, views);
         let loss = CrossEntropyLossConfig::new()
             .with_smoothing(batch.label_smoothing)
             .init(&logits.device())
             .forward(logits.clone(), batch.targets.clone());
-        ClassificationOutput::new(loss, logits, batch.targets)
+        let per_glitch = loss.clone().expand([batch.glitches.num_glitches]);
+        (loss, ClassificationOutput::new(per_glitch, logits, batch.targets))
     }
 }
 
@@ -74,8 +86,10 @@ impl TrainStep for Trainee {
     type Output = ClassificationOutput;
 
     fn step(&self, batch: TrainBatch) -> TrainOutput<ClassificationOutput> {
-        let item = self.forward_classification(batch);
-        TrainOutput::new(self, item.loss.backward(), item)
+        let share = batch.share;
+        let (loss, item) = self.forward_with_loss(batch);
+        let grads = if share == 1.0 { loss.backward() } else { (loss * share).backward() };
+        TrainOutput::new(self, grads, item)
     }
 }
 

@@ -17,7 +17,7 @@ use burn::store::ModuleRecord;
 use burn::tensor::activation::softmax;
 use burn::train::checkpoint::Checkpoint;
 use burn::train::metric::{AccuracyMetric, LossMetric};
-use burn::train::{Learner, SupervisedTraining};
+use burn::train::{ExecutionStrategy, Learner, MultiDeviceOptim, SupervisedTraining};
 use glitchscope::card::ModelCard;
 use glitchscope::inference::Classifier;
 use glitchscope::labels::{O1_CLASSES, class_index};
@@ -80,7 +80,8 @@ pub fn train(config: TrainConfig, options: RunOptions) -> Result<()> {
     let plan = config.plan()?;
     let out = PathBuf::from(&config.out);
     let ckpt_dir = out.join(checkpoint::DIR);
-    let device = crate::device::select(&config.device)?;
+    // The first device of a data-parallel run holds the model; `fit` spreads the steps over all of them.
+    let device = crate::device::select_all(&config.device_names())?.remove(0);
     device.seed(config.seed);
     if plan.imagenet {
         let path = config.imagenet_weights.as_deref().unwrap_or_default();
@@ -269,7 +270,7 @@ pub fn train(config: TrainConfig, options: RunOptions) -> Result<()> {
         "train_views_per_s_mean": if train_rates.is_empty() { None } else { Some(train_rates.iter().sum::<f64>() / train_rates.len() as f64) },
         "weights_content_sha256": tensors_sha256(&trained.net)?,
         "seconds": { "this_process": started.elapsed().as_secs_f64(), "training_this_process": train_seconds },
-        "hardware": hardware(&config.device),
+        "hardware": hardware(&config.device_names().join(",")),
     });
     card.validate(&card_path.display().to_string())?;
     std::fs::write(&card_path, card.to_json() + "\n").with_context(|| format!("writing {}", card_path.display()))?;
@@ -457,11 +458,22 @@ pub fn fit(
             contrast: config.contrast as f32,
         }),
     };
+    let devices = crate::device::select_all(&config.device_names())?;
+    if devices.len() > 1 {
+        println!(
+            "data-parallel on {} devices ({}): {} glitches per step, {} on each",
+            devices.len(),
+            config.device_names().join(", "),
+            config.batch_size,
+            config.batch_size / devices.len()
+        );
+    }
     let train_loader = GlitchLoader::training(
         data.store.clone(),
         data.train,
         sampling,
         config.batch_size,
+        devices.len(),
         resume_from + 1,
         device,
     );
@@ -504,6 +516,11 @@ pub fn fit(
             .renderer(Box::new(LineRenderer::new()))
             .with_application_logger(None)
             .num_epochs(config.epochs);
+        if devices.len() > 1 {
+            // Burn's data-parallel strategy: one worker thread per device steps its part of each batch (see
+            // loader.rs), the gradients are summed on the first device, which runs the optimiser and validation.
+            training = training.with_training_strategy(ExecutionStrategy::multi(devices, MultiDeviceOptim::OptimMainDevice).into());
+        }
         if config.patience > 0 {
             training = training.early_stopping(NoImprovement { patience: config.patience, monitor: plan.monitor });
         }
@@ -567,7 +584,7 @@ pub fn export(trained: &Trainee, card_path: &Path, export: Export, device: &burn
         "feature_extraction": export.extraction,
         "fp16_check": { "glitches": export.check.len(), "top1_f32": a, "top1_fp16": b, "max_abs_probability_difference": max_dp },
         "weights_content_sha256": tensors_sha256(&trained.net)?,
-        "hardware": hardware(&config.device),
+        "hardware": hardware(&config.device_names().join(",")),
     });
     card.validate(&card_path.display().to_string())?;
     std::fs::write(card_path, card.to_json() + "\n").with_context(|| format!("writing {}", card_path.display()))?;
