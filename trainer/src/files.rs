@@ -6,6 +6,21 @@ use anyhow::{Context, Result, bail};
 use glitchscope::inference::Classifier;
 use glitchscope::pipeline::{self, GroupedGlitch, NamedFile};
 
+use crate::catalogue::{self, Shard};
+
+/// Which glitches a command works on, besides the files and folders given: a list file, and one shard of all.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct Selection {
+    /// A text file listing picture files, one per line (relative to the list's folder); for catalogues of
+    /// millions of files, where walking the tree in every shard would be slow.
+    #[arg(long)]
+    pub list: Option<PathBuf>,
+    /// Only shard i of N (from 0): the glitches i*G/N .. (i+1)*G/N of the sorted, grouped inputs, so N processes
+    /// (a Slurm job array: `glitchscope catalogue sbatch`) share a catalogue without splitting a glitch.
+    #[arg(long)]
+    pub shard: Option<Shard>,
+}
+
 /// Files under the inputs that look like pictures, sorted; plain files are taken whatever their name so a
 /// wrongly named file gets a clear message rather than being silently skipped.
 pub fn collect_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
@@ -57,16 +72,36 @@ pub struct Inputs {
     pub groups: Vec<GroupedGlitch>,
 }
 
-/// Load the model card on `device` and find and group the picture files under `inputs`.
-pub fn load_inputs(model: &Path, device: &str, inputs: &[PathBuf]) -> Result<Inputs> {
+/// Every picture file of the inputs and the list file, sorted and without repeats, grouped into glitches.
+pub fn find_glitches(inputs: &[PathBuf], list: Option<&Path>) -> Result<(Vec<PathBuf>, Vec<GroupedGlitch>)> {
+    let mut files = collect_files(inputs)?;
+    if let Some(list) = list {
+        files.extend(catalogue::read_list(list)?);
+        files.sort();
+    }
+    files.dedup();
+    let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+    let groups = pipeline::group_names(&names);
+    Ok((files, groups))
+}
+
+/// Load the model card on `device` and find and group the picture files under `inputs` (and `selection`'s list),
+/// keeping `selection`'s shard of the glitches. A shard may be empty (more shards than glitches).
+pub fn load_inputs(model: &Path, device: &str, inputs: &[PathBuf], selection: &Selection) -> Result<Inputs> {
+    if inputs.is_empty() && selection.list.is_none() {
+        bail!("no inputs: give picture files or folders, or --list FILE");
+    }
     let device = crate::device::select(device)?;
     let classifier = Classifier::from_card_file(model, &device)?;
     let spec = pipeline::input_spec(&classifier.card);
-    let files = collect_files(inputs)?;
+    let (files, mut groups) = find_glitches(inputs, selection.list.as_deref())?;
     if files.is_empty() {
         bail!("no image files (.png, .jpg, .jpeg, .gif) found in the inputs");
     }
-    let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
-    let groups = pipeline::group_names(&names);
+    if let Some(shard) = selection.shard {
+        let range = shard.range(groups.len());
+        eprintln!("shard {shard}: glitches {}..{} of {}", range.start, range.end, groups.len());
+        groups = groups.drain(range).collect();
+    }
     Ok(Inputs { classifier, spec, files, groups })
 }

@@ -1,5 +1,6 @@
 //! `glitchscope`: the command-line tool. One subcommand per file in `cmd/`.
 
+mod catalogue;
 mod cmd;
 mod device;
 mod files;
@@ -46,6 +47,10 @@ enum Command {
     /// Per class, how far synthetic glitches are from real ones (Fréchet distance, nearest-neighbour ratio,
     /// real-vs-synthetic AUROC on ImageNet features, sim-to-real recall); scripts/realism.sh makes the inputs.
     Realism(cmd::realism::RealismArgs),
+    /// Classify or embed a whole observing run on a Slurm cluster: cut it into shards (a job array), see
+    /// which are finished, merge their results into one CSV.
+    #[command(subcommand)]
+    Catalogue(cmd::catalogue::CatalogueCommand),
 }
 
 fn main() {
@@ -60,6 +65,7 @@ fn main() {
         Command::Synth(args) => cmd::synth::run(args),
         Command::Gallery(args) => cmd::gallery::run(args),
         Command::Embed(args) => cmd::embed::run(args),
+        Command::Catalogue(command) => cmd::catalogue::run(command),
         Command::Cluster(args) => cmd::cluster::run(args),
         Command::Similar(args) => cmd::similar::run(args),
         Command::Realism(args) => cmd::realism::run(args),

@@ -2,21 +2,28 @@
 //! grouping, preprocessing and network as the browser.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use glitchscope::inference::{GlitchViews, Prediction, TopClass};
 use glitchscope::pipeline::{self, NamedFile, ViewReport};
 use serde::Serialize;
 
-use crate::files::{Inputs, load_inputs};
+use crate::catalogue::write_atomically;
+use crate::files::{Inputs, Selection, load_inputs};
 
 #[derive(Args)]
 pub struct ClassifyArgs {
     /// Spectrogram images (PNG, JPEG, GIF) or folders to search recursively.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "list")]
     pub inputs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Write a CSV catalogue here (one row per glitch: top-5, every class's probability, warnings, errors)
+    /// instead of the table; it appears complete or not at all.
+    #[arg(long, conflicts_with = "json")]
+    pub out: Option<PathBuf>,
     /// Model card (JSON); its weights file sits next to it.
     #[arg(long, default_value = "models/default.json")]
     pub model: PathBuf,
@@ -60,7 +67,7 @@ impl From<Prediction> for PredictionOut {
 }
 
 pub fn run(args: ClassifyArgs) -> Result<()> {
-    let Inputs { classifier, spec, files, groups } = load_inputs(&args.model, &args.device, &args.inputs)?;
+    let Inputs { classifier, spec, files, groups } = load_inputs(&args.model, &args.device, &args.inputs, &args.selection)?;
 
     let mut outputs = Vec::with_capacity(groups.len());
     let mut pending: Vec<(usize, GlitchViews)> = Vec::new();
@@ -103,6 +110,13 @@ pub fn run(args: ClassifyArgs) -> Result<()> {
         }
     }
 
+    if let Some(path) = &args.out {
+        write_atomically(path, |tmp| write_csv(tmp, &classifier.card.labels, &groups, &files, &outputs))
+            .with_context(|| format!("writing {}", path.display()))?;
+        let classified = outputs.iter().filter(|g| g.prediction.is_some()).count();
+        println!("wrote {} glitches ({classified} classified) to {}", outputs.len(), path.display());
+        return Ok(());
+    }
     let mut out = std::io::stdout().lock();
     let written = if args.json {
         let doc = serde_json::json!({
@@ -119,6 +133,55 @@ pub fn run(args: ClassifyArgs) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => Ok(other?),
     }
+}
+
+/// The catalogue CSV: key, ifo, the views used, the files, top-5 labels and probabilities, then the calibrated
+/// probability of every class (`p_<label>`), the warning and the error. Unclassifiable glitches keep their row
+/// (empty probabilities, the error says why), so a catalogue has one row per glitch of its inputs.
+fn write_csv(
+    path: &Path,
+    labels: &[String],
+    groups: &[pipeline::GroupedGlitch],
+    files: &[PathBuf],
+    outputs: &[GlitchOut],
+) -> Result<()> {
+    let mut w = csv::Writer::from_path(path)?;
+    let mut header: Vec<String> = ["key", "ifo", "views", "files"].map(String::from).to_vec();
+    for rank in 1..=5 {
+        header.push(format!("top{rank}"));
+        header.push(format!("p{rank}"));
+    }
+    header.extend(labels.iter().map(|l| format!("p_{l}")));
+    header.extend(["warning", "error"].map(String::from));
+    w.write_record(&header)?;
+    for (group, g) in groups.iter().zip(outputs) {
+        let views: Vec<String> =
+            g.views.iter().filter(|v| v.ok).filter_map(|v| v.duration.map(|d| d.to_string())).collect();
+        let names: Vec<String> = group.files.iter().map(|f| files[f.index].display().to_string()).collect();
+        let mut row = vec![g.key.clone(), group.ifo.clone().unwrap_or_default(), views.join(";"), names.join(";")];
+        match &g.prediction {
+            Some(p) => {
+                for rank in 0..5 {
+                    match p.top5.get(rank) {
+                        Some(t) => row.extend([t.label.clone(), format!("{:.6}", t.probability)]),
+                        None => row.extend([String::new(), String::new()]),
+                    }
+                }
+                row.extend(p.probabilities.iter().map(|v| format!("{v:.6}")));
+            }
+            None => row.extend(std::iter::repeat_n(String::new(), 10 + labels.len())),
+        }
+        let problems: Vec<String> = g.views.iter().filter_map(|v| v.error.clone()).collect();
+        let error = match (&g.error, problems.is_empty()) {
+            (Some(e), _) => format!("{e}: {}", problems.join("; ")),
+            (None, false) => problems.join("; "),
+            (None, true) => String::new(),
+        };
+        row.extend([g.warning.clone().unwrap_or_default(), error]);
+        w.write_record(&row)?;
+    }
+    w.flush()?;
+    Ok(())
 }
 
 fn print_table(out: &mut impl Write, outputs: &[GlitchOut]) -> std::io::Result<()> {

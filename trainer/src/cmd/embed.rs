@@ -14,13 +14,16 @@ use glitchscope::discovery::{DiscoveryError, Embeddings, NoveltyMethod, Precisio
 use glitchscope::inference::GlitchViews;
 use glitchscope::pipeline;
 
-use crate::files::{Inputs, load_inputs, read_group};
+use crate::catalogue::write_atomically;
+use crate::files::{Inputs, Selection, load_inputs, read_group};
 
 #[derive(Args)]
 pub struct EmbedArgs {
     /// Spectrogram images (PNG, JPEG, GIF) or folders to search recursively.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "list")]
     pub inputs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub selection: Selection,
     /// Model card (JSON); its weights file sits next to it.
     #[arg(long, default_value = "models/default.json")]
     pub model: PathBuf,
@@ -252,11 +255,19 @@ pub fn run(args: EmbedArgs) -> Result<()> {
     if format == Format::Reference && !args.label_from_folder {
         bail!("a reference set (.gsref) needs labels: add --label-from-folder");
     }
-    let Inputs { classifier, spec, files, groups } = load_inputs(&args.model, &args.device, &args.inputs)?;
+    let Inputs { classifier, spec, files, groups } = load_inputs(&args.model, &args.device, &args.inputs, &args.selection)?;
 
     let (mut keys, mut labels, mut pending) = (Vec::new(), Vec::new(), Vec::<GlitchViews>::new());
     for group in &groups {
-        let prepared = pipeline::prepare_glitch(&read_group(group, &files)?, spec, false);
+        // A file that cannot be read skips its glitch, named; the rest of the batch goes on.
+        let named = match read_group(group, &files) {
+            Ok(named) => named,
+            Err(e) => {
+                eprintln!("skipped {}: {e:#}", group.key);
+                continue;
+            }
+        };
+        let prepared = pipeline::prepare_glitch(&named, spec, false);
         let Some(views) = prepared.views else {
             let reasons: Vec<String> = prepared.reports.iter().filter_map(|r| r.error.clone()).collect();
             eprintln!("skipped {}: no usable view ({})", prepared.key, reasons.join("; "));
@@ -273,6 +284,12 @@ pub fn run(args: EmbedArgs) -> Result<()> {
         pending.push(views);
     }
     if pending.is_empty() {
+        if args.selection.shard.is_some() && format == Format::Csv {
+            // An empty shard is finished too: a header-only result that the merge passes over.
+            write_atomically(&args.out, |tmp| Ok(std::fs::write(tmp, "key,label,predicted,probability\n")?))?;
+            println!("wrote 0 embeddings to {} (no usable glitch in this shard)", args.out.display());
+            return Ok(());
+        }
         bail!("none of the {} glitches had a usable view", groups.len());
     }
     let (mut predicted, mut probability, mut values) = (Vec::new(), Vec::new(), Vec::new());
@@ -290,7 +307,14 @@ pub fn run(args: EmbedArgs) -> Result<()> {
     eprintln!();
     let embeddings = Embeddings::from_flat(values, dim).map_err(|e| row_error(&args.out, &keys, e))?;
     let table = EmbeddingTable { keys, labels, predicted, probability, embeddings, reference: None };
-    write(&table, &args.out, &classifier.card.name, args.novelty_k)?;
+    // Through a temporary name (for .npy, its keys file is written next to the temporary and renamed after).
+    write_atomically(&args.out, |tmp| {
+        write(&table, tmp, &classifier.card.name, args.novelty_k)?;
+        if format == Format::Npy {
+            std::fs::rename(keys_path(tmp), keys_path(&args.out))?;
+        }
+        Ok(())
+    })?;
     println!("wrote {} embeddings of dimension {dim} ({}) to {}", table.len(), classifier.card.name, args.out.display());
     Ok(())
 }

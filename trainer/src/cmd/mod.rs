@@ -1,5 +1,6 @@
 //! Subcommands of the CLI, one per file.
 
+pub mod catalogue;
 pub mod classify;
 pub mod cluster;
 pub mod cv;
