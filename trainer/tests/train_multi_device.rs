@@ -80,3 +80,31 @@ fn two_devices_train_as_one_with_the_same_batch() {
     let max = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
     assert!(max < 1e-4, "max |dp| {max} between the one- and two-device models");
 }
+
+/// All layers through the convolutions' backward pass on two devices (batch norms on running statistics, as in
+/// every ImageNet fine-tune: `batch_norm auto`; augmentation off, since each device draws its own).
+#[test]
+fn two_devices_fine_tune_all_layers_as_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    make_dataset(&data, 6, 5);
+    let run = |name: &str, devices: Option<&str>| {
+        let out = tmp.path().join(name);
+        let mut a = small_run_args(&data, &out);
+        a.extend(
+            ["--mode", "all", "--batch-norm", "frozen", "--no-augment", "--dropout", "0", "--epochs", "2", "--lr", "0.003", "--patience", "0"]
+                .map(String::from),
+        );
+        if let Some(d) = devices {
+            a.extend(["--devices".to_string(), d.to_string()]);
+        }
+        run_ok(&a);
+        history(&out)
+    };
+    let (h1, h2) = (run("one", None), run("two", Some("cpu,cpu")));
+    for (a, b) in h1.iter().zip(&h2) {
+        assert!(close(a.train_loss, b.train_loss, 1e-3), "train loss, epoch {}: {a:?} vs {b:?}", a.epoch);
+        assert!(close(a.valid_loss, b.valid_loss, 1e-3), "valid loss, epoch {}: {a:?} vs {b:?}", a.epoch);
+    }
+    assert_ne!(h1[0].valid_loss, h1[1].valid_loss, "the weights moved");
+}
