@@ -54,7 +54,9 @@ llvm="$pkg/mlc_llvm_static/static"
 
 bundle="$ROOT/xdg/$BUNDLE_DIR_NAME"
 mkdir -p "$(dirname "$bundle")"
-ln -sfn "$llvm" "$bundle"
-touch "$bundle/$MARKER"
+[ "$(readlink "$bundle" 2>/dev/null)" = "$llvm" ] || ln -sfn "$llvm" "$bundle"
+# Created once, never touched again: the bundler's build script reruns (and Burn's CUDA stack rebuilds, ~20
+# minutes) whenever the marker's mtime changes.
+[ -f "$bundle/$MARKER" ] || touch "$bundle/$MARKER"
 echo "setup-cuda: LLVM $("$llvm/bin/llvm-config" --version) with NVPTX at $bundle"
 echo "setup-cuda: build with  XDG_DATA_HOME=$ROOT/xdg cargo build --release -p glitchscope-trainer --features cuda"

@@ -71,6 +71,22 @@ pub enum SpectrogramError {
     NoPeak,
 }
 
+/// Whiten strain exactly as [`QTransformer::transform`] does before tiling (gwpy's `whiten` inside
+/// `q_transform`, with `params`' fftlength, overlap, fduration and highpass): for stationary noise the result
+/// has unit variance, with the filter's edge effects over `fduration / 2` at both ends.
+pub fn whiten_strain(strain: &[f64], sample_rate: f64, params: &QParams) -> Result<Vec<f64>, SpectrogramError> {
+    if let Some(index) = strain.iter().position(|x| !x.is_finite()) {
+        return Err(SpectrogramError::NonFinite { index });
+    }
+    let wp = whiten::WhitenParams {
+        fftlength: params.fftlength,
+        overlap: params.overlap,
+        fduration: params.fduration,
+        highpass: params.highpass,
+    };
+    whiten::whiten(strain, sample_rate, &wp, &mut whiten::WhitenCache::default())
+}
+
 /// Energy normalisation of each frequency row (gwpy's `norm`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum QNorm {

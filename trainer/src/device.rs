@@ -72,6 +72,11 @@ fn probe(device: Device, name: &str, needs: &str) -> Result<Device> {
     std::panic::set_hook(hook);
     if !ok {
         let why = message.lock().map(|m| m.clone()).unwrap_or_default();
+        // The CUDA loader's message goes on to list thirty library names: its first clause says it all.
+        let why = match why.find(" - searched for") {
+            Some(end) => why[..end].to_string(),
+            None => why,
+        };
         bail!("device {name} is not usable on this machine ({why}); it needs {needs}. Use --device cpu.");
     }
     Ok(device)

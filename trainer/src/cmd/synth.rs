@@ -51,6 +51,13 @@ pub struct SynthArgs {
     /// Index of the first glitch of each class: lets a set grow, or be split over machines, without overlap.
     #[arg(long, default_value_t = 0)]
     pub first_index: u64,
+    /// Put a share of the glitches in real detector noise: a DeepExtractor-style .npz of real O3 strain
+    /// segments (../shared/data/strain/o3_glitches_deepextractor/glitch_dict_example.npz).
+    #[arg(long)]
+    pub real_noise: Option<PathBuf>,
+    /// Share of glitches in real noise when --real-noise is given.
+    #[arg(long, default_value_t = 0.5)]
+    pub real_noise_share: f64,
 }
 
 /// One line of synth.json: the generator's parameters plus what the Q-transform measured.
@@ -79,6 +86,8 @@ struct SynthManifest<'a> {
     per_class: u64,
     first_index: u64,
     format: Format,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    real_noise: Option<serde_json::Value>,
     classes: &'a [String],
     config: &'a SynthConfig,
     views_s: Vec<f64>,
@@ -98,6 +107,14 @@ pub fn run(args: SynthArgs) -> Result<()> {
         std::fs::create_dir_all(&dir).with_context(|| format!("cannot create output folder {}", dir.display()))?;
     }
     let config = SynthConfig::default();
+    let real = match &args.real_noise {
+        Some(path) => {
+            let real = synth::real_noise::RealNoise::load_npz(path, config.sample_rate, args.real_noise_share)?;
+            eprintln!("real noise: {} windows of {} s from {}", real.windows.len(), synth::real_noise::WINDOW_S, path.display());
+            Some(real)
+        }
+        None => None,
+    };
     let jobs: Vec<(&str, u64)> = classes
         .iter()
         .flat_map(|c| (args.first_index..args.first_index + args.per_class).map(move |i| (c.as_str(), i)))
@@ -118,7 +135,7 @@ pub fn run(args: SynthArgs) -> Result<()> {
     let records: Vec<Result<GlitchRecord>> = pool.install(|| {
         jobs.par_iter()
             .map_init(QTransformer::new, |transformer, &(class, index)| {
-                let record = make_glitch(transformer, class, args.seed, index, &config, args.format, &args.out);
+                let record = make_glitch(transformer, class, args.seed, index, &config, real.as_ref(), args.format, &args.out);
                 bar.inc(1);
                 record
             })
@@ -134,6 +151,7 @@ pub fn run(args: SynthArgs) -> Result<()> {
         per_class: args.per_class,
         first_index: args.first_index,
         format: args.format,
+        real_noise: args.real_noise.as_ref().map(|p| serde_json::json!({ "file": p.display().to_string(), "share": args.real_noise_share })),
         classes: &classes,
         config: &config,
         views_s: VIEWS.iter().map(|(d, _)| *d).collect(),
@@ -174,16 +192,18 @@ fn resolve_classes(named: &[String]) -> Result<Vec<String>> {
 }
 
 /// Generates one glitch, Q-transforms it once and writes its four views.
+#[allow(clippy::too_many_arguments)]
 fn make_glitch(
     transformer: &mut QTransformer,
     class: &str,
     seed: u64,
     index: u64,
     config: &SynthConfig,
+    real: Option<&synth::real_noise::RealNoise>,
     format: Format,
     out: &Path,
 ) -> Result<GlitchRecord> {
-    let glitch = synth::generate(class, seed, index, config)?;
+    let glitch = synth::generate_with(class, seed, index, config, real)?;
     let energy_span_90_s = glitch.energy_span_s(0.9);
     let p = glitch.params;
     let scan = transformer
@@ -236,6 +256,8 @@ mod tests {
             format,
             threads: Some(threads),
             first_index: 0,
+            real_noise: None,
+            real_noise_share: 0.5,
         }
     }
 

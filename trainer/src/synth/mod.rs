@@ -23,6 +23,7 @@ pub mod chirps;
 pub mod lines;
 pub mod noise;
 pub mod other;
+pub mod real_noise;
 pub mod rf;
 pub mod scattering;
 pub mod waveform;
@@ -105,6 +106,9 @@ pub struct GlitchParams {
     #[serde(flatten)]
     pub design: Design,
     pub noise: noise::NoiseModel,
+    /// The real-noise window under the glitch (`--real-noise`), none for simulated noise alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub real_noise: Option<String>,
 }
 
 /// One synthetic glitch: its parameters and its strain block.
@@ -143,8 +147,23 @@ impl Glitch {
     }
 }
 
-/// Generates glitch number `index` of `class` for `seed`.
+/// Generates glitch number `index` of `class` for `seed`, in simulated noise (the tests' entry point; the CLI
+/// calls [`generate_with`]).
+#[cfg(test)]
 pub fn generate(class: &str, seed: u64, index: u64, config: &SynthConfig) -> anyhow::Result<Glitch> {
+    generate_with(class, seed, index, config, None)
+}
+
+/// Generates glitch number `index` of `class` for `seed`; with `real`, some glitches (its share, drawn from
+/// their own stream) sit in a window of real detector noise ([`real_noise`]). Glitches without it are
+/// bit-identical to [`generate`]'s.
+pub fn generate_with(
+    class: &str,
+    seed: u64,
+    index: u64,
+    config: &SynthConfig,
+    real: Option<&real_noise::RealNoise>,
+) -> anyhow::Result<Glitch> {
     let (class_index, h1_share) = class_info(class).ok_or_else(|| {
         anyhow::anyhow!("unknown class '{class}' (expected one of: {})", glitchscope::labels::O1_CLASSES.join(", "))
     })?;
@@ -158,8 +177,22 @@ pub fn generate(class: &str, seed: u64, index: u64, config: &SynthConfig) -> any
 
     let noise = noise::NoiseModel::random(&mut rng, ifo);
     let whitened_glitch = canvas.buf;
-    let mut strain = whitened_glitch.clone();
-    noise::add_white_noise(&mut rng, &mut strain);
+    let mut white = vec![0.0; whitened_glitch.len()];
+    noise::add_white_noise(&mut rng, &mut white);
+    let mut real_source = None;
+    if let Some(real) = real
+        && let Some(choice) = real.choose(&digest)
+    {
+        let centre = (config.center_s() * config.sample_rate).round() as usize;
+        real.apply(&choice, &mut white, centre, config.sample_rate)?;
+        let window = &real.windows[choice.window].source;
+        real_source = Some(format!(
+            "{window}{}{}",
+            if choice.reversed { " reversed" } else { "" },
+            if choice.negated { " negated" } else { "" }
+        ));
+    }
+    let mut strain: Vec<f64> = whitened_glitch.iter().zip(&white).map(|(g, n)| g + n).collect();
     noise.colour(&mut strain, config.sample_rate)?;
 
     let params = GlitchParams {
@@ -173,6 +206,7 @@ pub fn generate(class: &str, seed: u64, index: u64, config: &SynthConfig) -> any
         center_s: config.center_s(),
         design,
         noise,
+        real_noise: real_source,
     };
     Ok(Glitch { params, strain, whitened_glitch })
 }
