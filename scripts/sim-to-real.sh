@@ -8,7 +8,7 @@
 #   3. `glitchscope eval` on every labelled real glitch of ../shared/data/real, printed overall, per source and
 #      per class; the full JSON goes to RUN_DIR/sim-to-real.json.
 # About 10 minutes on 2 CPU cores (feature extraction dominates).
-# Usage: scripts/sim-to-real.sh [SYNTH_DIR [RUN_DIR [IMAGENET_PTH]]]
+# Usage: [TRAIN_ARGS="--unknown-view 0.3"] scripts/sim-to-real.sh [SYNTH_DIR [RUN_DIR [IMAGENET_PTH]]]
 #   defaults: ~/.cache/glitchscope/data/synth-v3-s2026-n60, ~/.cache/glitchscope/runs/sim-to-real-synth-v3-s2026-n60
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +28,7 @@ else
   "$bin" synth --out "$synth" --per-class 60 --seed 2026
 fi
 "$bin" train --data "$synth" --out "$run" --overwrite --init imagenet --imagenet "$pth" \
-  --mode frozen --epochs 60 --patience 12 --seed 1
+  --mode frozen --epochs 60 --patience 12 --seed 1 ${TRAIN_ARGS:-}
 "$bin" eval --model "$run/model.json" --data "$real" --json > "$run/sim-to-real.json"
 python3 - "$run/sim-to-real.json" <<'PY'
 import json, sys

@@ -12,4 +12,5 @@ pub mod qtransform;
 pub mod realism;
 pub mod similar;
 pub mod synth;
+pub mod synth_picture;
 pub mod train;

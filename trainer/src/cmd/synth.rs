@@ -1,8 +1,10 @@
 //! `glitchscope synth`: a synthetic Gravity-Spy-like data set, laid out exactly like the real one:
 //! `<out>/<Class>/<IFO>_<id>_spectrogram_<dur>.png` for the four views, plus `<out>/synth.json` with the
 //! parameters of every glitch. Each glitch is a block of strain from [`crate::synth`], Q-transformed once
-//! (gwpy's transform, Gravity Spy's parameters) and rendered at 0.5, 1, 2 and 4 s.
+//! (gwpy's transform, Gravity Spy's parameters) and rendered at 0.5, 1, 2 and 4 s, in one of the picture kinds of
+//! [`super::synth_picture`] (`.jpg` for O2 subjects).
 
+use super::synth_picture::PictureKind;
 use crate::synth::{self, GlitchParams, SynthConfig};
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
@@ -24,8 +26,12 @@ const VIEWS: [(f64, &str); 4] = [(0.5, "0.5"), (1.0, "1.0"), (2.0, "2.0"), (4.0,
 pub enum Format {
     /// The plot area alone, 569x479, like the O1 Zenodo/Kaggle copy.
     Crop,
-    /// The whole 800x600 figure with axes frame and colour bar.
+    /// The whole 800x600 figure with axes frame and colour bar (O1 full plots, O3 plots).
     Full,
+    /// The O2 Zooniverse subject: the whole figure as a JPEG, 800x600 or (23 %) 600x450, quality 92.
+    O2,
+    /// Each glitch in one of the kinds above, in the shares of the real labelled images (see synth_picture.rs).
+    Mixed,
 }
 
 #[derive(Args, Debug)]
@@ -162,7 +168,7 @@ pub fn run(args: SynthArgs) -> Result<()> {
     std::fs::write(&json_path, json).with_context(|| format!("cannot write {}", json_path.display()))?;
     let n = manifest.glitches.len();
     eprintln!(
-        "wrote {n} glitches ({} PNGs) to {} in {seconds:.1} s: {:.2} glitches/s on {} threads",
+        "wrote {n} glitches ({} pictures) to {} in {seconds:.1} s: {:.2} glitches/s on {} threads",
         4 * n,
         args.out.display(),
         n as f64 / seconds,
@@ -210,16 +216,17 @@ fn make_glitch(
         .transform(&glitch.strain, p.sample_rate, p.center_s, &QParams::default())
         .with_context(|| format!("Q-transform of {class} glitch {index} failed"))?;
     let options = RenderOptions::default();
+    let kind = PictureKind::choose(format, seed, class, index);
     let mut files = Vec::with_capacity(VIEWS.len());
     for (duration, label) in VIEWS {
-        let image = match format {
-            Format::Crop => render::render_plot_area(&scan, p.center_s, duration, &options),
-            Format::Full => render::render_full_figure(&scan, p.center_s, duration, &options),
+        let image = if kind.is_full_figure() {
+            render::render_full_figure(&scan, p.center_s, duration, &options)
+        } else {
+            render::render_plot_area(&scan, p.center_s, duration, &options)
         }
         .with_context(|| format!("cannot render the {label} s view of {class} glitch {index}"))?;
-        let name = format!("{class}/{}_{}_spectrogram_{label}.png", p.ifo, p.id);
-        let path = out.join(&name);
-        image.save(&path).with_context(|| format!("cannot write {}", path.display()))?;
+        let name = format!("{class}/{}_{}_spectrogram_{label}.{}", p.ifo, p.id, kind.extension());
+        kind.save(&image, &out.join(&name))?;
         files.push(name);
     }
     let peak = scan.peak();

@@ -99,6 +99,10 @@ pub struct TrainArgs {
     /// Probability of dropping each view of a training glitch, one always kept [default: 0.2].
     #[arg(long)]
     pub view_dropout: Option<f64>,
+    /// Probability that a training glitch is shown as one view alone in the unknown-duration slot, as O2
+    /// Zooniverse subjects arrive [default: 0].
+    #[arg(long)]
+    pub unknown_view: Option<f64>,
     /// concat or attention: how the views are fused before the head [default: concat].
     #[arg(long)]
     pub fusion: Option<String>,
@@ -166,7 +170,7 @@ impl TrainArgs {
             )*};
         }
         set!(backbone, init, mode, height, width, views, epochs, batch_size, lr, weight_decay, schedule, min_lr,
-             step_epochs, step_gamma, dropout, batch_norm, time_shift, freq_shift, brightness, contrast, view_dropout,
+             step_epochs, step_gamma, dropout, batch_norm, time_shift, freq_shift, brightness, contrast, view_dropout, unknown_view,
              valid_fraction, test_fraction, patience, monitor, seed, device, devices, out, copies, colour_gain, colour_offset,
              jpeg, crop_jitter, real_weight, label_smoothing, fusion);
         if let Some(v) = &self.imagenet {

@@ -14,17 +14,32 @@ fn tone(c: &mut Canvas, f: f64, t0: f64, t1: f64, taper: f64, p: f64) {
 }
 
 pub fn power_line(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
+    // Real Power_Line glitches (O1 crops, O2 subjects) are short spindles at 60 Hz: 0.15-0.4 s of bright line
+    // in the 1 and 2 s views, brightest in the middle and fading at both ends, often with a fainter ripple
+    // beside them (Gravity Spy: 0.2-0.5 s). v2/v3 drew 0.3-2 s of flat-topped tone, a long thin line no real
+    // one shows (sim-to-real recall 48 %).
     let f0 = 60.0 + uniform(rng, -0.3, 0.3);
-    let dur = log_uniform(rng, 0.3, 2.0);
-    let snr = tone_snr(log_uniform(rng, 7.0, 18.0), f0, dur);
+    // Total length of the Hann envelope; its half-maximum width is half of it, 0.12-0.4 s.
+    let dur = log_uniform(rng, 0.25, 0.8);
+    let snr = tone_snr(log_uniform(rng, 8.0, 20.0), f0, dur);
     let t0 = -dur * uniform(rng, 0.3, 0.7);
     let harmonics = if rng.random_bool(0.3) { 2 } else { 1 };
     for k in 1..=harmonics {
         let w = if k == 1 { 1.0 } else { uniform(rng, 0.2, 0.5) };
         let p = phase(rng);
-        c.layer(w, |c| tone(c, f0 * k as f64, t0, t0 + dur, 0.1 * dur, p));
+        // Taper 0.5: a Hann envelope, the spindle.
+        c.layer(w, |c| tone(c, f0 * k as f64, t0, t0 + dur, 0.5 * dur, p));
     }
-    Design::new("mains", snr, f0, dur).with("harmonics", harmonics as f64)
+    // A fainter second spindle 0.2-0.6 s away in a third of them (the ripple beside the real ones).
+    let echo = rng.random_bool(0.35);
+    if echo {
+        let gap = uniform(rng, 0.2, 0.6) * if rng.random_bool(0.5) { 1.0 } else { -1.0 };
+        let d = dur * uniform(rng, 0.4, 0.8);
+        let te = t0 + 0.5 * dur + gap - 0.5 * d;
+        let p = phase(rng);
+        c.layer(uniform(rng, 0.2, 0.5), |c| tone(c, f0, te, te + d, 0.5 * d, p));
+    }
+    Design::new("mains", snr, f0, dur).with("harmonics", harmonics as f64).with("echo", echo as u8 as f64)
 }
 
 pub fn air_compressor(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
@@ -46,12 +61,15 @@ pub fn violin_mode(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
     // 1673 Hz), each a few tens of ms long and often a pair of dots (two modes of neighbouring fibres), repeating
     // every 0.1-0.6 s. The stack is what tells them from 1080Lines (dots at one frequency only).
     // The energy is shared by four harmonics (and a pair), so each burst needs more than a lone dot would.
-    let snr_each = log_uniform(rng, 15.0, 40.0);
+    // Loudness 6-40 per burst: the real O1 crops show faint dots, barely above the noise, the O2 subjects bright
+    // ones (15-40 drew only the bright kind).
+    let snr_each = log_uniform(rng, 6.0, 40.0);
     let f_v = uniform(rng, 495.0, 515.0);
     let count = rng.random_range(1..=6usize);
     let weights = [uniform(rng, 0.5, 1.0), uniform(rng, 0.5, 1.0), uniform(rng, 0.5, 1.0), uniform(rng, 0.0, 0.6)];
-    // A second mode of the fundamental, 20-50 Hz away, in half the glitches.
-    let pair = if rng.random_bool(0.5) {
+    // A second mode of the fundamental, 20-50 Hz away, in most glitches: the O2 subjects show the 500 Hz dots
+    // as vertical pairs far more often than single.
+    let pair = if rng.random_bool(0.7) {
         Some((uniform(rng, 20.0, 50.0) * if rng.random_bool(0.5) { 1.0 } else { -1.0 }, uniform(rng, 0.5, 1.0)))
     } else {
         None
@@ -144,21 +162,24 @@ pub fn low_frequency_lines(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
 
 pub fn wandering_line(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
     // Real O1 wandering lines (H1) are ragged, not clean: the track jitters by a few percent from one tile to
-    // the next, breaks into dotted segments, often has a second line about an octave away, and sits among
-    // broadband specks and blobs from the same disturbance.
+    // the next, breaks into dotted segments, often has parallel companions, and sits among broadband specks and
+    // blobs from the same disturbance. Two of the three real ones are bright (yellow) thin tracks: one a
+    // descending sawtooth of three parallel tracks (period ~1 s, each ramp falling by a quarter, a blob where
+    // it resets), one a chopped line near 1 kHz; the third is faint (v3's Fréchet distance 51, the worst class,
+    // came from drawing only faint, mostly meandering lines).
     let f0 = log_uniform(rng, 300.0, 1400.0);
     let span = uniform(rng, 3.0, 9.0);
     let companions = rng.random_range(0..=2usize);
-    // Thin and mostly green: 3.5-7 per tile (5-10 drew thick, solid yellow lines).
-    let snr = tone_snr(log_uniform(rng, 3.5, 7.0), f0, span) * (companions as f64 + 1.0).sqrt();
+    // 3.5-12 per tile: from faint green to the bright thin tracks of the real ones.
+    let snr = tone_snr(log_uniform(rng, 3.5, 12.0), f0, span) * (companions as f64 + 1.0).sqrt();
     let t0 = -span * uniform(rng, 0.3, 0.7);
     let t1 = t0 + span;
-    let sawtooth = rng.random_bool(0.3);
+    let sawtooth = rng.random_bool(0.5);
     // Meander: a few slow random sinusoids; sawtooth: repeated slow downward sweeps.
     let terms: Vec<(f64, f64, f64)> =
         (0..3).map(|_| (uniform(rng, 0.01, 0.06) * f0, uniform(rng, 0.15, 1.0), phase(rng))).collect();
-    let saw_period = uniform(rng, 0.5, 1.2);
-    let saw_drop = uniform(rng, 0.05, 0.15) * f0;
+    let saw_period = uniform(rng, 0.6, 1.5);
+    let saw_drop = uniform(rng, 0.1, 0.3) * f0;
     // Jitter: a random walk in frequency sampled every 20-50 ms, linearly interpolated (a smooth track would
     // be a clean line; white jitter per sample would be wideband noise).
     let jitter_step = uniform(rng, 0.02, 0.05);
@@ -186,7 +207,9 @@ pub fn wandering_line(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
     let flicker_hz = uniform(rng, 5.0, 15.0);
     let flicker_depth = if rng.random_bool(0.7) { uniform(rng, 0.4, 0.9) } else { 0.0 };
     let flicker = move |t: f64| 1.0 - flicker_depth * (0.5 + 0.5 * (2.0 * PI * flicker_hz * t).sin()).powi(4);
-    let ratio = if rng.random_bool(0.5) { uniform(rng, 1.2, 1.5) } else { uniform(rng, 1.8, 2.0) };
+    // Companions: neighbouring harmonics (ratio (n+1)/n, the evenly spaced parallel tracks of the sawtooth) or
+    // about an octave up.
+    let ratio = if rng.random_bool(0.6) { 1.0 + 1.0 / rng.random_range(2..=4u32) as f64 } else { uniform(rng, 1.8, 2.0) };
     // Companions above the plot (with ratio 2, even past Nyquist) are left out.
     let companions = (0..=companions).take_while(|k| *k == 0 || ratio.powi(*k as i32) * f0 <= 1900.0).count() - 1;
     for k in 0..=companions {
@@ -194,6 +217,17 @@ pub fn wandering_line(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
         let p = phase(rng);
         let w = if k == 0 { 1.0 } else { uniform(rng, 0.3, 0.8) };
         c.layer(w, |c| c.track(t0, t1, p, |t| r * freq(t), |t| tukey(t, t0, t1, 0.3) * flicker(t)));
+    }
+    // The sawtooth's resets: a bright blob at the low end of each ramp, where the real one jumps back up.
+    if sawtooth {
+        let mut k = 1.0;
+        while t0 + k * saw_period < t1 {
+            let tk = t0 + k * saw_period;
+            let f = freq(tk - 1e-3);
+            let p = phase(rng);
+            c.layer(uniform(rng, 0.3, 0.8), |c| c.sine_gaussian(tk, f, uniform(rng, 4.0, 8.0), 1.0, p));
+            k += 1.0;
+        }
     }
     // Specks: a few short blobs at 300 Hz - 2 kHz scattered over the line's span.
     let specks = rng.random_range(0..=6usize);

@@ -65,27 +65,36 @@ pub fn whistle(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
 }
 
 pub fn light_modulation(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
-    // Bright spikes in quick succession over a low-frequency rumble.
+    // Bright spikes in succession over a low-frequency rumble. The real O1 ones (H1) are tall thin columns
+    // reaching ~1 kHz, 0.3-1.7 s apart in the 4 s view (Gravity Spy's mean duration 2.3 s), each standing on
+    // a bright blob below ~35 Hz; v3 drew them 0.05-0.5 s apart over a 40-120 Hz foot 2 % as strong (sim-to-real
+    // recall 0 of 3).
     let snr = log_uniform(rng, 25.0, 90.0);
-    let spikes = rng.random_range(2..=6usize);
-    let mut t = 0.0;
-    for k in 0..spikes {
-        let tk = t;
+    let spikes = rng.random_range(2..=5usize);
+    // Spike times: gaps of 0.3-1.5 s, shifted so that one spike (any of them) sits on the trigger.
+    let mut times = vec![0.0];
+    for _ in 1..spikes {
+        let last = times[times.len() - 1];
+        times.push(last + log_uniform(rng, 0.3, 1.5));
+    }
+    let shift = times[rng.random_range(0..spikes)];
+    for (k, tk) in times.iter().map(|t| t - shift).enumerate() {
         let sigma = log_uniform(rng, 0.15e-3, 0.5e-3);
-        let f = log_uniform(rng, 40.0, 120.0);
+        let f = log_uniform(rng, 12.0, 35.0);
         let p = phase(rng);
         let w = if k == 0 { 1.0 } else { uniform(rng, 0.4, 1.0) };
+        let foot = uniform(rng, 0.25, 0.7);
         c.layer(w, |c| {
-            c.gaussian_pulse(tk, sigma, 1, 1.0);
-            c.sine_gaussian(tk, f, 3.0, 0.02, p);
+            c.layer(1.0, |c| c.gaussian_pulse(tk, sigma, 1, 1.0));
+            c.layer(foot, |c| c.sine_gaussian(tk, f, 3.0, 1.0, p));
         });
-        t += uniform(rng, 0.05, 0.5);
     }
+    let span = times[spikes - 1];
     let rumble = uniform(rng, 0.5, 2.0);
-    let f_hi = uniform(rng, 40.0, 90.0);
-    let t_c = 0.5 * t;
-    c.layer(uniform(rng, 0.6, 1.2), |c| c.band_noise(rng, t_c - 3.0 * rumble, t_c + 3.0 * rumble, 10.0, f_hi, |x| gauss(x, t_c, rumble)));
-    Design::new("spikes_and_rumble", snr, 105.0, t + rumble).with("spikes", spikes as f64).with("rumble_s", rumble)
+    let f_hi = uniform(rng, 30.0, 60.0);
+    let t_c = 0.5 * span - shift;
+    c.layer(uniform(rng, 0.3, 0.8), |c| c.band_noise(rng, t_c - 3.0 * rumble, t_c + 3.0 * rumble, 10.0, f_hi, |x| gauss(x, t_c, rumble)));
+    Design::new("spikes_and_rumble", snr, 105.0, span + rumble).with("spikes", spikes as f64).with("rumble_s", rumble)
 }
 
 pub fn scratchy(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {

@@ -89,6 +89,10 @@ pub struct TrainConfig {
     /// Probability of dropping each view of a training glitch (at least one view is always kept).
     #[config(default = 0.2)]
     pub view_dropout: f64,
+    /// Probability that a training glitch is shown as one of its views alone, in the unknown-duration slot (as
+    /// an O2 Zooniverse subject, a picture without a duration in its name, reaches the model).
+    #[config(default = 0.0)]
+    pub unknown_view: f64,
     /// How the views are fused before the head: `concat` (slots side by side) or `attention` (weighted sum over
     /// the present views, `glitchscope::model::fusion`).
     #[config(default = "String::from(\"concat\")")]
@@ -277,6 +281,7 @@ impl TrainConfig {
         fraction("valid_fraction", self.valid_fraction)?;
         fraction("test_fraction", self.test_fraction)?;
         fraction("view_dropout", self.view_dropout)?;
+        fraction("unknown_view", self.unknown_view)?;
         fraction("dropout", self.dropout)?;
         fraction("time_shift", self.time_shift)?;
         fraction("freq_shift", self.freq_shift)?;

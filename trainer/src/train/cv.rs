@@ -61,7 +61,7 @@ pub struct CvOptions {
 /// most any recipe asks for).
 const RECIPE_OPTIONS: &[&str] = &[
     "epochs", "batch_size", "lr", "weight_decay", "schedule", "min_lr", "step_epochs", "step_gamma", "dropout",
-    "view_dropout", "balanced", "real_weight", "label_smoothing", "seed", "copies", "fusion",
+    "view_dropout", "unknown_view", "balanced", "real_weight", "label_smoothing", "seed", "copies", "fusion",
 ];
 
 /// Read a grid file: a JSON object of recipes, each an object of [`RECIPE_OPTIONS`].

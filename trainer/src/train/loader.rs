@@ -47,6 +47,8 @@ pub struct Sampling {
     pub seed: u64,
     pub balanced: bool,
     pub view_dropout: f64,
+    /// Probability that a training glitch is shown as one view of unknown duration (see `sampler::place_views`).
+    pub unknown_view: f64,
     /// How many of a view's stored augmented copies training draws from (with the view itself).
     pub copies: usize,
     /// Label smoothing of the training loss (`None`: plain cross-entropy).
@@ -131,9 +133,9 @@ impl GlitchLoader {
         self.throughput.clone()
     }
 
-    /// The batches of the next epoch (this loader's share of each): (sample, slots used) per glitch, and the
-    /// share of its whole batch that each part holds.
-    fn plan(&self) -> (usize, Vec<(Vec<(usize, Vec<usize>)>, f32)>) {
+    /// The batches of the next epoch (this loader's share of each): (sample, views used) per glitch, each view
+    /// as (its slot in the sample, the slot it is shown in), and the share of its whole batch that each part holds.
+    fn plan(&self) -> (usize, Vec<(Vec<(usize, Vec<(usize, usize)>)>, f32)>) {
         let (epoch, order) = match &self.sampling {
             Some(s) => {
                 let epoch = self.next_epoch.fetch_add(1, Ordering::SeqCst);
@@ -142,16 +144,25 @@ impl GlitchLoader {
                 let order =
                     sampler::epoch_order(&classes, &weights, s.balanced, &mut sampler::epoch_rng(s.seed, epoch, ORDER));
                 let mut rng = sampler::epoch_rng(s.seed, epoch, DROPOUT);
-                let order: Vec<(usize, Vec<usize>)> = order
+                let unknown = glitchscope::views::UNKNOWN_DURATION_SLOT.index();
+                let order: Vec<(usize, Vec<(usize, usize)>)> = order
                     .into_iter()
-                    .map(|i| (i, sampler::drop_views(&self.samples[i].present(), s.view_dropout, &mut rng)))
+                    .map(|i| {
+                        let kept = sampler::drop_views(&self.samples[i].present(), s.view_dropout, &mut rng);
+                        (i, sampler::place_views(kept, s.unknown_view, unknown, &mut rng))
+                    })
                     .collect();
                 // Dropout in the head draws from the backend's generator: reseed it per epoch.
                 let backend_seed = rand::RngExt::random::<u64>(&mut sampler::epoch_rng(s.seed, epoch, BACKEND));
                 self.device.seed(backend_seed);
                 (epoch, order)
             }
-            None => (0, (0..self.samples.len()).map(|i| (i, self.samples[i].present())).collect()),
+            None => (
+                0,
+                (0..self.samples.len())
+                    .map(|i| (i, self.samples[i].present().into_iter().map(|v| (v, v)).collect()))
+                    .collect(),
+            ),
         };
         let batches = order
             .chunks(self.batch_size.max(1))
@@ -174,7 +185,7 @@ impl GlitchLoader {
 
     fn build(
         &self,
-        batch: &[(usize, Vec<usize>)],
+        batch: &[(usize, Vec<(usize, usize)>)],
         share: f32,
         rng: &mut Option<chacha20::ChaCha8Rng>,
     ) -> Result<(TrainBatch, usize), DatasetError> {
@@ -187,8 +198,8 @@ impl GlitchLoader {
         for (g, (sample, used)) in batch.iter().enumerate() {
             let sample = &self.samples[*sample];
             targets.push(sample.class as i64);
-            for &slot in used {
-                let Some(view) = sample.views[slot] else { continue };
+            for &(from, slot) in used {
+                let Some(view) = sample.views[from] else { continue };
                 // In training, one of the view's stored copies (itself or a picture-level augmentation).
                 let view = match (rng.as_mut(), &self.sampling) {
                     (Some(rng), Some(s)) => store.pick_copy(view, s.copies, rng),
@@ -220,7 +231,7 @@ impl GlitchLoader {
 struct EpochIter<'a> {
     loader: &'a GlitchLoader,
     epoch: usize,
-    batches: Vec<(Vec<(usize, Vec<usize>)>, f32)>,
+    batches: Vec<(Vec<(usize, Vec<(usize, usize)>)>, f32)>,
     next: usize,
     items_done: usize,
     items_total: usize,
@@ -355,6 +366,7 @@ mod tests {
             seed: 5,
             balanced: true,
             view_dropout: 0.5,
+            unknown_view: 0.0,
             label_smoothing: None,
             copies: 0,
             augment: Some(AugmentConfig { time_shift: 0.5, freq_shift: 0.5, brightness: 0.2, contrast: 0.2 }),
@@ -378,6 +390,7 @@ mod tests {
             seed: 9,
             balanced: false,
             view_dropout: 0.3,
+            unknown_view: 0.0,
             label_smoothing: None,
             copies: 0,
             augment: None,

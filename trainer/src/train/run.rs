@@ -449,6 +449,7 @@ pub fn fit(
         seed: config.seed,
         balanced: config.balanced,
         view_dropout: config.view_dropout,
+        unknown_view: config.unknown_view,
         label_smoothing: (config.label_smoothing > 0.0).then_some(config.label_smoothing as f32),
         copies: config.copies,
         augment: (config.augment && plan.mode.sees_images()).then_some(AugmentConfig {
