@@ -324,6 +324,31 @@ mod tests {
     }
 
     #[test]
+    fn mixed_format_writes_every_kind_readable_at_its_real_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path();
+        let mut a = args(out, &["Blip"], Format::Mixed, 2);
+        a.per_class = 16;
+        run(a).unwrap();
+        let manifest: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("synth.json")).unwrap()).unwrap();
+        let mut sizes = std::collections::BTreeSet::new();
+        for g in manifest["glitches"].as_array().unwrap() {
+            let files: Vec<&str> = g["files"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+            let ext = files[0].rsplit('.').next().unwrap();
+            assert!(files.iter().all(|f| f.ends_with(ext)), "one kind per glitch: {files:?}");
+            for f in files {
+                let picture = image::open(out.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+                let size = (picture.width(), picture.height());
+                let expected: &[(u32, u32)] = if ext == "jpg" { &[(800, 600), (600, 450)] } else { &[(569, 479), (800, 600)] };
+                assert!(expected.contains(&size), "{f}: {size:?}");
+                sizes.insert((ext.to_string(), size));
+            }
+        }
+        assert!(sizes.len() >= 3, "16 glitches should show at least three of the four kinds: {sizes:?}");
+    }
+
+    #[test]
     fn bad_arguments_are_refused_before_any_work() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("set");
