@@ -193,13 +193,15 @@ pub fn extremely_loud(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
     c.layer(1.0, |c| c.gaussian_pulse(t0, log_uniform(rng, 0.1e-3, 0.3e-3), 1, 1.0));
     let p = phase(rng);
     c.layer(1.0, |c| c.sine_gaussian(t0, f_core, uniform(rng, 2.0, 5.0), 1.0, p));
-    // Ringing and low-frequency upheaval: the saturated fan at the bottom of the real 0.5 and 1 s views stays
-    // below ~100 Hz, with the plot above it dark but for the spike. v3 drew it 15-40 % as strong up to 150 Hz plus
-    // 2-5 blobs anywhere in 20-1000 Hz: views saturated to 500 Hz or strewn with blobs, which no real one shows,
-    // and the real O2 Koi_Fish subjects were then read as Extremely_Loud.
-    let spread = log_uniform(rng, 0.1, 0.5);
-    let f_hi = uniform(rng, 40.0, 100.0);
-    c.layer(uniform(rng, 0.05, 0.15), |c| c.band_noise(rng, t0 - 3.0 * spread, t0 + 3.0 * spread, 10.0, f_hi, |x| gauss(x, t0, spread)));
+    // Ringing and low-frequency upheaval, the "huge disturbance covering most of the image" (Gravity Spy: mean
+    // duration 8 s, SNR 2416): a saturated fan below 60-150 Hz spreading over seconds, as in the real 0.5 and
+    // 1 s views (H1_1o6t6QrbWC). Drawing it weaker (v3b: 5-15 %) left loud blips on a dark background, and the
+    // real O2 Koi_Fish subjects were then read as Extremely_Loud (27 of 34).
+    let spread = log_uniform(rng, 0.2, 1.0);
+    let f_hi = uniform(rng, 60.0, 150.0);
+    c.layer(uniform(rng, 0.15, 0.4), |c| c.band_noise(rng, t0 - 3.0 * spread, t0 + 3.0 * spread, 10.0, f_hi, |x| gauss(x, t0, spread)));
+    // A few more components near the trigger; v3 strewed 2-5 of them over ±0.3 s and 20-1000 Hz, drawing
+    // separate saturated blobs that no real one shows.
     let extra = rng.random_range(0..=2);
     for _ in 0..extra {
         let dt = uniform(rng, -0.05, 0.05);
