@@ -11,13 +11,13 @@
 #      generator's numbers beside these.
 # About 15 minutes on 2 CPU cores from nothing, 4 with the sim-to-real run kept.
 # Usage: scripts/realism.sh [SYNTH_DIR [OUT [RUN_DIR]]]
-#   defaults: ~/.cache/glitchscope/data/synth-v3-s2026-n60 (made with this generator when missing), ~/.cache/glitchscope/realism/<name of SYNTH_DIR>,
+#   defaults: ~/.cache/glitchscope/data/synth-v3c-s2026-n60 (made with this generator, --format mixed --real-noise, when missing), ~/.cache/glitchscope/realism/<name of SYNTH_DIR>,
 #             ~/.cache/glitchscope/runs/sim-to-real-<name of SYNTH_DIR>
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 work="$HOME/.cache/glitchscope"
-synth="${1:-$work/data/synth-v3-s2026-n60}"
+synth="${1:-$work/data/synth-v3c-s2026-n60}"
 name=$(basename "$synth")
 out="${2:-$work/realism/$name}"
 run="${3:-$work/runs/sim-to-real-$name}"
@@ -27,7 +27,8 @@ real=../shared/data/real
 [ -d "$real" ] || { echo "realism.sh: $real is missing (the real Gravity Spy images)" >&2; exit 1; }
 cargo build --release -p glitchscope-trainer
 bin="$CARGO_TARGET_DIR/release/glitchscope"
-[ -f "$synth/synth.json" ] || "$bin" synth --out "$synth" --per-class 60 --seed 2026
+noise=../shared/data/strain/o3_glitches_deepextractor/glitch_dict_example.npz
+[ -f "$synth/synth.json" ] || "$bin" synth --out "$synth" --per-class 60 --seed 2026 --format mixed --real-noise "$noise"
 mkdir -p "$out"
 card="$work/realism/imagenet-lite0.json"
 [ -f "$card" ] || "$bin" init --imagenet "$pth" --out "$card"
