@@ -384,6 +384,35 @@ mod tests {
     }
 
     #[test]
+    fn unknown_view_training_shows_one_stored_view_in_the_unknown_slot() {
+        let device = Device::flex();
+        let sampling = Sampling {
+            seed: 2,
+            balanced: false,
+            view_dropout: 0.0,
+            unknown_view: 1.0,
+            label_smoothing: None,
+            copies: 0,
+            augment: None,
+        };
+        let loader = GlitchLoader::training(store(5), samples(), sampling, 2, 1, 1, &device);
+        let unknown = glitchscope::views::UNKNOWN_DURATION_SLOT.index();
+        let first_pixel = |v: &[f32], i: usize| (v[i * 12] * 128.0 + 127.0).round() as usize;
+        let mut stored = std::collections::BTreeSet::new();
+        for _ in 0..6 {
+            for (slots, images, targets) in epoch_batches(&loader) {
+                assert_eq!(slots.len(), targets.len(), "one view per glitch");
+                for (i, (g, slot)) in slots.iter().enumerate() {
+                    assert_eq!((*g, *slot), (i, unknown), "each glitch's view sits in the unknown-duration slot");
+                    stored.insert(first_pixel(&images, i));
+                }
+            }
+        }
+        // The views come from every slot of the samples, not only from the unknown one.
+        assert!(stored.len() >= 4, "views drawn: {stored:?}");
+    }
+
+    #[test]
     fn device_parts_are_shares_of_the_one_device_batches() {
         let device = Device::flex();
         let sampling = Sampling {
