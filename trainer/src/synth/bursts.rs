@@ -35,20 +35,25 @@ pub fn blip(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
 }
 
 pub fn tomte(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
-    let snr = log_uniform(rng, 12.0, 40.0);
+    // v3d: a real Tomte (H1_KoNq45tzNK, H1_kOv7nI4zuO) is one filled triangle, saturated and ~0.1 s wide at
+    // 20-30 Hz, narrowing smoothly to an apex at 150-300 Hz, with nothing above it. v3c drew a round bulb under
+    // a separate needle (a Blip's teardrop, only lower), and real Tomte were read as Blips. A plain Gaussian
+    // pulse (no derivative) of σ = 1.2-3 ms draws the triangle: constant-Q tiles make its width fall as 1/f up
+    // the plot, its spectrum is flat at low frequency (the bright base) and dies out a few times 1/(2πσ) =
+    // 50-130 Hz (the apex). A weaker low sine-Gaussian widens the base, as in the real 0.5 s views.
+    let snr = log_uniform(rng, 15.0, 50.0);
     let f_bulb = log_uniform(rng, 18.0, 40.0);
     let q = uniform(rng, 1.5, 3.0);
-    // The hat is a wide pulse (its spectrum dies out a few hundred Hz up instead of reaching 2 kHz) over a
-    // low, short bulb.
-    let needle_sigma = log_uniform(rng, 0.8e-3, 2.0e-3);
-    let needle_weight = uniform(rng, 0.8, 1.5);
+    let sigma = log_uniform(rng, 1.2e-3, 3.0e-3);
+    let bulb_weight = uniform(rng, 0.2, 0.6);
     let t0 = uniform(rng, -0.01, 0.01);
     let ph = phase(rng);
-    draw_blip(c, t0, f_bulb, q, needle_sigma, needle_weight, ph);
+    c.layer(1.0, |c| c.gaussian_pulse(t0, sigma, 0, 1.0));
+    c.layer(bulb_weight, |c| c.sine_gaussian(t0, f_bulb, q, 1.0, ph));
     Design::new("gnome_hat", snr, f_bulb, q / f_bulb)
         .with("q", q)
-        .with("needle_sigma_s", needle_sigma)
-        .with("needle_weight", needle_weight)
+        .with("pulse_sigma_s", sigma)
+        .with("bulb_weight", bulb_weight)
 }
 
 pub fn koi_fish(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
@@ -91,7 +96,22 @@ pub fn koi_fish(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
     // Tail: a thin needle up to the top of the plot.
     let needle_sigma = log_uniform(rng, 0.1e-3, 0.25e-3);
     c.layer(uniform(rng, 0.3, 0.6), |c| c.gaussian_pulse(t0, needle_sigma, 1, 1.0));
-    Design::new("koi", snr, f_head, 0.3).with("q", q).with("fin_frequency_hz", fin_f).with("fin_q", fin_q)
+    // v3d: most real O2 Koi_Fish subjects sit on a wide low-frequency skirt, saturated at 30-80 Hz and reaching
+    // ±0.1-0.5 s, some across the whole 0.5 s view, under a *thin* tail. Without it the only wide low fan in
+    // training was Extremely_Loud's, and the v3c model read 20 of the 34 real O2 Koi_Fish as Extremely_Loud.
+    let skirt = if rng.random_bool(0.5) {
+        let spread = log_uniform(rng, 0.05, 0.3);
+        let f_hi = uniform(rng, 50.0, 100.0);
+        c.layer(uniform(rng, 0.2, 0.5), |c| c.band_noise(rng, t0 - 3.0 * spread, t0 + 3.0 * spread, 15.0, f_hi, |x| gauss(x, t0, spread)));
+        spread
+    } else {
+        0.0
+    };
+    Design::new("koi", snr, f_head, 0.3)
+        .with("q", q)
+        .with("fin_frequency_hz", fin_f)
+        .with("fin_q", fin_q)
+        .with("skirt_spread_s", skirt)
 }
 
 pub fn repeating_blips(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
@@ -191,6 +211,11 @@ pub fn extremely_loud(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
     let t0 = uniform(rng, -0.02, 0.02);
     let f_core = log_uniform(rng, 60.0, 300.0);
     c.layer(1.0, |c| c.gaussian_pulse(t0, log_uniform(rng, 0.1e-3, 0.3e-3), 1, 1.0));
+    // v3d: the column is fat, not a needle. In the real 0.5 s view (H1_1o6t6QrbWC) it is saturated ~40 ms wide
+    // from 100 Hz to the top of the plot, with bright clutter beside it; Koi_Fish keeps a thin tail above its
+    // head. Broadband noise under a 8-25 ms envelope draws that column.
+    let column = log_uniform(rng, 8e-3, 25e-3);
+    c.layer(uniform(rng, 0.5, 1.0), |c| c.band_noise(rng, t0 - 4.0 * column, t0 + 4.0 * column, 100.0, 2000.0, |x| gauss(x, t0, column)));
     let p = phase(rng);
     c.layer(1.0, |c| c.sine_gaussian(t0, f_core, uniform(rng, 2.0, 5.0), 1.0, p));
     // Ringing and low-frequency upheaval, the "huge disturbance covering most of the image" (Gravity Spy: mean
@@ -209,7 +234,10 @@ pub fn extremely_loud(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
         let p = phase(rng);
         c.layer(uniform(rng, 0.1, 0.3), |c| c.sine_gaussian(t0 + dt, f, uniform(rng, 3.0, 12.0), 1.0, p));
     }
-    let design = Design::new("upheaval", snr, f_core, 2.0 * spread).with("spread_s", spread).with("components", extra as f64 + 3.0);
+    let design = Design::new("upheaval", snr, f_core, 2.0 * spread)
+        .with("spread_s", spread)
+        .with("column_s", column)
+        .with("components", extra as f64 + 3.0);
     if rng.random_bool(0.5) {
         return design;
     }

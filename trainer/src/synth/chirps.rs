@@ -8,10 +8,13 @@ use rand::RngExt;
 pub fn chirp(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
     // Leading-order inspiral: f(τ) = f_start (τ / D)^(-3/8), τ the time left to coalescence, D the time it
     // spends above f_start. Strain amplitude grows like f^(2/3).
+    // v3d: the real O1 chirps (H1_iBAFzsCgWq, H1_mUGBFQ81i0) are short and steep: visible for 0.08-0.25 s,
+    // climbing from 30-60 Hz to 200-600 Hz and ending there, brightest at the end. v3c's sweeps spent up to
+    // 0.8 s above f_start and drew long, nearly flat low tracks that no real Chirp shows.
     let snr = log_uniform(rng, 10.0, 35.0);
-    let f_start = uniform(rng, 30.0, 50.0);
-    let f_end = log_uniform(rng, 150.0, 500.0);
-    let d = log_uniform(rng, 0.1, 0.8);
+    let f_start = uniform(rng, 30.0, 60.0);
+    let f_end = log_uniform(rng, 200.0, 600.0);
+    let d = log_uniform(rng, 0.08, 0.3);
     let tc = uniform(rng, -0.02, 0.03);
     let tau_end = d * (f_start / f_end).powf(8.0 / 3.0);
     let freq = move |t: f64| f_start * ((tc - t).max(tau_end) / d).powf(-3.0 / 8.0);

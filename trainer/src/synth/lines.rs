@@ -117,12 +117,14 @@ pub fn violin_mode(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
 }
 
 pub fn lines_1080(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
-    // A string of short dots near 1080 Hz, sometimes so close that they join into a line.
+    // A string of short dots near 1080 Hz, sometimes so close that they join into a line. v3d: in the real O1
+    // images (H1_2Xn58S1QCj, H1_3FBh0droFC) the dots are faint (cyan-green, never the top of the colour scale)
+    // and crowded, one every 20-60 ms along strings of 0.2-1 s; v3c drew 3-14 bright, sparse dashes.
     let f0 = uniform(rng, 1070.0, 1090.0);
-    let span = log_uniform(rng, 0.5, 3.0);
-    let count = rng.random_range(3..=14usize);
-    let dot = log_uniform(rng, 0.02, 0.12);
-    let snr = tone_snr(log_uniform(rng, 5.0, 10.0), f0, dot) * (count as f64).sqrt();
+    let span = log_uniform(rng, 0.3, 1.5);
+    let count = rng.random_range(8..=30usize);
+    let dot = log_uniform(rng, 0.01, 0.04);
+    let snr = tone_snr(log_uniform(rng, 3.5, 7.0), f0, dot) * (count as f64).sqrt();
     let t_start = -span * uniform(rng, 0.2, 0.8);
     for k in 0..count {
         // The first dot sits on the trigger.

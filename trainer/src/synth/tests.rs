@@ -100,6 +100,8 @@ fn each_class_puts_its_energy_where_gravity_spy_sees_it() {
         ("Wandering_Line", vec![(300.0, 4000.0)]),
         ("Whistle", vec![(100.0, 4096.0)]),
         ("Chirp", vec![(20.0, 800.0)]),
+        // The gnome hat ends at a few hundred Hz; a Blip's needle reaches the top of the plot.
+        ("Tomte", vec![(0.0, 400.0)]),
         ("Paired_Doves", vec![(15.0, 200.0)]),
         ("Helix", vec![(15.0, 1200.0)]),
         ("Scratchy", vec![(40.0, 800.0)]),
@@ -116,14 +118,15 @@ fn each_class_puts_its_energy_where_gravity_spy_sees_it() {
 #[test]
 fn blips_are_centred_on_the_trigger() {
     let cfg = config();
-    for class in ["Blip", "Tomte", "Koi_Fish"] {
-        for index in 0..4 {
+    // Koi_Fish may sit on a low-frequency skirt reaching ±0.1-0.5 s, as most real O2 ones do.
+    for (class, reach) in [("Blip", 0.1), ("Tomte", 0.1), ("Koi_Fish", 0.5)] {
+        for index in 0..8 {
             let g = generate(class, 3, index, &cfg).unwrap();
             let center = cfg.len() / 2;
-            let near = (0.1 * cfg.sample_rate) as usize;
+            let near = (reach * cfg.sample_rate) as usize;
             let total: f64 = g.whitened_glitch.iter().map(|x| x * x).sum();
             let inside: f64 = g.whitened_glitch[center - near..center + near].iter().map(|x| x * x).sum();
-            assert!(inside / total > 0.95, "{class} #{index}: {:.1}% within ±0.1 s", 100.0 * inside / total);
+            assert!(inside / total > 0.95, "{class} #{index}: {:.1}% within ±{reach} s", 100.0 * inside / total);
         }
     }
 }
@@ -136,6 +139,10 @@ fn energy_span_measures_the_drawn_duration() {
     assert!(blip.energy_span_s(0.9) < 0.1, "a blip lasts milliseconds, got {}", blip.energy_span_s(0.9));
     assert!(lines.energy_span_s(0.9) > 2.0, "low-frequency lines last seconds, got {}", lines.energy_span_s(0.9));
     assert!(lines.energy_span_s(0.9) <= lines.params.design.duration_s);
+    for index in 0..4 {
+        let chirp = generate("Chirp", 4, index, &cfg).unwrap();
+        assert!(chirp.energy_span_s(0.9) < 0.3, "real chirps are short and steep, got {} s", chirp.energy_span_s(0.9));
+    }
 }
 
 #[test]
