@@ -11,13 +11,13 @@
 #      generator's numbers beside these.
 # About 15 minutes on 2 CPU cores from nothing, 4 with the sim-to-real run kept.
 # Usage: scripts/realism.sh [SYNTH_DIR [OUT [RUN_DIR]]]
-#   defaults: ~/.cache/glitchscope/data/synth-v3c-s2026-n60 (made with this generator, --format mixed --real-noise, when missing), ~/.cache/glitchscope/realism/<name of SYNTH_DIR>,
+#   defaults: ~/.cache/glitchscope/data/synth-v3d-s2026-n60 (made with this generator, --format mixed --real-noise, when missing), ~/.cache/glitchscope/realism/<name of SYNTH_DIR>,
 #             ~/.cache/glitchscope/runs/sim-to-real-<name of SYNTH_DIR>
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 work="$HOME/.cache/glitchscope"
-synth="${1:-$work/data/synth-v3c-s2026-n60}"
+synth="${1:-$work/data/synth-v3d-s2026-n60}"
 name=$(basename "$synth")
 out="${2:-$work/realism/$name}"
 run="${3:-$work/runs/sim-to-real-$name}"

@@ -12,13 +12,13 @@
 #      per class; the full JSON goes to RUN_DIR/sim-to-real.json.
 # About 10 minutes on 2 CPU cores (feature extraction dominates).
 # Usage: [TRAIN_ARGS="--unknown-view 0.3"] scripts/sim-to-real.sh [SYNTH_DIR [RUN_DIR [IMAGENET_PTH]]]
-#   defaults: ~/.cache/glitchscope/data/synth-v3c-s2026-n60, ~/.cache/glitchscope/runs/sim-to-real-synth-v3c-s2026-n60
+#   defaults: ~/.cache/glitchscope/data/synth-v3d-s2026-n60, ~/.cache/glitchscope/runs/sim-to-real-synth-v3d-s2026-n60
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 work="$HOME/.cache/glitchscope"
-synth="${1:-$work/data/synth-v3c-s2026-n60}"
-run="${2:-$work/runs/sim-to-real-synth-v3c-s2026-n60}"
+synth="${1:-$work/data/synth-v3d-s2026-n60}"
+run="${2:-$work/runs/sim-to-real-synth-v3d-s2026-n60}"
 pth="${3:-../shared/weights/efficientnet-lite0/efficientnet-lite0-57934424.pth}"
 [ -f "$pth" ] || pth=$(scripts/fetch-weights.sh lite0)
 real=../shared/data/real

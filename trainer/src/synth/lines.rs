@@ -155,9 +155,12 @@ pub fn ripples_1400(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
 }
 
 pub fn low_frequency_lines(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
-    let snr = log_uniform(rng, 20.0, 60.0);
+    // v3d: the real O1 lines are thin and faint, cyan-green at 10-15 Hz (the 0.5 s view of one barely shows
+    // it); v3c's SNR 20-60 over the long low tiles drew thick saturated bars. Brightness is now set per tile
+    // (5-10), as for the other narrow lines.
     let f0 = log_uniform(rng, 10.0, 25.0);
     let span = uniform(rng, 4.0, 10.0);
+    let snr = tone_snr(log_uniform(rng, 5.0, 10.0), f0, span);
     let t0 = -span * uniform(rng, 0.3, 0.7);
     let t1 = t0 + span;
     let wobble = uniform(rng, 0.0, 0.08) * f0;
