@@ -7,13 +7,18 @@
 //
 //   node bench/bench-ort-web.mjs --onnx DIR [--batches 1,16] [--runs-cpu 5] [--runs-webgpu 2] [--ort-threads 1]
 //                                [--backends cpu,webgpu] [--out results.json]
+//   node bench/bench-ort-web.mjs --profile [--unfused] [--batches 1,16] [--runs-cpu 5] [--out profile.json]
+//
+// --profile times our CPU backend operation by operation instead (GlitchClassifier.profileBackbone; the
+// median of each operation over the runs; docs/profile.md); it needs no ONNX files. --unfused: Burn's own
+// operations instead of the fused CPU kernels.
 //
 // Served same-origin by a small static server of its own: /pkg/ (www/pkg), /models/ (models), /ort/ (the
 // onnxruntime-web dist files), /onnx/ (DIR, from bench/export_onnx.py) and / (bench/web). It sends COOP/COEP so
 // the page is cross-origin isolated (ORT may then use wasm threads; --ort-threads picks how many; ours is
 // single-threaded in wasm). Prints one JSON document (and writes it to --out).
 
-import { createReadStream, existsSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,8 +27,11 @@ import { launchBrowser } from '../tests/e2e/helpers.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const REPO = resolve(here, '..');
-const HEIGHT = 176;
-const WIDTH = 208;
+// The input size is the default model card's (the 2026-11-26 runs used a 176x208 card; the model of
+// 2026-12-01 takes 88x104), so every runtime gets what the shipped model takes.
+const CARD = JSON.parse(readFileSync(join(REPO, 'models', 'default.json'), 'utf8'));
+const HEIGHT = CARD.input.height;
+const WIDTH = CARD.input.width;
 const log = (m) => console.error(`[bench-ort-web] ${m}`);
 
 const { values } = parseArgs({
@@ -35,9 +43,11 @@ const { values } = parseArgs({
     'runs-webgpu': { type: 'string', default: '2' },
     'ort-threads': { type: 'string', default: '1' },
     out: { type: 'string' },
+    profile: { type: 'boolean', default: false },
+    unfused: { type: 'boolean', default: false },
   },
 });
-if (!values.onnx) {
+if (!values.onnx && !values.profile) {
   console.error('usage: node bench/bench-ort-web.mjs --onnx DIR [--batches 1,16] [--runs-cpu N] [--runs-webgpu N] [--out FILE]');
   process.exit(2);
 }
@@ -51,8 +61,8 @@ const ORT_EP = { cpu: 'wasm', webgpu: 'webgpu' };
 const ROOTS = [
   ['/pkg/', join(REPO, 'www', 'pkg')],
   ['/models/', join(REPO, 'models')],
-  ['/ort/', join(here, 'node_modules', 'onnxruntime-web', 'dist')],
-  ['/onnx/', resolve(values.onnx)],
+  ...(values.profile ? [] : [['/ort/', join(here, 'node_modules', 'onnxruntime-web', 'dist')]]),
+  ...(values.onnx ? [['/onnx/', resolve(values.onnx)]] : []),
   ['/', join(here, 'web')],
 ];
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json' };
@@ -99,8 +109,33 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
+/** --profile: every operation's median time over the runs, for each batch. */
+async function profile(origin) {
+  const out = [];
+  for (const batch of batches) {
+    log(`profile of ours (cpu), batch ${batch}`);
+    const args = { batch, runs: runs.cpu, height: HEIGHT, width: WIDTH, fused: !values.unfused };
+    const { passes, problems } = await once(origin, 'profileOurs', args);
+    const rows = passes[0].map((row, j) => ({ ...row, ms: median(passes.map((p) => p[j].ms)) }));
+    log(`  total ${rows.reduce((a, r) => a + r.ms, 0).toFixed(0)} ms`);
+    out.push({ batch, images: batch * 4, runs: runs.cpu, rows, problems });
+  }
+  return out;
+}
+
 async function main() {
   const server = await serve();
+  if (values.profile) {
+    const origin = `http://127.0.0.1:${server.address().port}`;
+    try {
+      const json = JSON.stringify({ height: HEIGHT, width: WIDTH, viewsPerGlitch: 4, profiles: await profile(origin) }, null, 1);
+      if (values.out) writeFileSync(values.out, json);
+      process.stdout.write(`${json}\n`);
+    } finally {
+      server.close();
+    }
+    return;
+  }
   const origin = `http://127.0.0.1:${server.address().port}`;
   const results = [];
   try {

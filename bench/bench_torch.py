@@ -4,7 +4,8 @@
 
 The same batch of glitches with all four views each, the same deterministic inputs and input size; inference =
 probabilities and embedding (eval mode, torch.no_grad); a training step = forward in training mode over every
-layer, cross-entropy, backward, AdamW (lr 1e-4, weight decay 0.01), loss read back. Medians after one warm-up.
+layer, cross-entropy, backward, AdamW (lr 1e-4, weight decay 0.01), loss read back. Medians after one warm-up,
+also of the step's three parts (forward + loss read back, backward, optimiser).
 Prints one JSON line.
 """
 
@@ -61,25 +62,32 @@ def main():
     targets = torch.arange(args.batch) % net.head.out_features
     optimizer = torch.optim.AdamW(net.parameters(), lr=1e-4, weight_decay=0.01)
     loss_fn = torch.nn.CrossEntropyLoss()
-    train = []
+    train, parts = [], {"forward": [], "backward": [], "optimizer": []}
     for i in range(args.train_runs + 1):
         started = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
         logits, _ = net(views, mask)
         loss = loss_fn(logits, targets)
-        loss.backward()
-        optimizer.step()
         value = loss.item()
-        ms = (time.perf_counter() - started) * 1e3
+        forward_done = time.perf_counter()
+        loss.backward()
+        backward_done = time.perf_counter()
+        optimizer.step()
+        done = time.perf_counter()
+        ms = (done - started) * 1e3
         print(f"[bench_torch] train step {i}/{args.train_runs}: {ms:.0f} ms, loss {value:.3f}", file=sys.stderr)
         if i:
             train.append(ms)
+            parts["forward"].append((forward_done - started) * 1e3)
+            parts["backward"].append((backward_done - forward_done) * 1e3)
+            parts["optimizer"].append((done - backward_done) * 1e3)
 
     infer_ms = statistics.median(infer)
     print(json.dumps({
         "torch": torch.__version__, "threads": torch.get_num_threads(), "batch": args.batch,
         "infer_ms_median": infer_ms, "glitches_per_s": args.batch / (infer_ms / 1e3),
         "train_step_ms_median": statistics.median(train), "infer_ms": infer, "train_step_ms": train,
+        **{f"train_{k}_ms_median": statistics.median(v) for k, v in parts.items()},
     }))
 
 

@@ -114,6 +114,10 @@ def main():
             f"{ms(torch['train_step_ms_median'])}{spread(torch['train_step_ms'])} | "
             f"{ratio(ours['train_step_ms_median'], torch['train_step_ms_median'])} |",
         ]
+        for part in ("forward", "backward", "optimizer"):
+            key = f"train_{part}_ms_median"
+            if key in ours and key in torch:
+                lines.append(f"| – of which {part} (median) | {ms(ours[key])} | {ms(torch[key])} | {ratio(ours[key], torch[key])} |")
     else:
         lines.append("(not run)")
     lines += ["", "## Sizes and first load", ""]

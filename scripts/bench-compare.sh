@@ -84,11 +84,15 @@ say "2. PyTorch parity and ONNX export"
 "$PY" bench/export_onnx.py "$WORK/export" "$WORK/onnx" --batch "$WEB_BATCHES" > "$WORK/parity.json"
 cat "$WORK/parity.json" >&2
 
+# The input size of the default model card, for every runtime.
+read -r HEIGHT WIDTH < <(python3 -c "import json; i = json.load(open('models/default.json'))['input']; print(i['height'], i['width'])")
+
 # --- 3. native
 say "3. native: ours (batch $BATCH, $RUNS runs, $TRAIN_RUNS training steps)"
 "$BENCH_NATIVE" time models/default.json --batch "$BATCH" --runs "$RUNS" --train-runs "$TRAIN_RUNS" > "$WORK/native-ours.json"
 say "3. native: PyTorch"
 "$PY" bench/bench_torch.py "$WORK/export/weights" --batch "$BATCH" --runs "$RUNS" --train-runs "$TRAIN_RUNS" --threads 2 \
+  --height "$HEIGHT" --width "$WIDTH" \
   > "$WORK/native-torch.json"
 
 # --- 4. browser
@@ -130,7 +134,7 @@ json.dump({
     "date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)", "duration_s": $(( $(date +%s) - started )),
     "command": "scripts/bench-compare.sh", "cpu": "$cpu", "cores": $(nproc),
     "load_before": "$load_before", "load_after": "$load_after", "busy": $([ $busy = true ] && echo True || echo False),
-    "chromium": "$chromium", "ort_web": "$ort_web", "height": 176, "width": 208, "reference": "$reference",
+    "chromium": "$chromium", "ort_web": "$ort_web", "height": $HEIGHT, "width": $WIDTH, "reference": "$reference",
 }, open(sys.argv[1], "w"))
 PY
 mkdir -p "$(dirname "$OUT")"

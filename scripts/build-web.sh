@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Build the browser package: src/web.rs compiled to wasm by wasm-pack into www/pkg/glitchscope.js (+ _bg.wasm).
-# www/pkg is git-ignored. Models are not copied: scripts/serve.py serves the repository's models/ at /models/.
+# Build the browser package: src/web.rs compiled to wasm (cargo, wasm32-unknown-unknown) and bound to JavaScript
+# by wasm-bindgen into www/pkg/glitchscope.js (+ _bg.wasm). www/pkg is git-ignored. Models are not copied:
+# scripts/serve.py serves the repository's models/ at /models/.
 #
-# Needs: rustup target wasm32-unknown-unknown, wasm-pack, and wasm-bindgen-cli at the version in Cargo.lock on
-# PATH (wasm-pack then works offline). Uses the shared release target dir so Burn is not rebuilt from scratch.
-# Extra arguments go to wasm-pack build (e.g. --dev is NOT advised: it would start a second cold build).
+# Needs: rustup target wasm32-unknown-unknown and wasm-bindgen-cli at the version in Cargo.lock on PATH
+# (scripts/setup.sh installs both). wasm-pack is not used: it only ran these two steps, and installing it from
+# source cost 2.5 of a cold CI run's minutes (issue 13). Uses the shared release target dir, where the wasm
+# tests (scripts/test.sh) have already built the same library, so this build only links.
+# Extra arguments go to cargo build (e.g. --features ...).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,23 +22,22 @@ if [ -f scripts/env.sh ]; then
 fi
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/glitchscope/target}"
 
-command -v wasm-pack >/dev/null || die "wasm-pack not found; install it with: cargo install wasm-pack"
 if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   die "the wasm32-unknown-unknown target is missing; add it with: rustup target add wasm32-unknown-unknown"
 fi
-locked="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock 2>/dev/null || true)"
-if [ -n "$locked" ]; then
-  if ! command -v wasm-bindgen >/dev/null; then
-    echo "build-web.sh: note: wasm-bindgen $locked is not on PATH; wasm-pack will try to download it" >&2
-  elif ! wasm-bindgen --version | grep -q " $locked\$"; then
-    echo "build-web.sh: note: wasm-bindgen on PATH is '$(wasm-bindgen --version)', Cargo.lock wants $locked;" \
-      "install it with: cargo install wasm-bindgen-cli --version $locked" >&2
-  fi
-fi
+locked="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)"
+command -v wasm-bindgen >/dev/null \
+  || die "wasm-bindgen not found; install it with: cargo install wasm-bindgen-cli --version $locked (or scripts/setup.sh)"
+wasm-bindgen --version | grep -q " $locked\$" \
+  || die "wasm-bindgen on PATH is '$(wasm-bindgen --version)', Cargo.lock wants $locked: cargo install wasm-bindgen-cli --version $locked --force"
 
-echo "build-web.sh: wasm-pack build --release (target dir $CARGO_TARGET_DIR)" >&2
-wasm-pack build --release --target web --out-dir www/pkg --out-name glitchscope "$@"
-test -f www/pkg/glitchscope.js || die "wasm-pack finished but www/pkg/glitchscope.js is missing"
+echo "build-web.sh: cargo build --release --target wasm32-unknown-unknown --lib (target dir $CARGO_TARGET_DIR)" >&2
+cargo build --release --target wasm32-unknown-unknown --lib -p glitchscope "$@"
+wasm="$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/glitchscope.wasm"
+test -f "$wasm" || die "cargo finished but $wasm is missing"
+mkdir -p www/pkg
+wasm-bindgen --target web --out-dir www/pkg --out-name glitchscope "$wasm"
+test -f www/pkg/glitchscope.js || die "wasm-bindgen finished but www/pkg/glitchscope.js is missing"
 
 # Drop the wasm's `name` and `producers` custom sections: debug names only (panic messages keep their text;
 # browser stack traces then show wasm-function[N]). On the 2026-11-26 build: 33.4 -> 27.4 MB raw, 5.45 -> 4.39 MB

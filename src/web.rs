@@ -352,6 +352,36 @@ impl GlitchClassifier {
             Ok(Ok(predictions)) => Ok(predictions.into_iter().flat_map(|p| p.probabilities).collect()),
         }
     }
+
+    /// The backbone's time operation by operation (`[{layer, op, input, macs, ms}]`, see
+    /// `model::efficientnet::LayerTime`) on the same input as `classifyTensor`: the browser side of
+    /// docs/profile.md. CPU backend only: a GPU sync cannot block in a browser, and a profile that cannot sync
+    /// would time the queueing, not the work.
+    #[wasm_bindgen(js_name = profileBackbone)]
+    pub fn profile_backbone(&self, views: Vec<f32>, glitches: usize) -> Result<JsValue, JsValue> {
+        if self.backend != "cpu" {
+            return Err(js_err(format!("profileBackbone runs on the cpu backend only (this classifier uses {})", self.backend)));
+        }
+        let per_view = 3 * self.classifier.card.input.height * self.classifier.card.input.width;
+        let per_glitch = crate::model::NUM_VIEWS * per_view;
+        if glitches == 0 || views.len() != glitches * per_glitch {
+            return Err(js_err(format!("profileBackbone: {} floats for {glitches} glitches, expected {glitches} x {per_glitch}", views.len())));
+        }
+        let glitch_views: Vec<GlitchViews> = views
+            .chunks(per_glitch)
+            .map(|g| std::array::from_fn(|v| Some(g[v * per_view..(v + 1) * per_view].to_vec())))
+            .collect();
+        let batch = self.classifier.batch(&glitch_views).map_err(js_err)?;
+        let rows = self.classifier.model.backbone.profile(batch.images, &mut now_ms);
+        to_js(&rows)
+    }
+}
+
+/// `setFusedCpuKernels(false)` runs the CPU backend on Burn's own operations instead of the fused depthwise
+/// kernel (model/efficientnet/fused.rs), for the before/after profile of docs/profile.md; on by default.
+#[wasm_bindgen(js_name = setFusedCpuKernels)]
+pub fn set_fused_cpu_kernels(enabled: bool) {
+    crate::model::efficientnet::set_fused_cpu_kernels(enabled);
 }
 
 // ================================================================================================================

@@ -65,4 +65,19 @@ window.benchOrt = async ({ ep, batch, runs, height, width, threads }) => {
   return { loadMs, crossOriginIsolated: self.crossOriginIsolated, ...result };
 };
 
+/** Ours, CPU backend: the backbone operation by operation (GlitchClassifier.profileBackbone, docs/profile.md),
+ * `runs` timed passes after one warm-up, with the fused CPU kernels or Burn's own operations; returns every
+ * pass's rows. */
+window.profileOurs = async ({ batch, runs, height, width, fused }) => {
+  const wasm = await import('/pkg/glitchscope.js');
+  await wasm.default();
+  wasm.setFusedCpuKernels(fused);
+  const classifier = await wasm.GlitchClassifier.load('/models/default.json', 'cpu');
+  const x = inputs(batch, height, width);
+  classifier.profileBackbone(x, batch);
+  const passes = [];
+  for (let r = 0; r < runs; r++) passes.push(classifier.profileBackbone(x, batch));
+  return { passes };
+};
+
 window.benchReady = true;

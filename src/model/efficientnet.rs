@@ -16,6 +16,11 @@ use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, Linea
 use burn::tensor::activation::relu6;
 use burn::tensor::{Device, Tensor};
 
+mod fused;
+mod profile;
+pub use fused::set_fused_cpu_kernels;
+pub use profile::{LayerTime, by_op};
+
 /// Batch-norm epsilon of the TF checkpoints.
 const BN_EPS: f64 = 1e-3;
 /// TF batch-norm momentum 0.99, i.e. 0.01 in Burn's convention (weight of the new batch).
@@ -161,13 +166,21 @@ impl MbConvBlock {
 
     fn forward(&self, input: Tensor<4>) -> Tensor<4> {
         let norm = |bn: &BatchNorm, x: Tensor<4>| if self.folded { x } else { bn.forward(x) };
-        let mut x = input.clone();
+        // The input is kept only for a residual: a second handle on it would make an in-place operation (the
+        // fused kernels' zero-copy read, flex's in-place ReLU6) copy it.
+        let (mut x, skip) = if self.residual { (input.clone(), Some(input)) } else { (input, None) };
+        // Folded, on the CPU: the fused kernels of fused.rs (one pass per convolution with its bias and ReLU6).
+        let cpu = self.folded && fused::on_cpu_inference_device(&x);
+        let pointwise = cpu && fused::pointwise_pays();
         if let (Some(expand), Some(bn)) = (&self.expand_conv, &self.bn0) {
-            x = relu6(norm(bn, expand.forward(x)));
+            x = if pointwise { fused::pointwise(x, expand, true) } else { relu6(norm(bn, expand.forward(x))) };
         }
-        x = relu6(norm(&self.bn1, self.depthwise_conv.forward(x)));
-        x = norm(&self.bn2, self.project_conv.forward(x));
-        if self.residual { x + input } else { x }
+        x = if cpu { fused::depthwise_relu6(x, &self.depthwise_conv) } else { relu6(norm(&self.bn1, self.depthwise_conv.forward(x))) };
+        x = if pointwise { fused::pointwise(x, &self.project_conv, false) } else { norm(&self.bn2, self.project_conv.forward(x)) };
+        match skip {
+            Some(input) => x + input,
+            None => x,
+        }
     }
 
     fn fold_batch_norms(&mut self) {
@@ -291,8 +304,11 @@ impl EfficientNet {
 
     /// 1x1 head convolution, batch norm, ReLU6 and global average pooling.
     pub fn head(&self, x: Tensor<4>) -> Tensor<2> {
-        let x = self.conv_head.forward(x);
-        let x = relu6(if self.folded { x } else { self.bn1.forward(x) });
+        let x = if self.folded && fused::on_cpu_inference_device(&x) && fused::pointwise_pays() {
+            fused::pointwise(x, &self.conv_head, true)
+        } else {
+            relu6(if self.folded { self.conv_head.forward(x) } else { self.bn1.forward(self.conv_head.forward(x)) })
+        };
         let [batch, channels, _, _] = x.dims();
         x.mean_dim(3).mean_dim(2).reshape([batch, channels])
     }

@@ -3,13 +3,16 @@
 //!
 //!   cargo run --release -p glitchscope-trainer --example bench_native -- export DIR CARD VIEW...
 //!   cargo run --release -p glitchscope-trainer --example bench_native -- time CARD --batch 16 [--runs N] [--train-runs N]
+//!   cargo run --release -p glitchscope-trainer --example bench_native -- profile CARD [--batch B] [--runs N] [--unfused]
 //!
 //! `export` writes every tensor of the model (`DIR/weights/<module path>.npy`, f32), one glitch's preprocessed
 //! views and presence mask (`DIR/input.npy` `[1, 4, 3, H, W]`, `DIR/mask.npy` `[1, 4]`) and our logits for them
 //! (`DIR/logits.npy`), so that bench/glitchnet.py can load the same weights and check it computes the same
-//! network. `time` prints one JSON line: inference and training-step times (see timing.rs).
+//! network. `time` prints one JSON line: inference and training-step times (see timing.rs); `profile` one JSON line
+//! with the time of every operation of the backbone (see profile.rs).
 
 mod export;
+mod profile;
 mod timing;
 
 use std::path::PathBuf;
@@ -18,7 +21,7 @@ use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use glitchscope::inference::Classifier;
 
-const USAGE: &str = "usage: bench_native export DIR CARD VIEW...\n       bench_native time CARD [--batch B] [--runs N] [--train-runs N]";
+const USAGE: &str = "usage: bench_native export DIR CARD VIEW...\n       bench_native time CARD [--batch B] [--runs N] [--train-runs N]\n       bench_native profile CARD [--batch B] [--runs N] [--unfused]";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -33,10 +36,14 @@ fn main() -> Result<()> {
             let classifier = load(card, &device)?;
             export::write(&classifier, &PathBuf::from(dir), views)
         }
-        Some("time") => {
+        Some(mode @ ("time" | "profile")) => {
             let Some(card) = args.get(1) else { bail!("{USAGE}") };
             let mut options = timing::Options { batch: 16, runs: 10, train_runs: 5 };
-            let mut rest = args[2..].iter();
+            // --unfused: Burn's own operations instead of the fused CPU kernels (model/efficientnet/fused.rs).
+            let unfused = args[2..].iter().any(|a| a == "--unfused");
+            glitchscope::model::efficientnet::set_fused_cpu_kernels(!unfused);
+            let rest_args: Vec<&String> = args[2..].iter().filter(|a| *a != "--unfused").collect();
+            let mut rest = rest_args.into_iter();
             while let Some(flag) = rest.next() {
                 let value = rest.next().with_context(|| format!("{flag} needs a value\n{USAGE}"))?;
                 let n: usize = value.parse().with_context(|| format!("{flag} takes a whole number, not {value:?}"))?;
@@ -51,7 +58,11 @@ fn main() -> Result<()> {
                 }
             }
             let classifier = load(card, &device)?;
-            let report = timing::run(&classifier, &options)?;
+            let report = if mode == "time" {
+                timing::run(&classifier, &options)?
+            } else {
+                profile::run(&classifier, options.batch, options.runs)?
+            };
             println!("{report}");
             Ok(())
         }

@@ -22,7 +22,7 @@ pub struct Options {
 }
 
 /// Deterministic inputs in the range of the preprocessed images ((pixel - 127) / 128).
-fn batch(classifier: &Classifier, glitches: usize) -> Result<GlitchBatch> {
+pub fn batch(classifier: &Classifier, glitches: usize) -> Result<GlitchBatch> {
     let (h, w) = (classifier.card.input.height, classifier.card.input.width);
     let n = glitches * NUM_VIEWS;
     let images: Vec<Vec<f32>> = (0..n)
@@ -33,7 +33,7 @@ fn batch(classifier: &Classifier, glitches: usize) -> Result<GlitchBatch> {
     Ok(GlitchBatch::new(&refs, slots, glitches, h, w, &classifier.device)?)
 }
 
-fn median(mut xs: Vec<f64>) -> f64 {
+pub fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
     let m = xs.len() / 2;
     if xs.len() % 2 == 1 { xs[m] } else { (xs[m - 1] + xs[m]) / 2.0 }
@@ -68,14 +68,28 @@ pub fn run(classifier: &Classifier, options: &Options) -> Result<String> {
     let mut net = classifier.model.clone().train();
     let mut optimizer = AdamWConfig::new().with_weight_decay(0.01).init();
     let mut train = Vec::new();
+    let (mut forward, mut backward, mut step) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..=options.train_runs {
+        // The three parts are timed as bench_torch.py times PyTorch's: forward with the loss read back (which
+        // waits for it), backward, optimiser; the step total is what a training loop pays.
         let started = Instant::now();
         let logits = net.classify(&input);
         let loss = loss_fn.forward(logits, targets.clone());
+        let value: f32 = loss.clone().into_scalar();
+        let forward_done = Instant::now();
         let grads = GradientsParams::from_grads(loss.backward(), &net);
+        let _ = device.sync();
+        let backward_done = Instant::now();
         net = optimizer.step(1e-4, net, grads);
-        let loss: f32 = loss.into_scalar();
-        let ms = started.elapsed().as_secs_f64() * 1e3;
+        let _ = device.sync();
+        let done = Instant::now();
+        let loss = value;
+        let ms = (done - started).as_secs_f64() * 1e3;
+        if i > 0 {
+            forward.push((forward_done - started).as_secs_f64() * 1e3);
+            backward.push((backward_done - forward_done).as_secs_f64() * 1e3);
+            step.push((done - backward_done).as_secs_f64() * 1e3);
+        }
         eprintln!("[bench_native] train step {i}/{}: {ms:.0} ms, loss {loss:.3}{}", options.train_runs, if i == 0 { " (warm-up)" } else { "" });
         if i > 0 {
             train.push(ms);
@@ -92,6 +106,9 @@ pub fn run(classifier: &Classifier, options: &Options) -> Result<String> {
         "infer_ms_median": infer_ms,
         "glitches_per_s": glitches as f64 / (infer_ms / 1e3),
         "train_step_ms_median": median(train.clone()),
+        "train_forward_ms_median": median(forward),
+        "train_backward_ms_median": median(backward),
+        "train_optimizer_ms_median": median(step),
         "infer_ms": infer,
         "train_step_ms": train,
     })

@@ -1,0 +1,425 @@
+//! Inference on the CPU backend: depthwise convolution, bias and ReLU6 in one pass (issue 13, docs/profile.md).
+//!
+//! The profile of the folded network on Burn's flex backend showed the 16 depthwise convolutions and the 33
+//! ReLU6 passes taking 65 % of a pass for 7 % of its multiply-accumulates: flex pads an asymmetrically padded
+//! input (TF "SAME", stride 2) into a copy, adds the bias in a second pass over the output, and ReLU6 walks the
+//! output a third time. Here each output row starts from the bias, takes every kernel tap while it is in L1, and
+//! is clamped before it is left; the padding is skipped analytically, never materialised; stride 2 reads
+//! de-interleaved (even/odd) input rows so that the inner loop is contiguous and vectorises (SIMD128 in wasm).
+//!
+//! Used only where it is exact to use it: a folded (inference-only) network on the flex device without
+//! autodiff. Everywhere else (training, WebGPU, CUDA) the block runs Burn's own operations.
+
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use burn::backend::DispatchDevice;
+use burn::nn::conv::Conv2d;
+use burn::tensor::{Tensor, TensorData};
+
+static ENABLED: AtomicBool = AtomicBool::new(true);
+
+/// Switch the fused CPU kernels off (or on again) for the whole process: for benchmarks and tests that compare
+/// them with Burn's own operations (`bench_native profile --unfused`, the browser's `setFusedCpuKernels`).
+pub fn set_fused_cpu_kernels(enabled: bool) {
+    ENABLED.store(enabled, Ordering::Relaxed);
+}
+
+/// Whether `x` lives on the plain flex device (CPU, no autodiff), where [`depthwise_relu6`] applies, and the
+/// fused kernels are on.
+pub fn on_cpu_inference_device(x: &Tensor<4>) -> bool {
+    let device = x.device();
+    ENABLED.load(Ordering::Relaxed) && matches!(device.as_dispatch(), DispatchDevice::Flex(_)) && !device.is_autodiff()
+}
+
+/// TensorFlow "SAME" padding of one dimension: (before, after), as Burn's `PaddingConfig2d::Same` computes it.
+fn same_padding(size: usize, kernel: usize, stride: usize) -> (usize, usize, usize) {
+    let out = size.div_ceil(stride);
+    let total = ((out - 1) * stride + kernel).saturating_sub(size);
+    (total / 2, total - total / 2, out)
+}
+
+/// `relu6(depthwise_conv(x) + bias)` for a folded depthwise convolution with TF "SAME" padding.
+pub fn depthwise_relu6(x: Tensor<4>, conv: &Conv2d) -> Tensor<4> {
+    let device = x.device();
+    let [n, c, h, w] = x.dims();
+    let [_, _, k, kw] = conv.weight.val().dims();
+    debug_assert_eq!(k, kw, "square kernels only");
+    let stride = conv.stride[0];
+    assert!(stride == 1 || stride == 2, "strides 1 and 2 only");
+    let (pad_top, _, out_h) = same_padding(h, k, stride);
+    let (pad_left, _, out_w) = same_padding(w, k, stride);
+    let input = x.into_data().convert::<f32>();
+    let input: &[f32] = input.as_slice().expect("f32 after convert");
+    let weight = conv.weight.val().into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 weights");
+    let bias = match &conv.bias {
+        Some(b) => b.val().into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 bias"),
+        None => vec![0.0; c],
+    };
+    let plane = Plane::new(h, w, out_h, out_w, k, stride, pad_top, pad_left);
+    // Work item: one channel of a group of images, their phase planes stacked so that one slice per tap covers
+    // them all (the late planes are 3x4: per-tap overhead would otherwise dominate). A group's stack is kept
+    // near 16 K floats so that it stays in L1/L2 while its taps are taken.
+    let group = (16_384 / (plane.q_h * plane.q_w)).clamp(1, n);
+    let groups = n.div_ceil(group);
+    let mut output = vec![0.0f32; n * c * out_h * out_w];
+    let out_ptr = SendPtr(output.as_mut_ptr());
+    let run = |scratch: &mut Scratch, item: usize| {
+        let (ch, g) = (item / groups, item % groups);
+        let images = g * group..((g + 1) * group).min(n);
+        let inputs = images.clone().map(|j| &input[(j * c + ch) * h * w..(j * c + ch + 1) * h * w]);
+        plane.run(inputs, &weight[ch * k * k..(ch + 1) * k * k], bias[ch], scratch);
+        for (i, j) in images.enumerate() {
+            // SAFETY: plane (j, ch) of the output is written by this item only, and `output` outlives the loop.
+            let out = unsafe { core::slice::from_raw_parts_mut(out_ptr.at((j * c + ch) * out_h * out_w), out_h * out_w) };
+            plane.write(i, scratch, out);
+        }
+    };
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use rayon::prelude::*;
+        (0..c * groups).into_par_iter().for_each_init(|| plane.scratch(group), |scratch, item| run(scratch, item));
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        let mut scratch = plane.scratch(group);
+        for item in 0..c * groups {
+            run(&mut scratch, item);
+        }
+    }
+    Tensor::from_data(TensorData::new(output, [n, c, out_h, out_w]), &device)
+}
+
+/// The output buffer shared by the work items, each writing its own planes.
+#[derive(Clone, Copy)]
+struct SendPtr(*mut f32);
+// SAFETY: the items write disjoint planes (see `depthwise_relu6`).
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
+impl SendPtr {
+    fn at(self, offset: usize) -> *mut f32 {
+        // SAFETY: callers stay inside the buffer.
+        unsafe { self.0.add(offset) }
+    }
+}
+
+/// Geometry of one (image, channel) plane, in the "phase plane" form that makes every tap one long contiguous
+/// loop: the zero-padded input split by stride phase, `Q_ab[r][q] = padded[s*r + a][s*q + b]` (a, b < s; one
+/// phase for stride 1, four for stride 2), each `q_h x q_w`. Output (oy, ox) then takes tap (ky, kx) from
+/// `Q_(ky mod s, kx mod s)[oy + ky div s][ox + kx div s]`: over a row-major accumulator of width `q_w` that is one
+/// slice `acc[i] += tap * Q[i + offset]` for the whole plane, which vectorises, where row by row the loops would
+/// be 7 to 52 long (the late stages' planes are 6x7 and 3x4). The `q_w - out_w` columns of slack per row are
+/// computed and dropped.
+struct Plane {
+    in_h: usize,
+    in_w: usize,
+    out_w: usize,
+    k: usize,
+    stride: usize,
+    pad_top: usize,
+    pad_left: usize,
+    q_h: usize,
+    q_w: usize,
+}
+
+/// Per-thread buffers: the phase planes of a stack of images and its accumulator.
+struct Scratch {
+    phases: Vec<f32>,
+    acc: Vec<f32>,
+    /// Images in the stack of the last `run`.
+    images: usize,
+}
+
+impl Plane {
+    #[allow(clippy::too_many_arguments)]
+    fn new(in_h: usize, in_w: usize, out_h: usize, out_w: usize, k: usize, stride: usize, pad_top: usize, pad_left: usize) -> Self {
+        let reach = (k - 1) / stride;
+        // One row more than the taps reach: the slack columns of the last output row read into it.
+        Plane { in_h, in_w, out_w, k, stride, pad_top, pad_left, q_h: out_h + reach + 1, q_w: out_w + reach }
+    }
+
+    /// Buffers for a stack of `group` images.
+    fn scratch(&self, group: usize) -> Scratch {
+        let stack = group * self.q_h * self.q_w;
+        Scratch { phases: vec![0.0; self.stride * self.stride * stack], acc: vec![0.0; stack], images: 0 }
+    }
+
+    /// Convolve a stack of planes (one channel of several images) into `scratch.acc`, bias and taps; image i's
+    /// output rows are rows `i * q_h ..` of the accumulator (the rest of its `q_h` rows are slack).
+    fn run<'a>(&self, inputs: impl Iterator<Item = &'a [f32]>, weight: &[f32], bias: f32, scratch: &mut Scratch) {
+        let (s, k, q_w) = (self.stride, self.k, self.q_w);
+        let image_len = self.q_h * q_w;
+        let stack_len = scratch.acc.len();
+        let mut images = 0;
+        for (i, input) in inputs.enumerate() {
+            images += 1;
+            // The phase planes: padded input gathered by phase; outside the input, zeros.
+            for a in 0..s {
+                for b in 0..s {
+                    let phase = &mut scratch.phases[(a * s + b) * stack_len + i * image_len..][..image_len];
+                    // Columns q of this phase that land in the input: x = s*q + b - pad_left in [0, in_w).
+                    let q0 = self.pad_left.saturating_sub(b).div_ceil(s);
+                    let x0 = s * q0 + b - self.pad_left;
+                    let count = if x0 < self.in_w { ((self.in_w - x0).div_ceil(s)).min(q_w - q0) } else { 0 };
+                    for (r, row) in phase.chunks_mut(q_w).enumerate() {
+                        row.fill(0.0);
+                        let Some(y) = (s * r + a).checked_sub(self.pad_top).filter(|&y| y < self.in_h) else { continue };
+                        let line = &input[y * self.in_w..(y + 1) * self.in_w];
+                        let dst = &mut row[q0..q0 + count];
+                        if s == 1 {
+                            dst.copy_from_slice(&line[x0..x0 + count]);
+                        } else {
+                            for (d, v) in dst.iter_mut().zip(line[x0..].iter().step_by(s)) {
+                                *d = *v;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        scratch.images = images;
+        // The taps of the last image's last row read up to (k-1)/s rows and columns past its output rows, which
+        // its own plane holds (q_h has one row beyond the reach); so the slice ends `reach` short of the stack.
+        let reach = (k - 1) / s;
+        let len = images * image_len - reach * q_w - reach;
+        let acc = &mut scratch.acc[..len];
+        acc.fill(bias);
+        for ky in 0..k {
+            for kx in 0..k {
+                let phase = &scratch.phases[((ky % s) * s + kx % s) * stack_len..][..stack_len];
+                let offset = (ky / s) * q_w + kx / s;
+                accumulate(acc, &phase[offset..offset + len], weight[ky * k + kx]);
+            }
+        }
+    }
+
+    /// Image i of the last `run`: its output rows of the accumulator, clamped to [0, 6], into `out`.
+    fn write(&self, i: usize, scratch: &Scratch, out: &mut [f32]) {
+        debug_assert!(i < scratch.images);
+        let rows = &scratch.acc[i * self.q_h * self.q_w..];
+        for (row, acc_row) in out.chunks_mut(self.out_w).zip(rows.chunks(self.q_w)) {
+            for (o, a) in row.iter_mut().zip(acc_row) {
+                *o = a.clamp(0.0, 6.0);
+            }
+        }
+    }
+}
+
+/// `acc += tap * src`, element-wise: the loop the whole kernel is made of. On x86-64 it is also compiled for
+/// AVX2 and picked at run time (the default target has SSE2 only); wasm gets SIMD128 from the build flags.
+#[inline]
+fn accumulate(acc: &mut [f32], src: &[f32], tap: f32) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (checked just above).
+            unsafe { accumulate_avx2(acc, src, tap) };
+            return;
+        }
+    }
+    accumulate_plain(acc, src, tap);
+}
+
+#[inline(always)]
+fn accumulate_plain(acc: &mut [f32], src: &[f32], tap: f32) {
+    for (a, v) in acc.iter_mut().zip(src) {
+        *a += tap * v;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn accumulate_avx2(acc: &mut [f32], src: &[f32], tap: f32) {
+    accumulate_plain(acc, src, tap);
+}
+
+// ================================================================================================================
+// Pointwise (1x1) convolution, bias and optional ReLU6, for wasm: there Burn's gemm ran the 32 pointwise
+// convolutions at 2.0 GMAC/s, 70 % of a pass (docs/profile.md), against 22-36 GMAC/s natively (AVX2 + FMA,
+// two threads), where gemm stays in use.
+// ================================================================================================================
+
+/// Whether [`pointwise`] is used: in wasm only (natively Burn's gemm is faster than this kernel).
+pub fn pointwise_pays() -> bool {
+    cfg!(target_arch = "wasm32")
+}
+
+/// `relu6?(conv1x1(x) + bias)` for a folded pointwise convolution (stride 1, no padding).
+pub fn pointwise(x: Tensor<4>, conv: &Conv2d, relu6: bool) -> Tensor<4> {
+    let device = x.device();
+    let [n, ci, h, w] = x.dims();
+    let [co, ..] = conv.weight.val().dims();
+    let input = x.into_data().convert::<f32>();
+    let input: &[f32] = input.as_slice().expect("f32 after convert");
+    let weight = conv.weight.val().into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 weights");
+    let bias = match &conv.bias {
+        Some(b) => b.val().into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 bias"),
+        None => vec![0.0; co],
+    };
+    let hw = h * w;
+    let mut output = vec![0.0f32; n * co * hw];
+    for (image, out) in input.chunks(ci * hw).zip(output.chunks_mut(co * hw)) {
+        pointwise_image(image, &weight, &bias, ci, co, hw, relu6, out);
+    }
+    Tensor::from_data(TensorData::new(output, [n, co, h, w]), &device)
+}
+
+/// One image: `out[o][p] = bias[o] + sum_c weight[o][c] * x[c][p]`, clamped to [0, 6] if `relu6`. Tiles of
+/// 4 output channels x 8 pixels (eight 4-lane accumulators); the pixel panel `x[..][p..p + 8]` stays in L1 while
+/// every output channel is swept over it. Summation over `c` in order, in every path.
+#[allow(clippy::too_many_arguments)]
+fn pointwise_image(x: &[f32], weight: &[f32], bias: &[f32], ci: usize, co: usize, hw: usize, relu6: bool, out: &mut [f32]) {
+    let finish = |v: f32| if relu6 { v.clamp(0.0, 6.0) } else { v };
+    let mut p = 0;
+    while p < hw {
+        let width = (hw - p).min(8);
+        let mut o = 0;
+        while o < co {
+            let rows = (co - o).min(4);
+            let mut acc = [[0.0f32; 8]; 4];
+            if rows == 4 && width == 8 {
+                tile_4x8(&x[p..], hw, &weight[o * ci..(o + 4) * ci], ci, &mut acc);
+            } else {
+                for (r, acc_row) in acc.iter_mut().enumerate().take(rows) {
+                    let wr = &weight[(o + r) * ci..(o + r + 1) * ci];
+                    for (c, &wv) in wr.iter().enumerate() {
+                        let xr = &x[c * hw + p..c * hw + p + width];
+                        for (a, &v) in acc_row.iter_mut().zip(xr) {
+                            *a += wv * v;
+                        }
+                    }
+                }
+            }
+            for (r, acc_row) in acc.iter().enumerate().take(rows) {
+                let dst = &mut out[(o + r) * hw + p..(o + r) * hw + p + width];
+                for (d, a) in dst.iter_mut().zip(acc_row) {
+                    *d = finish(bias[o + r] + a);
+                }
+            }
+            o += rows;
+        }
+        p += width;
+    }
+}
+
+/// The 4x8 tile: `acc[r][j] = sum_c w[r][c] * x[c * hw + j]` (x starts at the tile's first pixel).
+#[cfg(target_arch = "wasm32")]
+#[inline(always)]
+fn tile_4x8(x: &[f32], hw: usize, w: &[f32], ci: usize, acc: &mut [[f32; 8]; 4]) {
+    use core::arch::wasm32::*;
+    assert!(x.len() >= (ci - 1) * hw + 8 && w.len() >= 4 * ci);
+    let z = f32x4_splat(0.0);
+    let (mut a00, mut a01, mut a10, mut a11, mut a20, mut a21, mut a30, mut a31) = (z, z, z, z, z, z, z, z);
+    let (xp, wp) = (x.as_ptr(), w.as_ptr());
+    for c in 0..ci {
+        // SAFETY: c * hw + 8 <= x.len() and 3 * ci + c < w.len() (asserted above); unaligned loads are allowed.
+        unsafe {
+            let x0 = v128_load(xp.add(c * hw) as *const v128);
+            let x1 = v128_load(xp.add(c * hw + 4) as *const v128);
+            let w0 = f32x4_splat(*wp.add(c));
+            let w1 = f32x4_splat(*wp.add(ci + c));
+            let w2 = f32x4_splat(*wp.add(2 * ci + c));
+            let w3 = f32x4_splat(*wp.add(3 * ci + c));
+            a00 = f32x4_add(a00, f32x4_mul(w0, x0));
+            a01 = f32x4_add(a01, f32x4_mul(w0, x1));
+            a10 = f32x4_add(a10, f32x4_mul(w1, x0));
+            a11 = f32x4_add(a11, f32x4_mul(w1, x1));
+            a20 = f32x4_add(a20, f32x4_mul(w2, x0));
+            a21 = f32x4_add(a21, f32x4_mul(w2, x1));
+            a30 = f32x4_add(a30, f32x4_mul(w3, x0));
+            a31 = f32x4_add(a31, f32x4_mul(w3, x1));
+        }
+    }
+    for (r, (lo, hi)) in [(a00, a01), (a10, a11), (a20, a21), (a30, a31)].into_iter().enumerate() {
+        // SAFETY: acc[r] holds 8 floats.
+        unsafe {
+            v128_store(acc[r].as_mut_ptr() as *mut v128, lo);
+            v128_store(acc[r].as_mut_ptr().add(4) as *mut v128, hi);
+        }
+    }
+}
+
+/// The 4x8 tile in plain Rust, the same sums in the same order (the native tests check the tiling with it).
+#[cfg(not(target_arch = "wasm32"))]
+fn tile_4x8(x: &[f32], hw: usize, w: &[f32], ci: usize, acc: &mut [[f32; 8]; 4]) {
+    for c in 0..ci {
+        let xr = &x[c * hw..c * hw + 8];
+        for (r, acc_row) in acc.iter_mut().enumerate() {
+            let wv = w[r * ci + c];
+            for (a, &v) in acc_row.iter_mut().zip(xr) {
+                *a += wv * v;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::nn::PaddingConfig2d;
+    use burn::nn::conv::Conv2dConfig;
+    use burn::tensor::activation::relu6;
+    use burn::tensor::{Device, Distribution};
+
+    /// The fused kernel against Burn's conv2d + ReLU6 for every kernel/stride of Lite0, odd and even sizes
+    /// (the asymmetric padding of stride 2 on even inputs included), values crossing both clamp edges.
+    #[test]
+    fn fused_depthwise_matches_burn() {
+        let device = Device::flex();
+        device.seed(11);
+        let (mut at_zero, mut at_six) = (0, 0);
+        for (k, stride) in [(3, 1), (3, 2), (5, 1), (5, 2)] {
+            for (h, w) in [(7, 9), (8, 10), (11, 13), (1, 1), (2, 5)] {
+                let channels = 6;
+                let mut conv = Conv2dConfig::new([channels, channels], [k, k])
+                    .with_stride([stride, stride])
+                    .with_groups(channels)
+                    .with_padding(PaddingConfig2d::Same)
+                    .init(&device);
+                conv.weight = burn::module::Param::from_tensor(Tensor::random(
+                    [channels, 1, k, k],
+                    Distribution::Uniform(-1.5, 1.5),
+                    &device,
+                ));
+                let x = Tensor::<4>::random([2, channels, h, w], Distribution::Uniform(-3.0, 3.0), &device);
+                let want = relu6(conv.forward(x.clone())).into_data().try_into_vec::<f32>().unwrap();
+                let got = depthwise_relu6(x, &conv);
+                let got_dims = got.dims();
+                let got = got.into_data().try_into_vec::<f32>().unwrap();
+                assert_eq!(got_dims, [2, channels, h.div_ceil(stride), w.div_ceil(stride)], "k{k} s{stride} {h}x{w}");
+                let max = want.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+                assert!(max < 1e-5, "k{k} s{stride} {h}x{w}: max |diff| {max}");
+                at_zero += got.iter().filter(|&&v| v == 0.0).count();
+                at_six += got.iter().filter(|&&v| v == 6.0).count();
+            }
+        }
+        assert!(at_zero > 100 && at_six > 100, "both clamps reached: {at_zero} at 0, {at_six} at 6");
+    }
+
+    /// The pointwise kernel against Burn's conv2d (+ ReLU6) on shapes with and without whole 4x8 tiles.
+    #[test]
+    fn pointwise_matches_burn() {
+        let device = Device::flex();
+        device.seed(12);
+        for (ci, co, h, w) in [(16, 96, 11, 13), (24, 8, 2, 4), (7, 6, 3, 3), (40, 12, 1, 1)] {
+            let conv = Conv2dConfig::new([ci, co], [1, 1]).init(&device);
+            let x = Tensor::<4>::random([2, ci, h, w], Distribution::Uniform(-2.0, 2.0), &device);
+            for relu in [false, true] {
+                let plain = conv.forward(x.clone());
+                let want = if relu { relu6(plain) } else { plain }.into_data().try_into_vec::<f32>().unwrap();
+                let got = pointwise(x.clone(), &conv, relu);
+                assert_eq!(got.dims(), [2, co, h, w]);
+                let got = got.into_data().try_into_vec::<f32>().unwrap();
+                let max = want.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+                assert!(max < 1e-4, "{ci}->{co} {h}x{w} relu6 {relu}: max |diff| {max}");
+            }
+        }
+    }
+
+    /// (An autodiff device cannot be made in this crate, which builds Burn without autodiff; training never
+    /// folds its batch norms, so it never reaches the fused path anyway.)
+    #[test]
+    fn the_flex_device_takes_the_fused_path() {
+        let x = Tensor::<4>::zeros([1, 1, 2, 2], &Device::flex());
+        assert!(on_cpu_inference_device(&x));
+    }
+}
