@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from glitchnet import NUM_VIEWS, Classify, load  # noqa: E402
+from glitchnet import NUM_VIEWS, Classify, load, temperature  # noqa: E402
 
 
 def inputs(batch, height, width):
@@ -46,7 +46,7 @@ def main():
     net = load(args.weights_dir)
     views, mask = inputs(args.batch, args.height, args.width)
 
-    model = Classify(net).eval()
+    model = Classify(net, temperature(os.path.dirname(os.path.normpath(args.weights_dir)))).eval()
     infer = []
     with torch.no_grad():
         for i in range(args.runs + 1):

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from glitchnet import Classify, load  # noqa: E402
+from glitchnet import Classify, load, temperature  # noqa: E402
 
 # Logits here are O(10-30); f32 on two implementations differ in summation order only.
 TOLERANCE = 1e-2
@@ -49,7 +49,7 @@ def main():
     import onnxruntime as ort
 
     os.makedirs(args.out_dir, exist_ok=True)
-    model = Classify(net).eval()
+    model = Classify(net, temperature(args.export_dir)).eval()
     for b in [int(x) for x in args.batch.split(",")]:
         # Glitch i of the batch is the reference glitch, every view present.
         v = views.repeat(b, 1, 1, 1, 1)

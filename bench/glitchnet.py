@@ -15,6 +15,7 @@ module paths (`backbone.blocks.3.depthwise_conv.weight`, ...; Burn's Linear weig
 """
 
 import math
+import json
 import os
 
 import numpy as np
@@ -120,15 +121,23 @@ class GlitchNet(nn.Module):
 
 
 class Classify(nn.Module):
-    """What our classifier returns: class probabilities and the embedding (the exported ONNX graph)."""
+    """What our classifier returns: class probabilities (softmax of the logits over the card's calibration
+    temperature) and the embedding (the exported ONNX graph)."""
 
-    def __init__(self, net):
+    def __init__(self, net, temperature=1.0):
         super().__init__()
         self.net = net
+        self.temperature = float(temperature)
 
     def forward(self, views, mask):
         logits, embedding = self.net(views, mask)
-        return torch.softmax(logits, 1), embedding
+        return torch.softmax(logits / self.temperature, 1), embedding
+
+
+def temperature(export_dir):
+    """The card's calibration temperature that `bench_native export` wrote (1 for an older export)."""
+    path = os.path.join(export_dir, "calibration.json")
+    return json.load(open(path))["temperature"] if os.path.exists(path) else 1.0
 
 
 def load(weights_dir):

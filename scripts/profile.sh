@@ -2,7 +2,8 @@
 # Profile of one inference pass, operation by operation, natively and in the browser (issue 13): a command, not a
 # test. Writes docs/profile.md (bench/profile_report.py) from
 #   - bench_native profile at batch 1 and 16 glitches (Burn flex, rayon on every core),
-#   - bench/bench-ort-web.mjs --profile in headless Chromium (flex in wasm, one thread), batch 1 and 16.
+#   - bench/bench-ort-web.mjs --profile in headless Chromium (flex in wasm, one thread), batch 1 and 16,
+# each with Burn's own operations (--unfused) and with the fused CPU kernels (src/model/efficientnet/fused.rs).
 # Knobs: PROFILE_RUNS=5 (timed passes after one warm-up), PROFILE_OUT=docs/profile.md.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,12 +22,16 @@ scripts/build-web.sh >&2
 BENCH_NATIVE="$CARGO_TARGET_DIR/release/examples/bench_native"
 for b in 1 16; do
   say "native, batch $b"
-  "$BENCH_NATIVE" profile models/default.json --batch "$b" --runs "$RUNS" > "$WORK/native-$b.json"
+  "$BENCH_NATIVE" profile models/default.json --batch "$b" --runs "$RUNS" --unfused > "$WORK/native-unfused-$b.json"
+  "$BENCH_NATIVE" profile models/default.json --batch "$b" --runs "$RUNS" > "$WORK/native-fused-$b.json"
 done
 say "headless Chromium, batch 1 and 16"
-node bench/bench-ort-web.mjs --profile --batches 1,16 --runs-cpu "$RUNS" --out "$WORK/web.json" > /dev/null
-python3 bench/profile_report.py --native-1 "$WORK/native-1.json" --native-16 "$WORK/native-16.json" \
-  --web "$WORK/web.json" --out "$OUT" \
+node bench/bench-ort-web.mjs --profile --unfused --batches 1,16 --runs-cpu "$RUNS" --out "$WORK/web-unfused.json" > /dev/null
+node bench/bench-ort-web.mjs --profile --batches 1,16 --runs-cpu "$RUNS" --out "$WORK/web-fused.json" > /dev/null
+python3 bench/profile_report.py \
+  --run "native Burn ops, batch 1=$WORK/native-unfused-1.json" --run "native fused, batch 1=$WORK/native-fused-1.json" \
+  --run "native Burn ops, batch 16=$WORK/native-unfused-16.json" --run "native fused, batch 16=$WORK/native-fused-16.json" \
+  --run "wasm Burn ops=$WORK/web-unfused.json" --run "wasm fused=$WORK/web-fused.json" --out "$OUT" \
   --meta "Date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" --meta "Command=\`scripts/profile.sh\`" \
   --meta "CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) logical cores" \
   --meta "Chromium=$(chromium --version 2>/dev/null || echo unknown)" \

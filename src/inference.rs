@@ -48,6 +48,16 @@ pub struct Prediction {
 impl Classifier {
     /// Build a classifier from a card and the bytes of its weights file, checking the card's sha256 first.
     pub fn from_card(card: ModelCard, weights_path: &str, weights_bytes: Vec<u8>, device: &Device) -> Result<Self, LoadError> {
+        let mut model = Self::trainable_model(&card, weights_path, weights_bytes, device)?;
+        // Inference only from here on: batch norms folded into the convolutions (same outputs, one pass over
+        // every convolution's output fewer).
+        model.backbone.fold_batch_norms();
+        Ok(Self { model, card, device: device.clone() })
+    }
+
+    /// The card's network as trained (batch norms not folded, so it can be trained further or exported
+    /// parameter by parameter), after the same sha256 check.
+    pub fn trainable_model(card: &ModelCard, weights_path: &str, weights_bytes: Vec<u8>, device: &Device) -> Result<GlitchNet, LoadError> {
         weights::verify_sha256(weights_path, &weights_bytes, &card.weights.sha256)?;
         let backbone = card.backbone().expect("validated card has a known backbone");
         let fusion = card.fusion().expect("validated card has a known fusion");
@@ -57,10 +67,7 @@ impl Classifier {
             .with_fusion(fusion)
             .init(device);
         weights::load_burnpack(&mut model, weights_path, weights_bytes)?;
-        // Inference only from here on: batch norms folded into the convolutions (same outputs, one pass over
-        // every convolution's output fewer).
-        model.backbone.fold_batch_norms();
-        Ok(Self { model, card, device: device.clone() })
+        Ok(model)
     }
 
     /// Load `card.json` and the weights file it names, from disk.

@@ -27,6 +27,8 @@ const BN_EPS: f64 = 1e-3;
 const BN_MOMENTUM: f64 = 0.01;
 /// Stem and head widths, fixed for all Lite variants.
 const STEM_CHANNELS: usize = 32;
+/// Images per backbone pass of a folded network on the CPU (one glitch's four views): see `features`.
+const CPU_CHUNK: usize = 4;
 /// Width of the last 1x1 convolution, i.e. the size of the embedding.
 pub const HEAD_CHANNELS: usize = 1280;
 
@@ -282,6 +284,20 @@ impl EfficientNet {
 
     /// Pooled features, `[batch, 3, H, W]` normalised images -> `[batch, 1280]`: the embedding.
     pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
+        let [n, ..] = images.dims();
+        if self.folded && fused::on_cpu_inference_device(&images) && n > CPU_CHUNK {
+            // On the CPU a big batch runs as chunks of one glitch's views: layer by layer, 64 images' activations
+            // outgrow the caches and every layer streams them from memory (wasm: 17.9 ms per image at batch 1,
+            // 24.9 ms at batch 16; docs/profile.md). Each image's features are its own, so the result is the same.
+            let parts: Vec<Tensor<2>> = (0..n)
+                .step_by(CPU_CHUNK)
+                .map(|start| {
+                    let chunk = images.clone().narrow(0, start, CPU_CHUNK.min(n - start));
+                    self.head(self.stem_and_blocks(chunk, 0..self.blocks.len()))
+                })
+                .collect();
+            return Tensor::cat(parts, 0);
+        }
         let x = self.stem_and_blocks(images, 0..self.blocks.len());
         self.head(x)
     }
@@ -376,7 +392,8 @@ mod tests {
             scramble(&mut block.bn1, &device);
             scramble(&mut block.bn2, &device);
         }
-        let images = Tensor::<4>::random([2, 3, 64, 80], Distribution::Uniform(-1.0, 1.0), &device);
+        // 6 images: more than one CPU chunk (4 + 2), so the chunked pass is compared too.
+        let images = Tensor::<4>::random([6, 3, 64, 80], Distribution::Uniform(-1.0, 1.0), &device);
         let plain = net.features(images.clone()).into_data().try_into_vec::<f32>().unwrap();
         let mut folded = net.clone();
         folded.fold_batch_norms();

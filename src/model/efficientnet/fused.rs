@@ -271,13 +271,20 @@ fn pointwise_image(x: &[f32], weight: &[f32], bias: &[f32], ci: usize, co: usize
     let finish = |v: f32| if relu6 { v.clamp(0.0, 6.0) } else { v };
     let mut p = 0;
     while p < hw {
-        let width = (hw - p).min(8);
+        // 8-pixel tiles, then one of 4, then single pixels (the late stages' planes are 12 and 42 pixels).
+        let width = match hw - p {
+            r if r >= 8 => 8,
+            r if r >= 4 => 4,
+            r => r,
+        };
         let mut o = 0;
         while o < co {
             let rows = (co - o).min(4);
             let mut acc = [[0.0f32; 8]; 4];
             if rows == 4 && width == 8 {
                 tile_4x8(&x[p..], hw, &weight[o * ci..(o + 4) * ci], ci, &mut acc);
+            } else if rows == 4 && width == 4 {
+                tile_4x4(&x[p..], hw, &weight[o * ci..(o + 4) * ci], ci, &mut acc);
             } else {
                 for (r, acc_row) in acc.iter_mut().enumerate().take(rows) {
                     let wr = &weight[(o + r) * ci..(o + r + 1) * ci];
@@ -334,6 +341,45 @@ fn tile_4x8(x: &[f32], hw: usize, w: &[f32], ci: usize, acc: &mut [[f32; 8]; 4])
         unsafe {
             v128_store(acc[r].as_mut_ptr() as *mut v128, lo);
             v128_store(acc[r].as_mut_ptr().add(4) as *mut v128, hi);
+        }
+    }
+}
+
+/// The 4x4 tile: the first four columns of `acc` as in [`tile_4x8`].
+#[cfg(target_arch = "wasm32")]
+#[inline(always)]
+fn tile_4x4(x: &[f32], hw: usize, w: &[f32], ci: usize, acc: &mut [[f32; 8]; 4]) {
+    use core::arch::wasm32::*;
+    assert!(x.len() >= (ci - 1) * hw + 4 && w.len() >= 4 * ci);
+    let z = f32x4_splat(0.0);
+    let (mut a0, mut a1, mut a2, mut a3) = (z, z, z, z);
+    let (xp, wp) = (x.as_ptr(), w.as_ptr());
+    for c in 0..ci {
+        // SAFETY: c * hw + 4 <= x.len() and 3 * ci + c < w.len() (asserted above).
+        unsafe {
+            let x0 = v128_load(xp.add(c * hw) as *const v128);
+            a0 = f32x4_add(a0, f32x4_mul(f32x4_splat(*wp.add(c)), x0));
+            a1 = f32x4_add(a1, f32x4_mul(f32x4_splat(*wp.add(ci + c)), x0));
+            a2 = f32x4_add(a2, f32x4_mul(f32x4_splat(*wp.add(2 * ci + c)), x0));
+            a3 = f32x4_add(a3, f32x4_mul(f32x4_splat(*wp.add(3 * ci + c)), x0));
+        }
+    }
+    for (r, v) in [a0, a1, a2, a3].into_iter().enumerate() {
+        // SAFETY: acc[r] holds 8 floats.
+        unsafe { v128_store(acc[r].as_mut_ptr() as *mut v128, v) };
+    }
+}
+
+/// The 4x4 tile in plain Rust (see the 4x8 one).
+#[cfg(not(target_arch = "wasm32"))]
+fn tile_4x4(x: &[f32], hw: usize, w: &[f32], ci: usize, acc: &mut [[f32; 8]; 4]) {
+    for c in 0..ci {
+        let xr = &x[c * hw..c * hw + 4];
+        for (r, acc_row) in acc.iter_mut().enumerate() {
+            let wv = w[r * ci + c];
+            for (a, &v) in acc_row[..4].iter_mut().zip(xr) {
+                *a += wv * v;
+            }
         }
     }
 }
@@ -400,7 +446,7 @@ mod tests {
     fn pointwise_matches_burn() {
         let device = Device::flex();
         device.seed(12);
-        for (ci, co, h, w) in [(16, 96, 11, 13), (24, 8, 2, 4), (7, 6, 3, 3), (40, 12, 1, 1)] {
+        for (ci, co, h, w) in [(16, 96, 11, 13), (24, 8, 2, 4), (7, 6, 3, 3), (40, 12, 1, 1), (20, 8, 3, 4), (9, 4, 6, 7)] {
             let conv = Conv2dConfig::new([ci, co], [1, 1]).init(&device);
             let x = Tensor::<4>::random([2, ci, h, w], Distribution::Uniform(-2.0, 2.0), &device);
             for relu in [false, true] {

@@ -6,15 +6,17 @@ use anyhow::{Context, Result, bail};
 use burn::store::ModuleSnapshot;
 use burn::tensor::{Tensor, TensorData};
 use glitchscope::inference::{Classifier, GlitchViews};
-use glitchscope::model::NUM_VIEWS;
+use glitchscope::model::{GlitchNet, NUM_VIEWS};
 use glitchscope::npy::write_npy_f32_file;
 use glitchscope::pipeline::{NamedFile, input_spec, prepare_glitch};
 
-pub fn write(classifier: &Classifier, dir: &Path, views: &[String]) -> Result<()> {
+/// `net` is the card's network unfolded (the parameters PyTorch's definition has); `classifier` (folded, fused
+/// kernels on the CPU) gives our logits, so the parity check covers what we ship.
+pub fn write(classifier: &Classifier, net: &GlitchNet, dir: &Path, views: &[String]) -> Result<()> {
     let weights = dir.join("weights");
     std::fs::create_dir_all(&weights).with_context(|| format!("creating {}", weights.display()))?;
     // Module paths without enum variant names, e.g. `backbone.blocks.3.depthwise_conv.weight`.
-    let tensors = classifier.model.collect(None, None, true);
+    let tensors = net.collect(None, None, true);
     let mut count = 0;
     for tensor in &tensors {
         let name = tensor.name.clone();
@@ -54,9 +56,13 @@ pub fn write(classifier: &Classifier, dir: &Path, views: &[String]) -> Result<()
     let out = classifier.model.forward(&batch);
     let logits = read(out.logits)?;
     write_npy_f32_file(dir.join("logits.npy"), &[1, logits.len() as u64], &logits)?;
+    // The card's calibration temperature: our probabilities are softmax(logits / T), so the PyTorch and ONNX
+    // side divides by the same T (bench/glitchnet.py `Classify`).
+    std::fs::write(dir.join("calibration.json"), serde_json::json!({ "temperature": classifier.temperature() }).to_string())
+        .context("writing calibration.json")?;
     // The same weights as a f32 Burnpack: the size the browser would download without the fp16 export.
     let mut store = burn::store::BurnpackStore::from_bytes(None);
-    classifier.model.save_into(&mut store).map_err(|e| anyhow::anyhow!("f32 burnpack: {e}"))?;
+    net.save_into(&mut store).map_err(|e| anyhow::anyhow!("f32 burnpack: {e}"))?;
     let f32_bytes = store.get_bytes().map_err(|e| anyhow::anyhow!("f32 burnpack: {e}"))?;
     std::fs::write(dir.join("weights-f32.bpk"), &*f32_bytes).context("writing weights-f32.bpk")?;
     println!("wrote {count} tensors to {}, and input.npy, mask.npy, logits.npy ({} views present)", weights.display(), mask.iter().filter(|&&m| m > 0.0).count());

@@ -10,7 +10,7 @@ use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Int, Tensor, TensorData};
 use glitchscope::inference::Classifier;
-use glitchscope::model::{GlitchBatch, NUM_VIEWS};
+use glitchscope::model::{GlitchBatch, GlitchNet, NUM_VIEWS};
 
 pub struct Options {
     /// Glitches per batch (each with all four views).
@@ -40,7 +40,8 @@ pub fn median(mut xs: Vec<f64>) -> f64 {
 }
 
 /// JSON line with the medians (ms) and every timed value.
-pub fn run(classifier: &Classifier, options: &Options) -> Result<String> {
+/// `classifier` (folded) is timed for inference, `trainable` (with its batch norms) for the training step.
+pub fn run(classifier: &Classifier, trainable: GlitchNet, options: &Options) -> Result<String> {
     let glitches = options.batch;
     let input = batch(classifier, glitches)?;
 
@@ -65,7 +66,7 @@ pub fn run(classifier: &Classifier, options: &Options) -> Result<String> {
     let targets: Tensor<1, Int> =
         Tensor::from_data(TensorData::new((0..glitches as i64).map(|g| g % 22).collect::<Vec<_>>(), [glitches]), &device);
     let loss_fn = CrossEntropyLossConfig::new().init(&device);
-    let mut net = classifier.model.clone().train();
+    let mut net = trainable.train();
     let mut optimizer = AdamWConfig::new().with_weight_decay(0.01).init();
     let mut train = Vec::new();
     let (mut forward, mut backward, mut step) = (Vec::new(), Vec::new(), Vec::new());
