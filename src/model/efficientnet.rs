@@ -287,8 +287,8 @@ impl EfficientNet {
         let [n, ..] = images.dims();
         if self.folded && fused::on_cpu_inference_device(&images) && n > CPU_CHUNK {
             // On the CPU a big batch runs as chunks of one glitch's views: layer by layer, 64 images' activations
-            // outgrow the caches and every layer streams them from memory (wasm: 17.9 ms per image at batch 1,
-            // 24.9 ms at batch 16; docs/profile.md). Each image's features are its own, so the result is the same.
+            // outgrow the caches and every layer streams them from memory (wasm, one run: 17.9 ms per image at
+            // batch 1, 24.9 ms at batch 16; docs/speed.md). Each image's features are its own: the same result.
             let parts: Vec<Tensor<2>> = (0..n)
                 .step_by(CPU_CHUNK)
                 .map(|start| {
