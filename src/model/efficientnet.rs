@@ -175,7 +175,13 @@ impl MbConvBlock {
         let cpu = self.folded && fused::on_cpu_inference_device(&x);
         let pointwise = cpu && fused::pointwise_pays();
         if let (Some(expand), Some(bn)) = (&self.expand_conv, &self.bn0) {
-            x = if pointwise { fused::pointwise(x, expand, true) } else { relu6(norm(bn, expand.forward(x))) };
+            x = if pointwise {
+                fused::pointwise(x, expand, true)
+            } else if cpu {
+                cpu_relu6(expand.forward(x))
+            } else {
+                relu6(norm(bn, expand.forward(x)))
+            };
         }
         x = if cpu { fused::depthwise_relu6(x, &self.depthwise_conv) } else { relu6(norm(&self.bn1, self.depthwise_conv.forward(x))) };
         x = if pointwise { fused::pointwise(x, &self.project_conv, false) } else { norm(&self.bn2, self.project_conv.forward(x)) };
@@ -193,6 +199,15 @@ impl MbConvBlock {
         fold(&mut self.project_conv, &self.bn2);
         self.folded = true;
     }
+}
+
+/// ReLU6 of a folded network on the CPU: in place over every core natively, Burn's in wasm (where only the
+/// pointwise kernel, which clamps as it writes, would reach here, and it does not).
+fn cpu_relu6(x: Tensor<4>) -> Tensor<4> {
+    #[cfg(not(target_arch = "wasm32"))]
+    return fused::relu6_in_place(x);
+    #[cfg(target_arch = "wasm32")]
+    relu6(x)
 }
 
 /// Fold an inference-mode batch norm into the convolution before it: with s = gamma / sqrt(var + eps) per output
@@ -320,8 +335,11 @@ impl EfficientNet {
 
     /// 1x1 head convolution, batch norm, ReLU6 and global average pooling.
     pub fn head(&self, x: Tensor<4>) -> Tensor<2> {
-        let x = if self.folded && fused::on_cpu_inference_device(&x) && fused::pointwise_pays() {
+        let cpu = self.folded && fused::on_cpu_inference_device(&x);
+        let x = if cpu && fused::pointwise_pays() {
             fused::pointwise(x, &self.conv_head, true)
+        } else if cpu {
+            cpu_relu6(self.conv_head.forward(x))
         } else {
             relu6(if self.folded { self.conv_head.forward(x) } else { self.bn1.forward(self.conv_head.forward(x)) })
         };

@@ -232,6 +232,21 @@ unsafe fn accumulate_avx2(acc: &mut [f32], src: &[f32], tap: f32) {
     accumulate_plain(acc, src, tap);
 }
 
+/// ReLU6 in place, natively over every core: after the pointwise convolutions that stay on Burn's gemm there
+/// (flex's ReLU6 is one thread; 15 % of a native pass). In wasm the pointwise kernel clamps as it writes.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn relu6_in_place(x: Tensor<4>) -> Tensor<4> {
+    use rayon::prelude::*;
+    let device = x.device();
+    let mut data = x.into_data().convert::<f32>();
+    data.as_mut_slice::<f32>().expect("f32 after convert").par_chunks_mut(16_384).for_each(|chunk| {
+        for v in chunk {
+            *v = v.clamp(0.0, 6.0);
+        }
+    });
+    Tensor::from_data(data, &device)
+}
+
 // ================================================================================================================
 // Pointwise (1x1) convolution, bias and optional ReLU6, for wasm: there Burn's gemm ran the 32 pointwise
 // convolutions at 2.0 GMAC/s, 70 % of a pass (docs/profile.md), against 22-36 GMAC/s natively (AVX2 + FMA,
@@ -459,6 +474,14 @@ mod tests {
                 assert!(max < 1e-4, "{ci}->{co} {h}x{w} relu6 {relu}: max |diff| {max}");
             }
         }
+    }
+
+    #[test]
+    fn relu6_in_place_matches_burn() {
+        let device = Device::flex();
+        let x = Tensor::<4>::random([2, 3, 40, 50], Distribution::Uniform(-8.0, 8.0), &device);
+        let want = relu6(x.clone()).into_data().try_into_vec::<f32>().unwrap();
+        assert_eq!(relu6_in_place(x).into_data().try_into_vec::<f32>().unwrap(), want);
     }
 
     /// (An autodiff device cannot be made in this crate, which builds Burn without autodiff; training never

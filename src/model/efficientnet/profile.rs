@@ -85,7 +85,7 @@ impl MbConvBlock {
             if !self.folded {
                 x = timer.time(layer, "batch norm".into(), x, 0.0, |x| bn.forward(x));
             }
-            x = timer.relu6(layer, x);
+            x = if cpu { timer.time(layer, "relu6 (in place, all cores)".into(), x, 0.0, super::cpu_relu6) } else { timer.relu6(layer, x) };
         }
         if cpu {
             // What inference runs on the CPU: the fused kernel (one row for convolution, bias and ReLU6).
@@ -138,7 +138,8 @@ impl EfficientNet {
             if !self.folded {
                 x = timer.time("head", "batch norm".into(), x, 0.0, |x| self.bn1.forward(x));
             }
-            x = timer.relu6("head", x);
+            let cpu = self.folded && fused::on_cpu_inference_device(&x);
+            x = if cpu { timer.time("head", "relu6 (in place, all cores)".into(), x, 0.0, super::cpu_relu6) } else { timer.relu6("head", x) };
         }
         let _ = timer.time("head", "pool".into(), x, 0.0, |x| x.mean_dim(3).mean_dim(2));
         timer.rows
@@ -187,7 +188,8 @@ mod tests {
         // On the CPU the folded network runs the fused depthwise kernel: no ReLU6 of its own after it.
         // (natively; in wasm the pointwise ones are fused too)
         assert_eq!(rows.iter().filter(|r| r.op.ends_with("(fused)")).count(), 16);
-        assert_eq!(rows.iter().filter(|r| r.op == "relu6").count(), 1 + 15 + 1);
+        assert_eq!(rows.iter().filter(|r| r.op == "relu6").count(), 1);
+        assert_eq!(rows.iter().filter(|r| r.op == "relu6 (in place, all cores)").count(), 15 + 1);
         assert_eq!(rows.first().unwrap().layer, "stem");
         assert_eq!(rows.last().unwrap().op, "pool");
         // Lite0 at 224 px: 0.39 G multiply-accumulates (Tan & Le's 0.39 B FLOPs counts MACs).
