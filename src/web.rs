@@ -337,15 +337,7 @@ impl GlitchClassifier {
     /// same input as onnxruntime-web gets, without decoding. A wrong length is an error, not a panic.
     #[wasm_bindgen(js_name = classifyTensor)]
     pub async fn classify_tensor(&self, views: Vec<f32>, glitches: usize) -> Result<Vec<f32>, JsValue> {
-        let per_view = 3 * self.classifier.card.input.height * self.classifier.card.input.width;
-        let per_glitch = crate::model::NUM_VIEWS * per_view;
-        if glitches == 0 || views.len() != glitches * per_glitch {
-            return Err(js_err(format!("classifyTensor: {} floats for {glitches} glitches, expected {glitches} x {per_glitch}", views.len())));
-        }
-        let batch: Vec<GlitchViews> = views
-            .chunks(per_glitch)
-            .map(|g| std::array::from_fn(|v| Some(g[v * per_view..(v + 1) * per_view].to_vec())))
-            .collect();
+        let batch = self.tensor_glitches("classifyTensor", &views, glitches)?;
         match self.classifier.predict_async(&batch).await {
             Err(e) => Err(js_err(e)),
             Ok(Err(e)) => Err(js_err(e)),
@@ -362,18 +354,26 @@ impl GlitchClassifier {
         if self.backend != "cpu" {
             return Err(js_err(format!("profileBackbone runs on the cpu backend only (this classifier uses {})", self.backend)));
         }
-        let per_view = 3 * self.classifier.card.input.height * self.classifier.card.input.width;
-        let per_glitch = crate::model::NUM_VIEWS * per_view;
-        if glitches == 0 || views.len() != glitches * per_glitch {
-            return Err(js_err(format!("profileBackbone: {} floats for {glitches} glitches, expected {glitches} x {per_glitch}", views.len())));
-        }
-        let glitch_views: Vec<GlitchViews> = views
-            .chunks(per_glitch)
-            .map(|g| std::array::from_fn(|v| Some(g[v * per_view..(v + 1) * per_view].to_vec())))
-            .collect();
+        let glitch_views = self.tensor_glitches("profileBackbone", &views, glitches)?;
         let batch = self.classifier.batch(&glitch_views).map_err(js_err)?;
         let rows = self.classifier.model.backbone.profile(batch.images, &mut now_ms);
         to_js(&rows)
+    }
+}
+
+impl GlitchClassifier {
+    /// `[glitches, 4, 3, H, W]` preprocessed floats (every view present) as glitches' views, for `classifyTensor`
+    /// and `profileBackbone`; a wrong length is an error naming the call, not a panic.
+    fn tensor_glitches(&self, call: &str, views: &[f32], glitches: usize) -> Result<Vec<GlitchViews>, JsValue> {
+        let per_view = 3 * self.classifier.card.input.height * self.classifier.card.input.width;
+        let per_glitch = crate::model::NUM_VIEWS * per_view;
+        if glitches == 0 || views.len() != glitches * per_glitch {
+            return Err(js_err(format!("{call}: {} floats for {glitches} glitches, expected {glitches} x {per_glitch}", views.len())));
+        }
+        Ok(views
+            .chunks(per_glitch)
+            .map(|g| std::array::from_fn(|v| Some(g[v * per_view..(v + 1) * per_view].to_vec())))
+            .collect())
     }
 }
 

@@ -38,6 +38,19 @@ fn same_padding(size: usize, kernel: usize, stride: usize) -> (usize, usize, usi
     (total / 2, total - total / 2, out)
 }
 
+/// A folded convolution's weights (row-major `[out, in/groups, k, k]`) and its bias (zeros if it has none), as f32.
+/// Copied out at each call: the weights are shared with the module, so they cannot be read in place.
+fn weight_and_bias(conv: &Conv2d) -> (Vec<f32>, Vec<f32>) {
+    let weight = conv.weight.val();
+    let [out, ..] = weight.dims();
+    let weight = weight.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 weights");
+    let bias = match &conv.bias {
+        Some(b) => b.val().into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 bias"),
+        None => vec![0.0; out],
+    };
+    (weight, bias)
+}
+
 /// `relu6(depthwise_conv(x) + bias)` for a folded depthwise convolution with TF "SAME" padding.
 pub fn depthwise_relu6(x: Tensor<4>, conv: &Conv2d) -> Tensor<4> {
     let device = x.device();
@@ -50,11 +63,7 @@ pub fn depthwise_relu6(x: Tensor<4>, conv: &Conv2d) -> Tensor<4> {
     let (pad_left, _, out_w) = same_padding(w, k, stride);
     let input = x.into_data().convert::<f32>();
     let input: &[f32] = input.as_slice().expect("f32 after convert");
-    let weight = conv.weight.val().into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 weights");
-    let bias = match &conv.bias {
-        Some(b) => b.val().into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 bias"),
-        None => vec![0.0; c],
-    };
+    let (weight, bias) = weight_and_bias(conv);
     let plane = Plane::new(h, w, out_h, out_w, k, stride, pad_top, pad_left);
     // Work item: one channel of a group of images, their phase planes stacked so that one slice per tap covers
     // them all (the late planes are 3x4: per-tap overhead would otherwise dominate). A group's stack is kept
@@ -265,11 +274,7 @@ pub fn pointwise(x: Tensor<4>, conv: &Conv2d, relu6: bool) -> Tensor<4> {
     let [co, ..] = conv.weight.val().dims();
     let input = x.into_data().convert::<f32>();
     let input: &[f32] = input.as_slice().expect("f32 after convert");
-    let weight = conv.weight.val().into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 weights");
-    let bias = match &conv.bias {
-        Some(b) => b.val().into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 bias"),
-        None => vec![0.0; co],
-    };
+    let (weight, bias) = weight_and_bias(conv);
     let hw = h * w;
     let mut output = vec![0.0f32; n * co * hw];
     for (image, out) in input.chunks(ci * hw).zip(output.chunks_mut(co * hw)) {
