@@ -18,7 +18,22 @@ use burn::tensor::{Device, Tensor};
 
 mod fused;
 mod profile;
+#[cfg(not(target_arch = "wasm32"))]
+mod train_kernels;
 pub use fused::set_fused_cpu_kernels;
+#[cfg(not(target_arch = "wasm32"))]
+pub use train_kernels::{set_train_kernels, train_kernels_enabled};
+
+/// The training path's batch norm (+ ReLU6) of an unfolded network, as the blocks run it: for benchmarks that
+/// time the layers alone (`bench_native train-profile`).
+pub fn batch_norm_relu6(bn: &BatchNorm, x: Tensor<4>, relu6: bool) -> Tensor<4> {
+    norm_act(false, bn, x, relu6)
+}
+
+/// The training path's 1x1 convolution, as the blocks run it (see [`batch_norm_relu6`]).
+pub fn pointwise_conv(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    conv1x1(conv, x)
+}
 pub use profile::{LayerTime, by_op};
 
 /// Batch-norm epsilon of the TF checkpoints.
@@ -167,7 +182,7 @@ impl MbConvBlock {
     }
 
     fn forward(&self, input: Tensor<4>) -> Tensor<4> {
-        let norm = |bn: &BatchNorm, x: Tensor<4>| if self.folded { x } else { bn.forward(x) };
+        let norm = |bn: &BatchNorm, x: Tensor<4>, act: bool| norm_act(self.folded, bn, x, act);
         // The input is kept only for a residual: a second handle on it would make an in-place operation (the
         // fused kernels' zero-copy read, flex's in-place ReLU6) copy it.
         let (mut x, skip) = if self.residual { (input.clone(), Some(input)) } else { (input, None) };
@@ -180,11 +195,11 @@ impl MbConvBlock {
             } else if cpu {
                 cpu_relu6(expand.forward(x))
             } else {
-                relu6(norm(bn, expand.forward(x)))
+                norm(bn, conv1x1(expand, x), true)
             };
         }
-        x = if cpu { fused::depthwise_relu6(x, &self.depthwise_conv) } else { relu6(norm(&self.bn1, self.depthwise_conv.forward(x))) };
-        x = if pointwise { fused::pointwise(x, &self.project_conv, false) } else { norm(&self.bn2, self.project_conv.forward(x)) };
+        x = if cpu { fused::depthwise_relu6(x, &self.depthwise_conv) } else { norm(&self.bn1, self.depthwise_conv.forward(x), true) };
+        x = if pointwise { fused::pointwise(x, &self.project_conv, false) } else { norm(&self.bn2, conv1x1(&self.project_conv, x), false) };
         match skip {
             Some(input) => x + input,
             None => x,
@@ -199,6 +214,28 @@ impl MbConvBlock {
         fold(&mut self.project_conv, &self.bn2);
         self.folded = true;
     }
+}
+
+/// `relu6?(batch_norm(x))` outside the fused CPU inference path (a folded network's batch norm is the identity).
+/// Training on the CPU takes the one-operation kernel of train_kernels.rs (Burn's batch norm and clamp there were
+/// 4-19x PyTorch's); everything else Burn's batch norm and ReLU6.
+fn norm_act(folded: bool, bn: &BatchNorm, x: Tensor<4>, act: bool) -> Tensor<4> {
+    #[cfg(not(target_arch = "wasm32"))]
+    if !folded && bn.training.is_enabled() && train_kernels::on_cpu_training_device(&x) {
+        return train_kernels::batch_norm_train(bn, x, act);
+    }
+    let y = if folded { x } else { bn.forward(x) };
+    if act { relu6(y) } else { y }
+}
+
+/// A 1x1 convolution outside the fused CPU inference path: a matrix product when training on the CPU (its
+/// backward is then gemm calls, where Burn's convolution backward was 6.3x PyTorch's), else Burn's conv2d.
+fn conv1x1(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    #[cfg(not(target_arch = "wasm32"))]
+    if train_kernels::on_cpu_training_device(&x) {
+        return train_kernels::pointwise_as_matmul(conv, x);
+    }
+    conv.forward(x)
 }
 
 /// ReLU6 of a folded network on the CPU: in place over every core natively, Burn's in wasm (where only the
@@ -320,8 +357,7 @@ impl EfficientNet {
     /// Stem followed by the given range of blocks (all blocks for a full pass). Split so that a trainer can
     /// cache the activations of frozen leading blocks and fine-tune only the last ones.
     pub fn stem_and_blocks(&self, images: Tensor<4>, blocks: core::ops::Range<usize>) -> Tensor<4> {
-        let x = self.conv_stem.forward(images);
-        let x = relu6(if self.folded { x } else { self.bn0.forward(x) });
+        let x = norm_act(self.folded, &self.bn0, self.conv_stem.forward(images), true);
         self.blocks_range(x, blocks)
     }
 
@@ -341,7 +377,7 @@ impl EfficientNet {
         } else if cpu {
             cpu_relu6(self.conv_head.forward(x))
         } else {
-            relu6(if self.folded { self.conv_head.forward(x) } else { self.bn1.forward(self.conv_head.forward(x)) })
+            norm_act(self.folded, &self.bn1, conv1x1(&self.conv_head, x), true)
         };
         let [batch, channels, _, _] = x.dims();
         x.mean_dim(3).mean_dim(2).reshape([batch, channels])

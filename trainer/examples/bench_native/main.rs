@@ -25,7 +25,7 @@ use burn::tensor::Device;
 use glitchscope::inference::Classifier;
 use glitchscope::model::GlitchNet;
 
-const USAGE: &str = "usage: bench_native export DIR CARD VIEW...\n       bench_native time CARD [--batch B] [--runs N] [--train-runs N]\n       bench_native profile CARD [--batch B] [--runs N] [--unfused]\n       bench_native train-profile CARD [--batch B] [--runs N]";
+const USAGE: &str = "usage: bench_native export DIR CARD VIEW...\n       bench_native time CARD [--batch B] [--runs N] [--train-runs N] [--burn-ops]\n       bench_native profile CARD [--batch B] [--runs N] [--unfused]\n       bench_native train-profile CARD [--batch B] [--runs N] [--burn-ops]";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -47,7 +47,11 @@ fn main() -> Result<()> {
             // --unfused: Burn's own operations instead of the fused CPU kernels (model/efficientnet/fused.rs).
             let unfused = args[2..].iter().any(|a| a == "--unfused");
             glitchscope::model::efficientnet::set_fused_cpu_kernels(!unfused);
-            let rest_args: Vec<&String> = args[2..].iter().filter(|a| *a != "--unfused").collect();
+            // --burn-ops: train with Burn's own batch norm, ReLU6 and 1x1 convolutions instead of our CPU
+            // training kernels (model/efficientnet/train_kernels.rs).
+            let burn_ops = args[2..].iter().any(|a| a == "--burn-ops");
+            glitchscope::model::efficientnet::set_train_kernels(!burn_ops);
+            let rest_args: Vec<&String> = args[2..].iter().filter(|a| *a != "--unfused" && *a != "--burn-ops").collect();
             let mut rest = rest_args.into_iter();
             while let Some(flag) = rest.next() {
                 let value = rest.next().with_context(|| format!("{flag} needs a value\n{USAGE}"))?;
@@ -66,7 +70,7 @@ fn main() -> Result<()> {
             let report = match mode {
                 "time" => timing::run(&classifier, trainable(&classifier, card)?, &options)?,
                 "profile" => profile::run(&classifier, options.batch, options.runs)?,
-                _ => train_profile::run(&classifier, options.batch, options.runs)?,
+                _ => train_profile::run(&classifier, options.batch, options.runs, !burn_ops)?,
             };
             println!("{report}");
             Ok(())

@@ -106,6 +106,7 @@ pub fn run(classifier: &Classifier, trainable: GlitchNet, options: &Options) -> 
         "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "infer_ms_median": infer_ms,
         "glitches_per_s": glitches as f64 / (infer_ms / 1e3),
+        "train_kernels": glitchscope::model::efficientnet::train_kernels_enabled(),
         "train_step_ms_median": median(train.clone()),
         "train_forward_ms_median": median(forward),
         "train_backward_ms_median": median(backward),

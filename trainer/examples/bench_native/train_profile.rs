@@ -12,7 +12,7 @@ use burn::nn::{BatchNormConfig, PaddingConfig2d};
 use burn::tensor::activation::relu6;
 use burn::tensor::{Device, Distribution, Tensor};
 use glitchscope::inference::Classifier;
-use glitchscope::model::efficientnet::set_fused_cpu_kernels;
+use glitchscope::model::efficientnet::{batch_norm_relu6, pointwise_conv, set_fused_cpu_kernels, set_train_kernels};
 
 use crate::timing;
 
@@ -39,7 +39,9 @@ fn time(runs: usize, mut f: impl FnMut() -> (f64, f64)) -> (f64, f64) {
     (timing::median(std::mem::take(&mut fw)), timing::median(std::mem::take(&mut bw)))
 }
 
-pub fn run(classifier: &Classifier, glitches: usize, runs: usize) -> Result<String> {
+/// `kernels`: our CPU training kernels (the default) or Burn's own operations (`--burn-ops`).
+pub fn run(classifier: &Classifier, glitches: usize, runs: usize, kernels: bool) -> Result<String> {
+    set_train_kernels(kernels);
     let input = timing::batch(classifier, glitches)?;
     // The layer shapes, from the inference profile with Burn's own operations (one row per convolution).
     let clock = Instant::now();
@@ -98,19 +100,25 @@ pub fn run(classifier: &Classifier, glitches: usize, runs: usize) -> Result<Stri
             drop(grads);
             (forward, started.elapsed().as_secs_f64() * 1e3)
         };
-        let conv_t = time(runs, || timed(&|x| conv.forward(x), &x));
-        let bn_t = time(runs, || timed(&|y| bn.forward(y), &y));
-        let relu_t = if l.relu6 { time(runs, || timed(&|y| relu6(y), &y)) } else { (0.0, 0.0) };
+        // The layers as the blocks run them in training: with our CPU training kernels (train_kernels.rs) the
+        // 1x1 convolutions are matrix products and the ReLU6 is part of the batch-norm operation.
+        let conv_t = if l.k == 1 {
+            time(runs, || timed(&|x| pointwise_conv(&conv, x), &x))
+        } else {
+            time(runs, || timed(&|x| conv.forward(x), &x))
+        };
+        let bn_t = time(runs, || timed(&|y| batch_norm_relu6(&bn, y, l.relu6 && kernels), &y));
+        let relu_t = if l.relu6 && !kernels { time(runs, || timed(&|y| relu6(y), &y)) } else { (0.0, 0.0) };
         eprintln!(
             "[bench_native] {} {} {}x{} s{} [{}, {}, {}, {}] -> {}: conv {:.1}/{:.1} bn {:.1}/{:.1} relu6 {:.1}/{:.1} ms",
             l.layer, l.kind, l.k, l.k, l.stride, l.n, l.c_in, l.h, l.w, l.c_out, conv_t.0, conv_t.1, bn_t.0, bn_t.1, relu_t.0, relu_t.1
         );
         out.push(serde_json::json!({
-            "layer": l.layer, "kind": l.kind,
+            "layer": l.layer, "kind": l.kind, "bn_includes_relu6": l.relu6 && kernels,
             "conv_forward_ms": conv_t.0, "conv_backward_ms": conv_t.1,
             "bn_forward_ms": bn_t.0, "bn_backward_ms": bn_t.1,
             "relu6_forward_ms": relu_t.0, "relu6_backward_ms": relu_t.1,
         }));
     }
-    Ok(serde_json::json!({ "batch": glitches, "runs": runs, "layers": layers, "times": out }).to_string())
+    Ok(serde_json::json!({ "batch": glitches, "runs": runs, "train_kernels": kernels, "layers": layers, "times": out }).to_string())
 }

@@ -1,0 +1,459 @@
+//! Training on the CPU backend: the batch norm (batch statistics) and the ReLU6 after it as one operation with
+//! its own backward, and the 1x1 convolutions as matrix products (issue 13, docs/speed.md section 4).
+//!
+//! The layer-by-layer training profile (`bench_native train-profile`) put Burn 0.22's flex + autodiff at 4.2-4.7x
+//! PyTorch for the training-mode batch norm and 11-19x for ReLU6: the batch norm is Burn's generic composition
+//! (a transposed copy for each statistic, then four broadcast passes; backward a dozen more) and ReLU6 is
+//! `clamp`, i.e. two comparisons and two masked fills forward and two masked fills backward, each a
+//! single-threaded pass over the activation. Here the forward is two passes per channel (statistics, then
+//! normalise + clamp) and the backward two (the two per-channel sums, then the input gradient), every channel on
+//! its own core. The 1x1 convolutions' backward (6.3x) goes through Burn's general convolution backward; written
+//! as a batched matrix product `W [out, in] x X [in, H*W]` both gradients are gemm calls.
+//!
+//! Used only on the autodiff flex device (native training on the CPU); CUDA and WebGPU keep Burn's operations,
+//! which are fused kernels there already. `set_train_kernels(false)` switches back to Burn's for comparison.
+
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::FlexTensor;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, Backend, Dispatch, DispatchDevice, Flex, TensorMetadata, backend_extension};
+use burn::nn::BatchNorm;
+use burn::nn::conv::Conv2d;
+use burn::tensor::{DType, Tensor, TensorData};
+use rayon::prelude::*;
+
+static ENABLED: AtomicBool = AtomicBool::new(true);
+
+/// Switch these kernels off (or on again) for the whole process: benchmarks and tests compare them with Burn's.
+pub fn set_train_kernels(enabled: bool) {
+    ENABLED.store(enabled, Ordering::Relaxed);
+}
+
+/// Whether these kernels are switched on (see [`set_train_kernels`]).
+pub fn train_kernels_enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+/// Whether `x` is on the autodiff flex device, where these kernels apply, and they are on.
+pub fn on_cpu_training_device<const D: usize>(x: &Tensor<D>) -> bool {
+    let device = x.device();
+    ENABLED.load(Ordering::Relaxed)
+        && device.is_autodiff()
+        && matches!(device.inner().as_dispatch(), DispatchDevice::Flex(_))
+}
+
+/// `relu6?(batch_norm(x))` in training mode (statistics of this batch), updating the layer's running statistics
+/// as Burn's `BatchNorm::forward` does. Only on [`on_cpu_training_device`].
+pub fn batch_norm_train(bn: &BatchNorm, x: Tensor<4>, relu6: bool) -> Tensor<4> {
+    let device = x.device();
+    let (output, mean, variance) = <Dispatch as TrainKernels>::batch_norm_train_relu6(
+        x.into_dispatch(),
+        bn.gamma.val().into_dispatch(),
+        bn.beta.val().into_dispatch(),
+        bn.epsilon,
+        relu6,
+    );
+    let (mean, variance) = (Tensor::<1>::from_dispatch(mean), Tensor::<1>::from_dispatch(variance));
+    // Burn's running-statistics update (burn-nn BatchNorm::forward_train), on the detached batch statistics.
+    let m = bn.momentum;
+    let running_mean = bn.running_mean.value_sync().to_device(&device);
+    let running_var = bn.running_var.value_sync().to_device(&device);
+    bn.running_mean.update(running_mean.mul_scalar(1.0 - m).add(mean.detach().mul_scalar(m)).detach());
+    bn.running_var.update(running_var.mul_scalar(1.0 - m).add(variance.detach().mul_scalar(m)).detach());
+    Tensor::from_dispatch(output)
+}
+
+/// A 1x1 convolution (stride 1, no padding) as the batched matrix product `W [out, in] x X [in, H*W]`, whose
+/// autodiff backward is two more gemm calls. Same result as `conv.forward(x)` up to f32 summation order.
+pub fn pointwise_as_matmul(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let [n, ci, h, w] = x.dims();
+    let weight = conv.weight.val();
+    let [co, ..] = weight.dims();
+    if h * w >= PER_IMAGE_PIXELS {
+        let y = weight.reshape([1, co, ci]).matmul(x.reshape([n, ci, h * w]));
+        let y = match &conv.bias {
+            Some(b) => y + b.val().reshape([1, co, 1]),
+            None => y,
+        };
+        return y.reshape([n, co, h, w]);
+    }
+    // Small planes: the images side by side, X as one [in, N*H*W] matrix (a transposed copy), so that the weight
+    // gradient is one product over N*H*W instead of N products over H*W, summed after (K = 12 for 3x4 planes).
+    let x = x.swap_dims(0, 1).reshape([ci, n * h * w]);
+    let y = weight.reshape([co, ci]).matmul(x);
+    let y = match &conv.bias {
+        Some(b) => y + b.val().reshape([co, 1]),
+        None => y,
+    };
+    y.reshape([co, n, h, w]).swap_dims(0, 1)
+}
+
+/// Planes of at least this many pixels take a product per image in [`pointwise_as_matmul`].
+const PER_IMAGE_PIXELS: usize = 100;
+
+/// The training-time operations these kernels implement, for the flex backend and its autodiff wrapper.
+#[backend_extension(Flex, Autodiff)]
+pub trait TrainKernels: Backend {
+    /// Training-mode batch norm of `x [N, C, ...]` with optional ReLU6: (output, batch mean, biased variance).
+    fn batch_norm_train_relu6(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+        relu6: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+
+    /// Gradients of [`TrainKernels::batch_norm_train_relu6`] for `x`, `gamma` and `beta`.
+    #[allow(clippy::too_many_arguments)]
+    fn batch_norm_train_relu6_backward(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
+        relu6: bool,
+        grad: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// flex: the kernels
+// ---------------------------------------------------------------------------------------------------------------
+
+/// A float tensor's values as contiguous f32 (training runs in f32; a view is copied first).
+fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
+    assert_eq!(t.dtype(), DType::F32, "the CPU training kernels run in f32");
+    match t.as_slice::<f32>() {
+        Some(s) if t.is_contiguous() => std::borrow::Cow::Borrowed(s),
+        _ => std::borrow::Cow::Owned(t.to_contiguous().as_slice::<f32>().expect("contiguous f32").to_vec()),
+    }
+}
+
+fn flex(values: Vec<f32>, shape: burn::tensor::Shape) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape))
+}
+
+/// `[N, C, rest]` of a tensor shaped `[N, C, ...]`.
+fn ncr(t: &FlexTensor) -> (usize, usize, usize) {
+    let shape = t.shape();
+    assert!(shape.num_dims() >= 2, "batch norm of a tensor with fewer than 2 dimensions");
+    let (n, c) = (shape[0], shape[1]);
+    (n, c, shape.num_elements() / (n * c).max(1))
+}
+
+/// The output buffer shared by the per-channel work items, each writing its own channel's planes.
+#[derive(Clone, Copy)]
+struct SendPtr(*mut f32);
+// SAFETY: the items write disjoint planes (channel c of every image).
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
+impl SendPtr {
+    /// `len` values from `offset` (a method, so that closures capture the whole `Sync` wrapper).
+    /// SAFETY: the caller stays inside the buffer and is the only writer of that range.
+    unsafe fn slice(self, offset: usize, len: usize) -> &'static mut [f32] {
+        unsafe { core::slice::from_raw_parts_mut(self.0.add(offset), len) }
+    }
+}
+
+/// Per channel: (sum, sum of squares) of `x - shift` over its planes, accumulated in f32 lanes per plane and in
+/// f64 across planes (the shift, the channel's first value, keeps the one-pass variance from cancelling).
+fn channel_moments(x: &[f32], n: usize, c: usize, r: usize, ch: usize) -> (f64, f64, f32) {
+    let shift = x[ch * r];
+    let (mut s, mut q) = (0f64, 0f64);
+    for i in 0..n {
+        let plane = &x[(i * c + ch) * r..(i * c + ch + 1) * r];
+        let (mut ls, mut lq) = ([0f32; 8], [0f32; 8]);
+        let chunks = plane.chunks_exact(8);
+        let tail = chunks.remainder();
+        for v in chunks {
+            for l in 0..8 {
+                let d = v[l] - shift;
+                ls[l] += d;
+                lq[l] += d * d;
+            }
+        }
+        for &v in tail {
+            let d = v - shift;
+            ls[0] += d;
+            lq[0] += d * d;
+        }
+        s += ls.iter().map(|&v| v as f64).sum::<f64>();
+        q += lq.iter().map(|&v| v as f64).sum::<f64>();
+    }
+    (s, q, shift)
+}
+
+impl TrainKernels for Flex {
+    fn batch_norm_train_relu6(
+        x: FlexTensor,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        epsilon: f64,
+        relu6: bool,
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        let (n, c, r) = ncr(&x);
+        let shape = x.shape();
+        let xs = values(&x);
+        let (gamma, beta) = (values(&gamma), values(&beta));
+        let count = (n * r) as f64;
+        let mut output = vec![0f32; xs.len()];
+        let out = SendPtr(output.as_mut_ptr());
+        let stats: Vec<(f32, f32)> = (0..c)
+            .into_par_iter()
+            .map(|ch| {
+                let (s, q, shift) = channel_moments(&xs, n, c, r, ch);
+                let mean = shift as f64 + s / count;
+                let var = (q / count - (s / count).powi(2)).max(0.0);
+                let a = (gamma[ch] as f64 / (var + epsilon).sqrt()) as f32;
+                let b = beta[ch] - mean as f32 * a;
+                for i in 0..n {
+                    let at = (i * c + ch) * r;
+                    // SAFETY: channel ch's planes are written by this item only; `output` outlives the loop.
+                    let dst = unsafe { out.slice(at, r) };
+                    for (d, &v) in dst.iter_mut().zip(&xs[at..at + r]) {
+                        let z = v * a + b;
+                        *d = if relu6 { z.clamp(0.0, 6.0) } else { z };
+                    }
+                }
+                (mean as f32, var as f32)
+            })
+            .collect();
+        let (mean, var): (Vec<f32>, Vec<f32>) = stats.into_iter().unzip();
+        (flex(output, shape), flex(mean, [c].into()), flex(var, [c].into()))
+    }
+
+    fn batch_norm_train_relu6_backward(
+        x: FlexTensor,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        mean: FlexTensor,
+        variance: FlexTensor,
+        epsilon: f64,
+        relu6: bool,
+        grad: FlexTensor,
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        let (n, c, r) = ncr(&x);
+        let shape = x.shape();
+        let (xs, gs) = (values(&x), values(&grad));
+        let (gamma, beta, mean, variance) = (values(&gamma), values(&beta), values(&mean), values(&variance));
+        let count = (n * r) as f32;
+        let mut dx = vec![0f32; xs.len()];
+        let out = SendPtr(dx.as_mut_ptr());
+        let sums: Vec<(f32, f32)> = (0..c)
+            .into_par_iter()
+            .map(|ch| {
+                let inv_std = (1.0 / (variance[ch] as f64 + epsilon).sqrt()) as f32;
+                let a = gamma[ch] * inv_std;
+                let b = beta[ch] - mean[ch] * a;
+                let m = mean[ch];
+                // The ReLU6 passes the gradient where the forward's pre-activation z = x * a + b (the same
+                // expression, so the same f32 value) was inside [0, 6], as Burn's clamp does.
+                let pass = |v: f32| !relu6 || (0.0..=6.0).contains(&(v * a + b));
+                let (mut sg, mut sgx) = (0f64, 0f64);
+                for i in 0..n {
+                    let at = (i * c + ch) * r;
+                    let (mut ls, mut lx) = (0f32, 0f32);
+                    for (&v, &g) in xs[at..at + r].iter().zip(&gs[at..at + r]) {
+                        let g = if pass(v) { g } else { 0.0 };
+                        ls += g;
+                        lx += g * (v - m);
+                    }
+                    sg += ls as f64;
+                    sgx += lx as f64;
+                }
+                let (mg, mgx) = ((sg / count as f64) as f32, (sgx / count as f64) as f32 * inv_std * inv_std);
+                for i in 0..n {
+                    let at = (i * c + ch) * r;
+                    // SAFETY: as in the forward, channel ch's planes belong to this item.
+                    let dst = unsafe { out.slice(at, r) };
+                    for ((d, &v), &g) in dst.iter_mut().zip(&xs[at..at + r]).zip(&gs[at..at + r]) {
+                        let g = if pass(v) { g } else { 0.0 };
+                        *d = a * (g - mg - (v - m) * mgx);
+                    }
+                }
+                ((sgx as f32) * inv_std, sg as f32)
+            })
+            .collect();
+        let (dgamma, dbeta): (Vec<f32>, Vec<f32>) = sums.into_iter().unzip();
+        (flex(dx, shape), flex(dgamma, [c].into()), flex(dbeta, [c].into()))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// autodiff: record the operation, run the backward kernel
+// ---------------------------------------------------------------------------------------------------------------
+
+impl<B: Backend + TrainKernels, C: CheckpointStrategy> TrainKernels for Autodiff<B, C> {
+    fn batch_norm_train_relu6(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+        relu6: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        #[derive(Debug)]
+        struct BatchNormRelu6;
+
+        impl<B: Backend + TrainKernels> Backward<B, 3> for BatchNormRelu6 {
+            /// x, gamma, beta, batch mean, batch variance, epsilon, relu6.
+            type State = (
+                B::FloatTensorPrimitive,
+                B::FloatTensorPrimitive,
+                B::FloatTensorPrimitive,
+                B::FloatTensorPrimitive,
+                B::FloatTensorPrimitive,
+                f64,
+                bool,
+            );
+
+            fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+                let [node_x, node_gamma, node_beta] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                let (x, gamma, beta, mean, variance, epsilon, relu6) = ops.state;
+                let (dx, dgamma, dbeta) =
+                    B::batch_norm_train_relu6_backward(x, gamma, beta, mean, variance, epsilon, relu6, grad);
+                if let Some(node) = node_x {
+                    grads.register::<B>(node.id, dx);
+                }
+                if let Some(node) = node_gamma {
+                    grads.register::<B>(node.id, dgamma);
+                }
+                if let Some(node) = node_beta {
+                    grads.register::<B>(node.id, dbeta);
+                }
+            }
+        }
+
+        let nodes = [x.node(), gamma.node(), beta.node()];
+        let (x, gamma, beta) = (x.into_primitive(), gamma.into_primitive(), beta.into_primitive());
+        let (output, mean, variance) =
+            B::batch_norm_train_relu6(x.clone(), gamma.clone(), beta.clone(), epsilon, relu6);
+        let output = match BatchNormRelu6.prepare::<C>(nodes).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                prep.finish((x, gamma, beta, mean.clone(), variance.clone(), epsilon, relu6), output)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(output),
+        };
+        (output, FloatTensor::<Self>::new(mean), FloatTensor::<Self>::new(variance))
+    }
+
+    fn batch_norm_train_relu6_backward(
+        _x: FloatTensor<Self>,
+        _gamma: FloatTensor<Self>,
+        _beta: FloatTensor<Self>,
+        _mean: FloatTensor<Self>,
+        _variance: FloatTensor<Self>,
+        _epsilon: f64,
+        _relu6: bool,
+        _grad: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        panic!("the batch norm's backward is not differentiable again");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::module::Param;
+    use burn::nn::conv::Conv2dConfig;
+    use burn::nn::{BatchNormConfig, PaddingConfig2d};
+    use burn::tensor::Device;
+    use burn::tensor::activation::relu6;
+
+    fn vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap()
+    }
+
+    fn max_diff(a: &[f32], b: &[f32]) -> (f32, f32) {
+        assert_eq!(a.len(), b.len());
+        let scale = a.iter().fold(0f32, |m, v| m.max(v.abs()));
+        (a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs())), scale)
+    }
+
+    /// Deterministic values in [lo, hi) (the tests run in parallel and share Burn's random generator).
+    fn values_in<const D: usize>(shape: [usize; D], lo: f32, hi: f32, salt: f32, device: &Device) -> Tensor<D> {
+        let count: usize = shape.iter().product();
+        let v: Vec<f32> =
+            (0..count).map(|i| lo + (hi - lo) * (((i as f32 + salt) * 0.618_034).sin() * 0.5 + 0.5)).collect();
+        Tensor::from_data(TensorData::new(v, shape), device)
+    }
+
+    /// Output, input gradient, gamma and beta gradients, running mean and variance after one step.
+    fn bn_step(kernel: bool, relu6_after: bool, shape: [usize; 4]) -> [Vec<f32>; 6] {
+        let device = Device::flex().autodiff();
+        let c = shape[1];
+        let mut bn = BatchNormConfig::new(c).with_epsilon(1e-3).with_momentum(0.1).init(&device);
+        bn.gamma = Param::from_tensor(values_in([c], 0.5, 3.0, 1.0, &device));
+        bn.beta = Param::from_tensor(values_in([c], -1.0, 4.0, 2.0, &device));
+        // An offset far from zero, as conv outputs can have: the one-pass variance must not cancel.
+        let x = (values_in(shape, -3.0, 3.0, 3.0, &device) + 20.0).require_grad();
+        let weights = values_in(shape, -1.0, 1.0, 4.0, &device);
+        let y = if kernel {
+            batch_norm_train(&bn, x.clone(), relu6_after)
+        } else if relu6_after {
+            relu6(bn.forward(x.clone()))
+        } else {
+            bn.forward(x.clone())
+        };
+        let grads = (y.clone() * weights).sum().backward();
+        [
+            vec(y.inner()),
+            vec(x.grad(&grads).expect("x gradient")),
+            vec(bn.gamma.val().grad(&grads).expect("gamma gradient")),
+            vec(bn.beta.val().grad(&grads).expect("beta gradient")),
+            vec(bn.running_mean.value_sync()),
+            vec(bn.running_var.value_sync()),
+        ]
+    }
+
+    #[test]
+    fn batch_norm_relu6_matches_burn_forward_backward_and_running_statistics() {
+        // Odd plane sizes (lane tails), one image and several.
+        for (relu6_after, shape) in [(true, [3, 5, 7, 9]), (false, [3, 5, 7, 9]), (true, [1, 4, 6, 6])] {
+            let ours = bn_step(true, relu6_after, shape);
+            let burn = bn_step(false, relu6_after, shape);
+            let names = ["output", "x gradient", "gamma gradient", "beta gradient", "running mean", "running variance"];
+            for ((name, a), b) in names.iter().zip(&ours).zip(&burn) {
+                let (diff, scale) = max_diff(a, b);
+                assert!(scale > 1e-3, "{name} vanished (relu6 {relu6_after}, {shape:?})");
+                assert!(diff <= 2e-4 * scale.max(1.0), "{name}: ours differs from Burn's by {diff} (scale {scale})");
+            }
+            if relu6_after {
+                let out = &ours[0];
+                assert!(out.contains(&0.0) && out.contains(&6.0), "the test input should reach both clamps");
+            }
+        }
+    }
+
+    #[test]
+    fn pointwise_as_matmul_matches_burn_conv2d_and_its_gradients() {
+        let device = Device::flex().autodiff();
+        let conv = Conv2dConfig::new([6, 10], [1, 1]).with_padding(PaddingConfig2d::Same).with_bias(true).init(&device);
+        let x = values_in([2, 6, 5, 7], -1.0, 1.0, 5.0, &device).require_grad();
+        let weights = values_in([2, 10, 5, 7], -1.0, 1.0, 6.0, &device);
+        let run = |y: Tensor<4>| {
+            let grads = (y.clone() * weights.clone()).sum().backward();
+            let w = conv.weight.val().grad(&grads).expect("weight gradient");
+            let b = conv.bias.as_ref().unwrap().val().grad(&grads).expect("bias gradient");
+            [vec(y.inner()), vec(x.grad(&grads).expect("x gradient")), vec(w), vec(b)]
+        };
+        let ours = run(pointwise_as_matmul(&conv, x.clone()));
+        let burn = run(conv.forward(x.clone()));
+        for (a, b) in ours.iter().zip(&burn) {
+            let (diff, scale) = max_diff(a, b);
+            assert!(scale > 1e-3 && diff <= 1e-5 * scale.max(1.0), "differs by {diff} (scale {scale})");
+        }
+    }
+
+    #[test]
+    fn only_the_autodiff_flex_device_takes_these_kernels() {
+        assert!(on_cpu_training_device(&Tensor::<4>::zeros([1, 1, 2, 2], &Device::flex().autodiff())));
+        assert!(!on_cpu_training_device(&Tensor::<4>::zeros([1, 1, 2, 2], &Device::flex())));
+    }
+}
