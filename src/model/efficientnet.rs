@@ -34,6 +34,11 @@ pub fn batch_norm_relu6(bn: &BatchNorm, x: Tensor<4>, relu6: bool) -> Tensor<4> 
 pub fn pointwise_conv(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     conv1x1(conv, x)
 }
+
+/// The training path's depthwise convolution, as the blocks run it (see [`batch_norm_relu6`]).
+pub fn depthwise_training_conv(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    depthwise(conv, x)
+}
 pub use profile::{LayerTime, by_op};
 
 /// Batch-norm epsilon of the TF checkpoints.
@@ -198,7 +203,7 @@ impl MbConvBlock {
                 norm(bn, conv1x1(expand, x), true)
             };
         }
-        x = if cpu { fused::depthwise_relu6(x, &self.depthwise_conv) } else { norm(&self.bn1, self.depthwise_conv.forward(x), true) };
+        x = if cpu { fused::depthwise_relu6(x, &self.depthwise_conv) } else { norm(&self.bn1, depthwise(&self.depthwise_conv, x), true) };
         x = if pointwise { fused::pointwise(x, &self.project_conv, false) } else { norm(&self.bn2, conv1x1(&self.project_conv, x), false) };
         match skip {
             Some(input) => x + input,
@@ -234,6 +239,16 @@ fn conv1x1(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     #[cfg(not(target_arch = "wasm32"))]
     if train_kernels::on_cpu_training_device(&x) {
         return train_kernels::pointwise_as_matmul(conv, x);
+    }
+    conv.forward(x)
+}
+
+/// A depthwise convolution outside the fused CPU inference path: training on the CPU takes train_kernels.rs's
+/// phase-plane kernel and its backward (Burn's was 2.7x PyTorch's), everything else Burn's conv2d.
+fn depthwise(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    #[cfg(not(target_arch = "wasm32"))]
+    if train_kernels::on_cpu_training_device(&x) {
+        return train_kernels::depthwise_conv(conv, x);
     }
     conv.forward(x)
 }

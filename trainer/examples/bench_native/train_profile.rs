@@ -12,7 +12,7 @@ use burn::nn::{BatchNormConfig, PaddingConfig2d};
 use burn::tensor::activation::relu6;
 use burn::tensor::{Device, Distribution, Tensor};
 use glitchscope::inference::Classifier;
-use glitchscope::model::efficientnet::{batch_norm_relu6, pointwise_conv, set_fused_cpu_kernels, set_train_kernels};
+use glitchscope::model::efficientnet::{batch_norm_relu6, depthwise_training_conv, pointwise_conv, set_fused_cpu_kernels, set_train_kernels};
 
 use crate::timing;
 
@@ -101,9 +101,12 @@ pub fn run(classifier: &Classifier, glitches: usize, runs: usize, kernels: bool)
             (forward, started.elapsed().as_secs_f64() * 1e3)
         };
         // The layers as the blocks run them in training: with our CPU training kernels (train_kernels.rs) the
-        // 1x1 convolutions are matrix products and the ReLU6 is part of the batch-norm operation.
+        // 1x1 convolutions are matrix products, the depthwise ones phase-plane kernels and the ReLU6 is part of
+        // the batch-norm operation.
         let conv_t = if l.k == 1 {
             time(runs, || timed(&|x| pointwise_conv(&conv, x), &x))
+        } else if l.kind == "depthwise" {
+            time(runs, || timed(&|x| depthwise_training_conv(&conv, x), &x))
         } else {
             time(runs, || timed(&|x| conv.forward(x), &x))
         };
