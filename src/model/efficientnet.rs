@@ -19,6 +19,8 @@ use burn::tensor::{Device, Tensor};
 mod fused;
 mod profile;
 #[cfg(not(target_arch = "wasm32"))]
+mod native_kernels;
+#[cfg(not(target_arch = "wasm32"))]
 mod train_kernels;
 pub use fused::set_fused_cpu_kernels;
 #[cfg(not(target_arch = "wasm32"))]
@@ -193,18 +195,11 @@ impl MbConvBlock {
         let (mut x, skip) = if self.residual { (input.clone(), Some(input)) } else { (input, None) };
         // Folded, on the CPU: the fused kernels of fused.rs (one pass per convolution with its bias and ReLU6).
         let cpu = self.folded && fused::on_cpu_inference_device(&x);
-        let pointwise = cpu && fused::pointwise_pays();
         if let (Some(expand), Some(bn)) = (&self.expand_conv, &self.bn0) {
-            x = if pointwise {
-                fused::pointwise(x, expand, true)
-            } else if cpu {
-                cpu_relu6(expand.forward(x))
-            } else {
-                norm(bn, conv1x1(expand, x), true)
-            };
+            x = if cpu { fused::pointwise(x, expand, true) } else { norm(bn, conv1x1(expand, x), true) };
         }
         x = if cpu { fused::depthwise_relu6(x, &self.depthwise_conv) } else { norm(&self.bn1, depthwise(&self.depthwise_conv, x), true) };
-        x = if pointwise { fused::pointwise(x, &self.project_conv, false) } else { norm(&self.bn2, conv1x1(&self.project_conv, x), false) };
+        x = if cpu { fused::pointwise(x, &self.project_conv, false) } else { norm(&self.bn2, conv1x1(&self.project_conv, x), false) };
         match skip {
             Some(input) => x + input,
             None => x,
@@ -251,15 +246,6 @@ fn depthwise(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
         return train_kernels::depthwise_conv(conv, x);
     }
     conv.forward(x)
-}
-
-/// ReLU6 of a folded network on the CPU: in place over every core natively, Burn's in wasm (where only the
-/// pointwise kernel, which clamps as it writes, would reach here, and it does not).
-fn cpu_relu6(x: Tensor<4>) -> Tensor<4> {
-    #[cfg(not(target_arch = "wasm32"))]
-    return fused::relu6_in_place(x);
-    #[cfg(target_arch = "wasm32")]
-    relu6(x)
 }
 
 /// Fold an inference-mode batch norm into the convolution before it: with s = gamma / sqrt(var + eps) per output
@@ -387,10 +373,8 @@ impl EfficientNet {
     /// 1x1 head convolution, batch norm, ReLU6 and global average pooling.
     pub fn head(&self, x: Tensor<4>) -> Tensor<2> {
         let cpu = self.folded && fused::on_cpu_inference_device(&x);
-        let x = if cpu && fused::pointwise_pays() {
+        let x = if cpu {
             fused::pointwise(x, &self.conv_head, true)
-        } else if cpu {
-            cpu_relu6(self.conv_head.forward(x))
         } else {
             norm_act(self.folded, &self.bn1, conv1x1(&self.conv_head, x), true)
         };

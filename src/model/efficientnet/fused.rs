@@ -214,6 +214,7 @@ struct Plane {
 struct Scratch {
     phases: Vec<f32>,
     acc: Vec<f32>,
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
     dphases: Vec<f32>,
     /// Images in the stack of the last `gather`.
     images: usize,
@@ -430,34 +431,23 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     plain(a, b)
 }
 
-/// ReLU6 in place, natively over every core: after the pointwise convolutions that stay on Burn's gemm there
-/// (flex's ReLU6 is one thread; 15 % of a native pass). In wasm the pointwise kernel clamps as it writes.
-#[cfg(not(target_arch = "wasm32"))]
-pub fn relu6_in_place(x: Tensor<4>) -> Tensor<4> {
-    use rayon::prelude::*;
-    let device = x.device();
-    let mut data = x.into_data().convert::<f32>();
-    data.as_mut_slice::<f32>().expect("f32 after convert").par_chunks_mut(16_384).for_each(|chunk| {
-        for v in chunk {
-            *v = v.clamp(0.0, 6.0);
-        }
-    });
-    Tensor::from_data(data, &device)
-}
-
 // ================================================================================================================
-// Pointwise (1x1) convolution, bias and optional ReLU6, for wasm: there Burn's gemm ran the 32 pointwise
-// convolutions at 2.0 GMAC/s, 70 % of a pass (docs/profile.md), against 22-36 GMAC/s natively (AVX2 + FMA,
-// two threads), where gemm stays in use.
+// Pointwise (1x1) convolution, bias and optional ReLU6. Natively one gemm per image with the bias and ReLU6 on
+// the plane while it is in cache (native_kernels.rs); in wasm the SIMD128 tiles below: there Burn's gemm ran
+// the 32 pointwise convolutions at 2.0 GMAC/s, 70 % of a pass (docs/profile.md).
 // ================================================================================================================
-
-/// Whether [`pointwise`] is used: in wasm only (natively Burn's gemm is faster than this kernel).
-pub fn pointwise_pays() -> bool {
-    cfg!(target_arch = "wasm32")
-}
 
 /// `relu6?(conv1x1(x) + bias)` for a folded pointwise convolution (stride 1, no padding).
 pub fn pointwise(x: Tensor<4>, conv: &Conv2d, relu6: bool) -> Tensor<4> {
+    #[cfg(not(target_arch = "wasm32"))]
+    return super::native_kernels::pointwise(x, conv, relu6);
+    #[cfg(target_arch = "wasm32")]
+    pointwise_tiled(x, conv, relu6)
+}
+
+/// The wasm kernel (natively only its unit test runs it, to keep its tiling tested in every CI run).
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+fn pointwise_tiled(x: Tensor<4>, conv: &Conv2d, relu6: bool) -> Tensor<4> {
     let device = x.device();
     let [n, ci, h, w] = x.dims();
     let [co, ..] = conv.weight.val().dims();
@@ -661,28 +651,23 @@ mod tests {
             for relu in [false, true] {
                 let plain = conv.forward(x.clone());
                 let want = if relu { relu6(plain) } else { plain }.into_data().try_into_vec::<f32>().unwrap();
-                let got = pointwise(x.clone(), &conv, relu);
-                assert_eq!(got.dims(), [2, co, h, w]);
-                let got = got.into_data().try_into_vec::<f32>().unwrap();
-                let max = want.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-                assert!(max < 1e-4, "{ci}->{co} {h}x{w} relu6 {relu}: max |diff| {max}");
+                // The kernel this target uses, and the wasm tiles (natively too, so that CI tests them).
+                for (name, got) in [("pointwise", pointwise(x.clone(), &conv, relu)), ("tiled", pointwise_tiled(x.clone(), &conv, relu))] {
+                    assert_eq!(got.dims(), [2, co, h, w]);
+                    let got = got.into_data().try_into_vec::<f32>().unwrap();
+                    let max = want.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+                    assert!(max < 1e-4, "{name} {ci}->{co} {h}x{w} relu6 {relu}: max |diff| {max}");
+                }
             }
         }
     }
 
-    #[test]
-    fn relu6_in_place_matches_burn() {
-        let device = Device::flex();
-        let x = Tensor::<4>::random([2, 3, 40, 50], Distribution::Uniform(-8.0, 8.0), &device);
-        let want = relu6(x.clone()).into_data().try_into_vec::<f32>().unwrap();
-        assert_eq!(relu6_in_place(x).into_data().try_into_vec::<f32>().unwrap(), want);
-    }
 
-    /// (An autodiff device cannot be made in this crate, which builds Burn without autodiff; training never
-    /// folds its batch norms, so it never reaches the fused path anyway.)
+    /// (Training never folds its batch norms, so it never reaches the fused path anyway.)
     #[test]
     fn the_flex_device_takes_the_fused_path() {
         let x = Tensor::<4>::zeros([1, 1, 2, 2], &Device::flex());
         assert!(on_cpu_inference_device(&x));
+        assert!(!on_cpu_inference_device(&Tensor::<4>::zeros([1, 1, 2, 2], &Device::flex().autodiff())));
     }
 }

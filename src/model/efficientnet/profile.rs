@@ -57,7 +57,7 @@ impl Timer<'_> {
         self.time(layer, name, x, macs, |x| conv.forward(x))
     }
 
-    /// The fused pointwise kernel (wasm): convolution, bias and, for `relu`, ReLU6 as one operation.
+    /// The fused pointwise kernel: convolution, bias and, for `relu`, ReLU6 as one operation.
     fn pointwise(&mut self, layer: &str, op: &str, conv: &Conv2d, x: Tensor<4>, relu: bool) -> Tensor<4> {
         let [n, c_in, h, w] = x.dims();
         let [c_out, ..] = conv.weight.val().dims();
@@ -75,9 +75,8 @@ impl MbConvBlock {
     fn profile(&self, layer: &str, input: Tensor<4>, timer: &mut Timer) -> Tensor<4> {
         let (mut x, skip) = if self.residual { (input.clone(), Some(input)) } else { (input, None) };
         let cpu = self.folded && fused::on_cpu_inference_device(&x);
-        let pointwise = cpu && fused::pointwise_pays();
         if let Some(expand) = &self.expand_conv
-            && pointwise
+            && cpu
         {
             x = timer.pointwise(layer, "expand", expand, x, true);
         } else if let (Some(expand), Some(bn)) = (&self.expand_conv, &self.bn0) {
@@ -85,7 +84,7 @@ impl MbConvBlock {
             if !self.folded {
                 x = timer.time(layer, "batch norm".into(), x, 0.0, |x| bn.forward(x));
             }
-            x = if cpu { timer.time(layer, "relu6 (in place, all cores)".into(), x, 0.0, super::cpu_relu6) } else { timer.relu6(layer, x) };
+            x = timer.relu6(layer, x);
         }
         if cpu {
             // What inference runs on the CPU: the fused kernel (one row for convolution, bias and ReLU6).
@@ -103,7 +102,7 @@ impl MbConvBlock {
             }
             x = timer.relu6(layer, x);
         }
-        if pointwise {
+        if cpu {
             x = timer.pointwise(layer, "project", &self.project_conv, x, false);
         } else {
             x = timer.conv(layer, "project", &self.project_conv, x);
@@ -131,15 +130,14 @@ impl EfficientNet {
         for (i, block) in self.blocks.iter().enumerate() {
             x = block.profile(&format!("block.{i}"), x, &mut timer);
         }
-        if self.folded && fused::on_cpu_inference_device(&x) && fused::pointwise_pays() {
+        if self.folded && fused::on_cpu_inference_device(&x) {
             x = timer.pointwise("head", "head", &self.conv_head, x, true);
         } else {
             x = timer.conv("head", "head", &self.conv_head, x);
             if !self.folded {
                 x = timer.time("head", "batch norm".into(), x, 0.0, |x| self.bn1.forward(x));
             }
-            let cpu = self.folded && fused::on_cpu_inference_device(&x);
-            x = if cpu { timer.time("head", "relu6 (in place, all cores)".into(), x, 0.0, super::cpu_relu6) } else { timer.relu6("head", x) };
+            x = timer.relu6("head", x);
         }
         let _ = timer.time("head", "pool".into(), x, 0.0, |x| x.mean_dim(3).mean_dim(2));
         timer.rows
@@ -185,11 +183,10 @@ mod tests {
         let convs = rows.iter().filter(|r| r.macs > 0.0).count();
         // stem + 16 depthwise + 16 project + 15 expand (block 0 has none) + head
         assert_eq!(convs, 1 + 16 + 16 + 15 + 1);
-        // On the CPU the folded network runs the fused depthwise kernel: no ReLU6 of its own after it.
-        // (natively; in wasm the pointwise ones are fused too)
-        assert_eq!(rows.iter().filter(|r| r.op.ends_with("(fused)")).count(), 16);
+        // On the CPU the folded network runs the fused kernels (depthwise, pointwise): no ReLU6 of their own
+        // after them; only the stem's is apart.
+        assert_eq!(rows.iter().filter(|r| r.op.ends_with("(fused)")).count(), 16 + 16 + 15 + 1);
         assert_eq!(rows.iter().filter(|r| r.op == "relu6").count(), 1);
-        assert_eq!(rows.iter().filter(|r| r.op == "relu6 (in place, all cores)").count(), 15 + 1);
         assert_eq!(rows.first().unwrap().layer, "stem");
         assert_eq!(rows.last().unwrap().op, "pool");
         // Lite0 at 224 px: 0.39 G multiply-accumulates (Tan & Le's 0.39 B FLOPs counts MACs).

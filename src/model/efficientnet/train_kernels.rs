@@ -41,10 +41,11 @@ pub fn train_kernels_enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
 }
 
-/// Whether `x` is on the autodiff flex device, where these kernels apply, and they are on.
+/// Whether `x` is an f32 tensor on the autodiff flex device, where these kernels apply, and they are on.
 pub fn on_cpu_training_device<const D: usize>(x: &Tensor<D>) -> bool {
     let device = x.device();
     ENABLED.load(Ordering::Relaxed)
+        && x.dtype() == DType::F32
         && device.is_autodiff()
         && matches!(device.inner().as_dispatch(), DispatchDevice::Flex(_))
 }
