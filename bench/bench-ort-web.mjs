@@ -6,7 +6,7 @@
 // for both. Each (runtime, backend, batch) gets a fresh browser profile, so its load time is a cold first load.
 //
 //   node bench/bench-ort-web.mjs --onnx DIR [--batches 1,16] [--runs-cpu 5] [--runs-webgpu 2] [--ort-threads 1]
-//                                [--backends cpu,webgpu] [--out results.json]
+//                                [--threads N] [--backends cpu,webgpu] [--out results.json]
 //   node bench/bench-ort-web.mjs --profile [--unfused] [--batches 1,16] [--runs-cpu 5] [--out profile.json]
 //
 // --profile times our CPU backend operation by operation instead (GlitchClassifier.profileBackbone; the
@@ -16,7 +16,8 @@
 // Served same-origin by a small static server of its own: /pkg/ (www/pkg), /models/ (models), /ort/ (the
 // onnxruntime-web dist files), /onnx/ (DIR, from bench/export_onnx.py) and / (bench/web). It sends COOP/COEP so
 // the page is cross-origin isolated (ORT may then use wasm threads; --ort-threads picks how many; ours is
-// single-threaded in wasm). Prints one JSON document (and writes it to --out).
+// single-threaded in wasm, and --threads N gives ours N workers as the page's pool does and ORT N threads).
+// Prints one JSON document (and writes it to --out).
 
 import { createReadStream, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -42,6 +43,7 @@ const { values } = parseArgs({
     'runs-cpu': { type: 'string', default: '5' },
     'runs-webgpu': { type: 'string', default: '2' },
     'ort-threads': { type: 'string', default: '1' },
+    threads: { type: 'string' },
     out: { type: 'string' },
     profile: { type: 'boolean', default: false },
     unfused: { type: 'boolean', default: false },
@@ -54,7 +56,10 @@ if (!values.onnx && !values.profile) {
 const batches = values.batches.split(',').map(Number);
 const backends = values.backends.split(',');
 const runs = { cpu: Number(values['runs-cpu']), webgpu: Number(values['runs-webgpu']) };
-const ortThreads = Number(values['ort-threads']);
+// --threads N: ORT with N wasm threads and ours, on the CPU, with a pool of N workers (the page's pool,
+// www/classifier-client.js); --ort-threads N alone keeps ours on the page's main thread.
+const ortThreads = Number(values.threads ?? values['ort-threads']);
+const ourWorkers = Number(values.threads ?? 1);
 // Our backend name -> onnxruntime-web execution provider doing the same job.
 const ORT_EP = { cpu: 'wasm', webgpu: 'webgpu' };
 
@@ -143,7 +148,10 @@ async function main() {
       for (const batch of batches) {
         const common = { batch, runs: runs[backend], height: HEIGHT, width: WIDTH };
         log(`ours ${backend}, batch ${batch}`);
-        const ours = await once(origin, 'benchOurs', { ...common, backend });
+        const pooled = backend === 'cpu' && ourWorkers > 1;
+        const ours = pooled
+          ? await once(origin, 'benchOursWorkers', { ...common, workers: ourWorkers })
+          : { ...(await once(origin, 'benchOurs', { ...common, backend })), workers: 0 };
         log(`  load ${ours.loadMs.toFixed(0)} ms, warm-up ${ours.warmupMs.toFixed(0)} ms, runs ${ours.times.map((t) => t.toFixed(0)).join(', ')} ms`);
         log(`onnxruntime-web ${ORT_EP[backend]}, batch ${batch}`);
         const ort = await once(origin, 'benchOrt', { ...common, ep: ORT_EP[backend], threads: ortThreads });
@@ -151,7 +159,7 @@ async function main() {
         const diff = Math.max(...ours.probabilities.map((p, i) => Math.abs(p - ort.probabilities[i])));
         results.push({
           backend, ortEp: ORT_EP[backend], batch, runs: runs[backend],
-          ours: { loadMs: ours.loadMs, warmupMs: ours.warmupMs, times: ours.times, medianMs: median(ours.times), problems: ours.problems },
+          ours: { loadMs: ours.loadMs, warmupMs: ours.warmupMs, times: ours.times, medianMs: median(ours.times), workers: ours.workers, problems: ours.problems },
           ort: { loadMs: ort.loadMs, warmupMs: ort.warmupMs, times: ort.times, medianMs: median(ort.times), threads: ortThreads, crossOriginIsolated: ort.crossOriginIsolated, problems: ort.problems },
           maxAbsProbabilityDiff: diff,
         });

@@ -84,7 +84,9 @@ def main():
             "Wall time around one call (probabilities and embedding read back to JavaScript), median (min – max) of the",
             "timed runs after one warm-up; both in the page's main thread. Ours: `GlitchClassifier.classifyTensor` (www/pkg);",
             f"ORT: `InferenceSession.run` with {web['results'][0]['ort']['threads']} wasm thread(s) "
-            "(ours is single-threaded in wasm).",
+            + (f"(ours on the CPU: {max(r['ours'].get('workers', 0) for r in web['results'])} workers, each a single-threaded "
+               "wasm instance with the batch's glitches shared out, as the page's pool runs them)."
+               if max(r['ours'].get('workers', 0) for r in web['results']) > 1 else "(ours is single-threaded in wasm)."),
             "",
             "| backend: ours vs ORT | batch (glitches) | runs | ours median | ORT median | us/ORT | ours per glitch | ORT per glitch |",
             "|---|---:|---:|---:|---:|---:|---:|---:|",

@@ -12,6 +12,7 @@
 # and the wasm package (built when www/pkg lacks classifyTensor). Knobs (environment):
 #   BENCH_BATCH=16 BENCH_RUNS=10 BENCH_TRAIN_RUNS=5        native batch (glitches) and timed runs
 #   BENCH_WEB_BATCHES=1,16 BENCH_BACKENDS=cpu,webgpu        browser batches and backends
+#   BENCH_THREADS=N                                         browser CPU: ours with N workers (the page's pool), ORT N threads
 #   BENCH_RUNS_CPU=5 BENCH_RUNS_WEBGPU=1 BENCH_ORT_THREADS=1 browser timed runs (WebGPU is SwiftShader here:
 #                                                         ~0.2-0.5 min per glitch, so batch 16 takes minutes per run)
 #   BENCH_OUT=docs/bench-compare.md                         report path
@@ -99,6 +100,7 @@ say "3. native: PyTorch"
 say "4. browser: ours vs onnxruntime-web ($BACKENDS, batches $WEB_BATCHES)"
 node bench/bench-ort-web.mjs --onnx "$WORK/onnx" --batches "$WEB_BATCHES" --backends "$BACKENDS" \
   --runs-cpu "${BENCH_RUNS_CPU:-5}" --runs-webgpu "${BENCH_RUNS_WEBGPU:-1}" --ort-threads "${BENCH_ORT_THREADS:-1}" \
+  ${BENCH_THREADS:+--threads "$BENCH_THREADS"} \
   --out "$WORK/web.json" > /dev/null
 
 # --- 5. sizes and report

@@ -3,7 +3,7 @@
 // URL parameters: ?model=<name> loads models/<name>.json (default "default"); ?backend=auto|webgpu|cpu.
 // The page itself never loads wasm: grouping and classification both happen in worker.js.
 
-import { ClassifierClient } from './classifier-client.js';
+import { ClassifierClient, defaultThreads } from './classifier-client.js';
 import { results } from './results-store.js';
 import { renderTop5, formatProbability } from './top5-chart.js';
 import { TABLE_COLUMNS, toRow, sortRows, toCsv, toJson } from './results-export.js';
@@ -39,6 +39,8 @@ const ui = {
 
 const params = new URLSearchParams(location.search);
 const model = parseModelParam(params.get('model'));
+// CPU workers classifying at once (classifier-client.js): ?threads=N, else one per core (at most 4).
+const threads = parseThreadsParam(params.get('threads'));
 
 let client = null; // the current ClassifierClient (one per backend)
 let ready = Promise.reject(new Error('no model loaded'));
@@ -50,6 +52,11 @@ const cardIds = new Map(); // glitch key -> element id
 const thumbnailUrls = new Map(); // glitch key -> blob: URLs to revoke when replaced
 
 // ---------------------------------------------------------------------------------------------- model
+
+function parseThreadsParam(value) {
+  const n = Number(value);
+  return value !== null && Number.isInteger(n) && n >= 1 && n <= 16 ? n : defaultThreads();
+}
 
 function parseModelParam(value) {
   const name = (value ?? 'default').replace(/\.json$/, '');
@@ -68,7 +75,7 @@ function startModel(backend) {
     ready.catch(() => {});
     return;
   }
-  const mine = new ClassifierClient();
+  const mine = new ClassifierClient(undefined, { threads });
   client = mine;
   setStatus(`Loading model "${model.name}" (${BACKEND_NAMES[backend]})…`, 'busy');
   const started = performance.now();
@@ -95,7 +102,7 @@ function startModel(backend) {
   ready.catch(() => {}); // reported above; batches await it again
 }
 
-function showModelInfo({ backend, card }, requested) {
+function showModelInfo({ backend, card, workers }, requested) {
   const parts = [`Model: ${card.name ?? model.name}`];
   if (card.backbone) parts.push(`backbone ${card.backbone}`);
   if (card.input?.width && card.input?.height) parts.push(`input ${card.input.width}×${card.input.height} px`);
@@ -104,7 +111,9 @@ function showModelInfo({ backend, card }, requested) {
   if (Number.isFinite(accuracy)) parts.push(`test accuracy ${formatProbability(accuracy)}`);
   const via = requested === 'auto' ? ` (auto picked ${BACKEND_NAMES[backend]})` : '';
   parts.push(`running on ${BACKEND_NAMES[backend]}${via}`);
+  if (workers > 1) parts.push(`${workers} workers`);
   ui.modelInfo.textContent = parts.join(' · ');
+  ui.modelInfo.dataset.workers = String(workers ?? 1);
   ui.modelInfo.dataset.backend = backend;
 }
 

@@ -6,7 +6,7 @@
 //   await client.classify([{ key, files: [{ name, bytes: ArrayBuffer }] }], ({ done, total, result }) => ...);
 //   client.terminate();
 //
-// The bytes' ArrayBuffers are transferred to the worker (they become detached here).
+// The bytes' ArrayBuffers are transferred to the workers (they become detached here).
 
 const WORKER_URL = new URL('./worker.js', import.meta.url);
 
@@ -19,14 +19,156 @@ function startWorker(url) {
   return new Worker(URL.createObjectURL(shim), { type: 'module', name: 'glitchscope' });
 }
 
+// With `threads` > 1 and the CPU backend, the client runs a pool of workers, each with its own single-threaded
+// wasm instance and its own copy of the model, and hands glitches to whichever is free: glitches are
+// independent, so N workers classify N at once. This needs no SharedArrayBuffer, so it works the same in a
+// cross-origin isolated page and inside a host page that is not (the widget case), where wasm threads
+// (wasm-bindgen-rayon) could not start; it costs one model per worker in memory. WebGPU keeps one worker (one GPU
+// queue). Everything but classify (grouping, few-shot, strain) goes to the first worker.
+
+/** The page's default pool size: one worker per core the browser reports, at most 4. */
+export function defaultThreads() {
+  const cores = Number(self.navigator?.hardwareConcurrency) || 1;
+  return Math.max(1, Math.min(4, cores));
+}
+
 export class ClassifierClient {
+  #workerUrl;
+  #threads;
+  #channels = []; // WorkerChannel, the first one loaded first
+  #idle = []; // channels free for the next glitch
+  #jobs = []; // glitches waiting for a channel: { glitch, resolve, reject }
+  #info = null; // the first worker's "ready" reply
+
+  /** `threads`: how many workers may classify at once on the CPU backend (1: a single worker). */
+  constructor(workerUrl = WORKER_URL, { threads = 1 } = {}) {
+    this.#workerUrl = new URL(workerUrl, self.location.href);
+    this.#threads = Math.max(1, Math.floor(Number(threads) || 1));
+    this.#channels.push(new WorkerChannel(this.#workerUrl));
+  }
+
+  /** How many workers classify (1 until a CPU model is loaded with `threads` > 1). */
+  get workers() {
+    return this.#channels.length;
+  }
+
+  /**
+   * Load the model card at `cardUrl` (absolute or relative to the page) on `backend` ("auto" | "webgpu" | "cpu").
+   * On the CPU with `threads` > 1 the other workers load the same card; one that fails is left out with a console
+   * warning (the pool is smaller, nothing else changes).
+   */
+  async load(cardUrl, backend) {
+    const absolute = new URL(cardUrl, document.baseURI).href;
+    const info = await this.#channels[0].request({ type: 'load', cardUrl: absolute, backend });
+    this.#info = info;
+    if (info.backend === 'cpu' && this.#threads > 1) {
+      const extra = Array.from({ length: this.#threads - 1 }, () => new WorkerChannel(this.#workerUrl));
+      const loaded = await Promise.all(
+        extra.map((channel) =>
+          channel.request({ type: 'load', cardUrl: absolute, backend: 'cpu' }).then(
+            () => channel,
+            (err) => {
+              console.warn(`GlitchScope: an extra classification worker could not load the model (${err.message}); using fewer`);
+              channel.terminate();
+              return null;
+            },
+          ),
+        ),
+      );
+      this.#channels.push(...loaded.filter(Boolean));
+    }
+    this.#idle = [...this.#channels];
+    this.#pump();
+    return { ...info, workers: this.#channels.length };
+  }
+
+  /** Group file names into glitches: [{ key, ifo, files: [{ index, name, duration }] }]. */
+  async group(names) {
+    const reply = await this.#channels[0].request({ type: 'group', names });
+    return reply.groups;
+  }
+
+  /**
+   * Classify glitches; `onProgress({ done, total, result })` is called for each as it finishes (with several
+   * workers not necessarily in the order given). Resolves when all are done.
+   */
+  async classify(glitches, onProgress = () => {}) {
+    const total = glitches.length;
+    let done = 0;
+    const finished = glitches.map((glitch) =>
+      new Promise((resolve, reject) => this.#jobs.push({ glitch, resolve, reject })).then((result) => {
+        done += 1;
+        try {
+          onProgress({ done, total, result });
+        } catch (err) {
+          // A rendering bug must not leave the batch hanging.
+          console.error('GlitchScope: progress handler failed', err);
+        }
+      }),
+    );
+    this.#pump();
+    await Promise.all(finished);
+  }
+
+  // Give waiting glitches to free workers, one glitch per message.
+  #pump() {
+    if (!this.#info) return; // not loaded yet: load() pumps when it is
+    while (this.#idle.length && this.#jobs.length) {
+      const channel = this.#idle.shift();
+      const { glitch, resolve, reject } = this.#jobs.shift();
+      const transfer = glitch.files.map((f) => f.bytes).filter((b) => b instanceof ArrayBuffer);
+      let result = null;
+      channel
+        .request({ type: 'classify', glitches: [glitch] }, transfer, (message) => {
+          result = message.result;
+        })
+        .then(
+          () => resolve(result),
+          (err) => reject(err),
+        )
+        .finally(() => {
+          if (!channel.dead) this.#idle.push(channel);
+          this.#pump();
+        });
+    }
+  }
+
+  /**
+   * A few-shot operation in the worker ("define" | "import" | "remove" | "rescore", see worker.js); resolves to
+   * its value (the set's JSON text, or the re-scored glitches).
+   */
+  async fewShot(op, payload, transfer = []) {
+    const reply = await this.#channels[0].request({ type: 'fewshot', op, ...payload }, transfer);
+    return reply.value;
+  }
+
+  /**
+   * Q-transform a strain upload (`bytes`: an ArrayBuffer of GWOSC ASCII or .npy, transferred) into the four
+   * Gravity Spy views and classify them; resolves to the glitch's result (with `.strain`: what was read).
+   */
+  async strain(name, bytes, { sampleRate = null, center = null } = {}) {
+    let result = null;
+    await this.#channels[0].request({ type: 'strain', name, bytes, sampleRate, center }, [bytes], (message) => {
+      result = message.result;
+    });
+    return result;
+  }
+
+  terminate() {
+    for (const channel of this.#channels) channel.terminate();
+    for (const job of this.#jobs.splice(0)) job.reject(new Error('the classification worker was stopped'));
+  }
+}
+
+// One worker.js and its pending requests.
+class WorkerChannel {
   #worker;
   #nextId = 1;
   #pending = new Map(); // id -> { resolve, reject, onProgress }
   #dead = null; // the message that killed the worker, if it died
 
-  constructor(workerUrl = WORKER_URL) {
-    this.#worker = startWorker(new URL(workerUrl, self.location.href));
+  constructor(workerUrl) {
+    this.#worker = startWorker(workerUrl);
     this.#worker.addEventListener('message', (event) => this.#onMessage(event.data));
     // A module worker that fails to start (syntax error, 404) only raises an 'error' event without detail.
     this.#worker.addEventListener('error', (event) => {
@@ -39,49 +181,8 @@ export class ClassifierClient {
     });
   }
 
-  /** Load the model card at `cardUrl` (absolute or relative to the page) on `backend` ("auto" | "webgpu" | "cpu"). */
-  load(cardUrl, backend) {
-    const absolute = new URL(cardUrl, document.baseURI).href;
-    return this.#request({ type: 'load', cardUrl: absolute, backend });
-  }
-
-  /** Group file names into glitches: [{ key, ifo, files: [{ index, name, duration }] }]. */
-  async group(names) {
-    const reply = await this.#request({ type: 'group', names });
-    return reply.groups;
-  }
-
-  /**
-   * Classify glitches one after the other; `onProgress({ done, total, result })` is called for each.
-   * Resolves when all are done.
-   */
-  async classify(glitches, onProgress = () => {}) {
-    const transfer = [];
-    for (const glitch of glitches) {
-      for (const file of glitch.files) if (file.bytes instanceof ArrayBuffer) transfer.push(file.bytes);
-    }
-    await this.#request({ type: 'classify', glitches }, transfer, onProgress);
-  }
-
-  /**
-   * A few-shot operation in the worker ("define" | "import" | "remove" | "rescore", see worker.js); resolves to
-   * its value (the set's JSON text, or the re-scored glitches).
-   */
-  async fewShot(op, payload, transfer = []) {
-    const reply = await this.#request({ type: 'fewshot', op, ...payload }, transfer);
-    return reply.value;
-  }
-
-  /**
-   * Q-transform a strain upload (`bytes`: an ArrayBuffer of GWOSC ASCII or .npy, transferred) into the four
-   * Gravity Spy views and classify them; resolves to the glitch's result (with `.strain`: what was read).
-   */
-  async strain(name, bytes, { sampleRate = null, center = null } = {}) {
-    let result = null;
-    await this.#request({ type: 'strain', name, bytes, sampleRate, center }, [bytes], (message) => {
-      result = message.result;
-    });
-    return result;
+  get dead() {
+    return this.#dead !== null;
   }
 
   terminate() {
@@ -89,7 +190,7 @@ export class ClassifierClient {
     this.#failAll('the classification worker was stopped');
   }
 
-  #request(message, transfer = [], onProgress = null) {
+  request(message, transfer = [], onProgress = null) {
     if (this.#dead) return Promise.reject(new Error(this.#dead));
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {

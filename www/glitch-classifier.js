@@ -8,6 +8,8 @@
 //   src      space-separated image URLs (the views of ONE glitch), relative to the page; re-runs when it changes
 //   model    model card URL, relative to the page (default: models/default.json next to this script)
 //   backend  "auto" (default) | "webgpu" | "cpu"
+//   threads  CPU workers classifying at once for the widgets of this model (default 1: a guest on someone
+//            else's page keeps to one core; N > 1 loads the model N times, see classifier-client.js)
 // Events:
 //   classified         detail = the classifier's result ({ key, ok, error?, views, top5, probabilities, embedding,
 //                      backend, ms }); also fired with ok=false when no image could be fetched or decoded
@@ -69,11 +71,11 @@ function styleSheet() {
 
 // One worker per (model, backend), shared by every widget on the page, so ten widgets load the model once.
 const workers = new Map();
-function classifierFor(cardUrl, backend) {
-  const id = `${backend} ${cardUrl}`;
+function classifierFor(cardUrl, backend, threads) {
+  const id = `${backend} ${threads} ${cardUrl}`;
   let entry = workers.get(id);
   if (!entry) {
-    const client = new ClassifierClient();
+    const client = new ClassifierClient(undefined, { threads });
     entry = { client, ready: client.load(cardUrl, backend) };
     workers.set(id, entry);
     // A failed load is forgotten so that a later run (new src, page retry) tries again.
@@ -110,7 +112,7 @@ function emptyResult(key, views, error) {
 }
 
 class GlitchClassifierElement extends HTMLElement {
-  static observedAttributes = ['src', 'model', 'backend'];
+  static observedAttributes = ['src', 'model', 'backend', 'threads'];
 
   #run = 0; // increases with every (re)run; a run whose number is stale drops its result
   #scheduled = false;
@@ -197,7 +199,8 @@ class GlitchClassifierElement extends HTMLElement {
     const backend = BACKENDS.has(requested) ? requested : 'auto';
 
     this.#setStatus('Loading the classifier…');
-    const { client, ready } = classifierFor(cardUrl, backend);
+    const threads = Math.max(1, Math.min(16, Math.floor(Number(this.getAttribute('threads') ?? 1)) || 1));
+    const { client, ready } = classifierFor(cardUrl, backend, threads);
     const fetching = Promise.all(absolute.map(fetchView));
     let info;
     try {

@@ -40,6 +40,38 @@ window.benchOurs = async ({ backend, batch, runs, height, width }) => {
   return { loadMs, ...(await timed(runs, () => classifier.classifyTensor(x, batch))) };
 };
 
+/** Ours on the CPU with `workers` workers (bench/web/pool-worker.js), as the page's pool runs it
+ * (www/classifier-client.js): each its own wasm instance and model, the batch's glitches split between them. */
+window.benchOursWorkers = async ({ batch, runs, height, width, workers }) => {
+  const started = performance.now();
+  const pool = Array.from({ length: workers }, () => new Worker('/pool-worker.js', { type: 'module' }));
+  const ask = (worker, message, transfer = []) =>
+    new Promise((resolve, reject) => {
+      worker.onmessage = ({ data }) => (data.type === 'error' ? reject(new Error(data.message)) : resolve(data));
+      worker.postMessage(message, transfer);
+    });
+  await Promise.all(pool.map((w) => ask(w, { type: 'load' })));
+  const loadMs = performance.now() - started;
+  const x = inputs(batch, height, width);
+  const per = x.length / batch;
+  // Contiguous shares of the glitches, sizes differing by at most one; only workers with a share take part.
+  const shares = pool.map((_, i) => [Math.floor((i * batch) / workers), Math.floor(((i + 1) * batch) / workers)]);
+  const once = async () => {
+    const parts = await Promise.all(
+      shares.filter(([a, b]) => b > a).map(([a, b], i) => {
+        const part = x.slice(a * per, b * per);
+        return ask(pool[i], { type: 'classify', x: part, n: b - a }, [part.buffer]);
+      }),
+    );
+    return parts.flatMap((p) => p.probabilities);
+  };
+  try {
+    return { loadMs, workers, ...(await timed(runs, once)) };
+  } finally {
+    for (const w of pool) w.terminate();
+  }
+};
+
 /** onnxruntime-web (bench/node_modules) on execution provider 'wasm' or 'webgpu', the exported GlitchNet. */
 window.benchOrt = async ({ ep, batch, runs, height, width, threads }) => {
   const started = performance.now();

@@ -24,6 +24,7 @@ let server;
 let browser;
 let inputDir;
 const probabilitiesByBackend = {}; // backend -> { key -> { probabilities, embedding } } for the parity check
+const workersByBackend = {}; // backend -> classification workers the page ran
 
 /// The native CLI on the same files must give the same top-5 and probabilities within 1e-3 (one preprocessing
 /// path, one network). With a trained card (not the untrained test card) the real Blip and Whistle must come out
@@ -69,11 +70,11 @@ after(async () => {
 });
 
 /** Open the page on a backend and wait until the model is loaded (fails with the page's own message). */
-async function openPage(backend) {
+async function openPage(backend, query = '') {
   browser.problems.length = 0; // only this page's errors count
   browser.cspLog.length = 0;
   const page = await browser.context.newPage();
-  await page.goto(`${server.origin}/index.html?backend=${backend}`);
+  await page.goto(`${server.origin}/index.html?backend=${backend}${query}`);
   const status = page.locator('#status');
   await page.waitForFunction(
     () => ['ok', 'error'].includes(document.querySelector('#status')?.dataset.state),
@@ -175,6 +176,11 @@ for (const backend of ['cpu', 'webgpu']) {
       const page = await openPage(backend);
       try {
         assert.equal(await page.locator('#model-info').getAttribute('data-backend'), backend);
+        // The CPU page classifies with one worker per core (at most 4); WebGPU with one.
+        const workers = Number(await page.locator('#model-info').getAttribute('data-workers'));
+        const cores = await page.evaluate(() => navigator.hardwareConcurrency || 1);
+        assert.equal(workers, backend === 'cpu' ? Math.min(4, cores) : 1, `${backend}: ${workers} workers on ${cores} cores`);
+        workersByBackend[backend] = workers;
         const names = [...GLITCHES.flatMap(({ key }) => DURATIONS.map((d) => `${key}_spectrogram_${d}.png`)),
           BROKEN, TEXT_AS_PNG, NOT_IMAGE];
         await page.locator('#file-input').setInputFiles(names.map((n) => join(inputDir, n)));
@@ -313,6 +319,28 @@ test('CPU and WebGPU give the same probabilities and embeddings for the same gli
     console.log(`# ${key}: max |p_cpu - p_webgpu| = ${dp.toExponential(2)}, embedding max diff / max |e| = ${de.toExponential(2)}`);
     assert.ok(dp < 1e-3, `${key}: CPU and WebGPU probabilities differ by up to ${dp}`);
     assert.ok(de < 1e-3, `${key}: CPU and WebGPU embeddings differ by up to ${de} of their largest value`);
+  }
+});
+
+test('one CPU worker gives the same results as the pool of workers', { skip: SKIP_NO_SHARED }, async () => {
+  assert.ok(probabilitiesByBackend.cpu, 'the CPU batch run must have passed first');
+  const page = await openPage('cpu', '&threads=1');
+  try {
+    assert.equal(await page.locator('#model-info').getAttribute('data-workers'), '1');
+    const names = GLITCHES.flatMap(({ key }) => DURATIONS.map((d) => `${key}_spectrogram_${d}.png`));
+    await page.locator('#file-input').setInputFiles(names.map((n) => join(inputDir, n)));
+    const finalStatus = await waitForBatch(page);
+    assert.match(finalStatus, /^Done: 2 of 2 glitches classified/, finalStatus);
+    const json = JSON.parse(await exportText(page, '#export-json'));
+    for (const { key } of GLITCHES) {
+      const one = json.glitches.find((g) => g.key === key);
+      const pool = probabilitiesByBackend.cpu[key];
+      const dp = Math.max(...one.probabilities.map((p, i) => Math.abs(p - pool.probabilities[i])));
+      console.log(`# ${key}: 1 worker vs ${workersByBackend.cpu}: max |dp| ${dp.toExponential(2)}`);
+      assert.ok(dp <= 1e-6, `${key}: one worker and ${workersByBackend.cpu} differ by ${dp}`);
+    }
+  } finally {
+    await page.close();
   }
 });
 
