@@ -18,8 +18,7 @@ use burn::tensor::{Device, Tensor};
 
 mod fused;
 mod profile;
-#[cfg(not(target_arch = "wasm32"))]
-mod native_kernels;
+mod flex_kernels;
 #[cfg(not(target_arch = "wasm32"))]
 mod train_kernels;
 pub use fused::set_fused_cpu_kernels;
@@ -358,6 +357,9 @@ impl EfficientNet {
     /// Stem followed by the given range of blocks (all blocks for a full pass). Split so that a trainer can
     /// cache the activations of frozen leading blocks and fine-tune only the last ones.
     pub fn stem_and_blocks(&self, images: Tensor<4>, blocks: core::ops::Range<usize>) -> Tensor<4> {
+        if self.folded && fused::on_cpu_inference_device(&images) {
+            return self.blocks_range(fused::conv_relu6(images, &self.conv_stem), blocks);
+        }
         let x = norm_act(self.folded, &self.bn0, self.conv_stem.forward(images), true);
         self.blocks_range(x, blocks)
     }

@@ -122,11 +122,17 @@ impl EfficientNet {
     /// (milliseconds, any origin). The features it computes are those of [`EfficientNet::features`].
     pub fn profile(&self, images: Tensor<4>, now: &mut dyn FnMut() -> f64) -> Vec<LayerTime> {
         let mut timer = Timer { now, rows: Vec::new() };
-        let mut x = timer.conv("stem", "conv", &self.conv_stem, images);
-        if !self.folded {
-            x = timer.time("stem", "batch norm".into(), x, 0.0, |x| self.bn0.forward(x));
-        }
-        x = timer.relu6("stem", x);
+        let mut x = if self.folded && fused::on_cpu_inference_device(&images) {
+            let [n, _, h, w] = images.dims();
+            let [co, ci, k, _] = self.conv_stem.weight.val().dims();
+            let s = self.conv_stem.stride[0];
+            let macs = (n * co * h.div_ceil(s) * w.div_ceil(s) * ci * k * k) as f64;
+            timer.time("stem", format!("conv {k}x{k} s{s} + relu6 (fused)"), images, macs, |x| fused::conv_relu6(x, &self.conv_stem))
+        } else {
+            let x = timer.conv("stem", "conv", &self.conv_stem, images);
+            let x = if self.folded { x } else { timer.time("stem", "batch norm".into(), x, 0.0, |x| self.bn0.forward(x)) };
+            timer.relu6("stem", x)
+        };
         for (i, block) in self.blocks.iter().enumerate() {
             x = block.profile(&format!("block.{i}"), x, &mut timer);
         }
@@ -183,10 +189,9 @@ mod tests {
         let convs = rows.iter().filter(|r| r.macs > 0.0).count();
         // stem + 16 depthwise + 16 project + 15 expand (block 0 has none) + head
         assert_eq!(convs, 1 + 16 + 16 + 15 + 1);
-        // On the CPU the folded network runs the fused kernels (depthwise, pointwise): no ReLU6 of their own
-        // after them; only the stem's is apart.
-        assert_eq!(rows.iter().filter(|r| r.op.ends_with("(fused)")).count(), 16 + 16 + 15 + 1);
-        assert_eq!(rows.iter().filter(|r| r.op == "relu6").count(), 1);
+        // On the CPU the folded network runs the fused kernels (stem, depthwise, pointwise): no ReLU6 of its own.
+        assert_eq!(rows.iter().filter(|r| r.op.ends_with("(fused)")).count(), 1 + 16 + 16 + 15 + 1);
+        assert_eq!(rows.iter().filter(|r| r.op == "relu6").count(), 0);
         assert_eq!(rows.first().unwrap().layer, "stem");
         assert_eq!(rows.last().unwrap().op, "pool");
         // Lite0 at 224 px: 0.39 G multiply-accumulates (Tan & Le's 0.39 B FLOPs counts MACs).

@@ -1,0 +1,114 @@
+//! Inference kernels that read flex's own buffers in place (a backend extension), so that neither the activation
+//! nor the module's weights are copied to be read: the 1x1 convolutions of a folded network (issue 13,
+//! docs/speed.md).
+//!
+//! Natively: one gemm per image with the bias and ReLU6 applied to each plane straight after, while it is still
+//! in cache. Burn's flex runs a 1x1 convolution as one gemm per image too, then adds the bias in a separate
+//! single-threaded pass over the whole output, and the ReLU6 was one more pass: for the wide early layers
+//! (K = 16-32 input channels, 2,288-pixel planes) the output was written once by the gemm and walked twice more
+//! from memory. In wasm: the SIMD128 4x8 tiles of fused.rs (Burn's gemm runs at 2 GMAC/s there), which before this
+//! copied every layer's weights out of the module at every call (about 13 MB per chunk of four images).
+
+use burn::backend::flex::FlexTensor;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Backend, Dispatch, Flex, TensorMetadata, backend_extension};
+use burn::nn::conv::Conv2d;
+use burn::tensor::{DType, Tensor, TensorData};
+#[cfg(not(target_arch = "wasm32"))]
+use rayon::prelude::*;
+
+/// `relu6?(conv1x1(x) + bias)` for a folded pointwise convolution (stride 1, no padding) on the flex device.
+pub fn pointwise(x: Tensor<4>, conv: &Conv2d, relu6: bool) -> Tensor<4> {
+    let weight = conv.weight.val();
+    let bias = match &conv.bias {
+        Some(b) => b.val(),
+        None => Tensor::zeros([weight.dims()[0]], &weight.device()),
+    };
+    Tensor::from_dispatch(<Dispatch as FlexInferenceKernels>::pointwise_bias_relu6(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        bias.into_dispatch(),
+        relu6,
+    ))
+}
+
+/// The inference operations of this file, for the flex backend.
+#[backend_extension(Flex)]
+pub trait FlexInferenceKernels: Backend {
+    /// `relu6?(W x + b)` per pixel: `x [N, Ci, H, W]`, `weight [Co, Ci, 1, 1]`, `bias [Co]`.
+    fn pointwise_bias_relu6(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        relu6: bool,
+    ) -> FloatTensor<Self>;
+}
+
+/// A float tensor's values as contiguous f32, borrowed where flex holds them so (inference runs in f32).
+fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
+    assert_eq!(t.dtype(), DType::F32, "the CPU inference kernels run in f32");
+    match t.as_slice::<f32>() {
+        Some(s) if t.is_contiguous() => std::borrow::Cow::Borrowed(s),
+        _ => std::borrow::Cow::Owned(t.to_contiguous().as_slice::<f32>().expect("contiguous f32").to_vec()),
+    }
+}
+
+impl FlexInferenceKernels for Flex {
+    fn pointwise_bias_relu6(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, relu6: bool) -> FlexTensor {
+        let [n, ci, h, w] = x.shape().dims::<4>();
+        let [co, wci, kh, kw] = weight.shape().dims::<4>();
+        assert!(wci == ci && kh == 1 && kw == 1, "1x1 weight {:?} for input {:?}", weight.shape(), x.shape());
+        let (xs, ws, bs) = (values(&x), values(&weight), values(&bias));
+        assert_eq!(bs.len(), co, "one bias per output channel");
+        let hw = h * w;
+        let mut output = vec![0f32; n * co * hw];
+        #[cfg(target_arch = "wasm32")]
+        for (image, out) in xs.chunks(ci * hw).zip(output.chunks_mut(co * hw)) {
+            super::fused::pointwise_image(image, &ws, &bs, ci, co, hw, relu6, out);
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        gemm_per_image(&xs, &ws, &bs, [ci, co, hw], relu6, &mut output);
+        FlexTensor::from_data(TensorData::new(output, [n, co, h, w]))
+    }
+}
+
+/// Natively: `out[image] = relu6?(W x[image] + b)`, images in parallel.
+#[cfg(not(target_arch = "wasm32"))]
+fn gemm_per_image(xs: &[f32], ws: &[f32], bs: &[f32], [ci, co, hw]: [usize; 3], relu6: bool, output: &mut [f32]) {
+    // Images in parallel, one thread each; a lone image lets gemm use every core itself.
+    let inner = if xs.len() == ci * hw { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
+    let image = |(out, x): (&mut [f32], &[f32])| {
+        // SAFETY: out is [co, hw] row-major, x [ci, hw] and ws [co, ci] row-major, all in bounds.
+        unsafe {
+            gemm::gemm(
+                co,
+                hw,
+                ci,
+                out.as_mut_ptr(),
+                1,
+                hw as isize,
+                false,
+                ws.as_ptr(),
+                1,
+                ci as isize,
+                x.as_ptr(),
+                1,
+                hw as isize,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                inner,
+            )
+        };
+        for (plane, &b) in out.chunks_mut(hw).zip(bs) {
+            if relu6 {
+                plane.iter_mut().for_each(|v| *v = (*v + b).clamp(0.0, 6.0));
+            } else {
+                plane.iter_mut().for_each(|v| *v += b);
+            }
+        }
+    };
+    output.par_chunks_mut(co * hw).zip(xs.par_chunks(ci * hw)).for_each(image);
+}
