@@ -227,12 +227,12 @@ fn norm_act(folded: bool, bn: &BatchNorm, x: Tensor<4>, act: bool) -> Tensor<4> 
     if act { relu6(y) } else { y }
 }
 
-/// A 1x1 convolution outside the fused CPU inference path: a matrix product when training on the CPU (its
-/// backward is then gemm calls, where Burn's convolution backward was 6.3x PyTorch's), else Burn's conv2d.
+/// A 1x1 convolution outside the fused CPU inference path: train_kernels.rs's gemm-based operation when training
+/// on the CPU (Burn's convolution backward was 6.3x PyTorch's), else Burn's conv2d.
 fn conv1x1(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     #[cfg(not(target_arch = "wasm32"))]
     if train_kernels::on_cpu_training_device(&x) {
-        return train_kernels::pointwise_as_matmul(conv, x);
+        return train_kernels::pointwise_conv(conv, x);
     }
     conv.forward(x)
 }

@@ -67,14 +67,15 @@ impl FlexInferenceKernels for Flex {
             super::fused::pointwise_image(image, &ws, &bs, ci, co, hw, relu6, out);
         }
         #[cfg(not(target_arch = "wasm32"))]
-        gemm_per_image(&xs, &ws, &bs, [ci, co, hw], relu6, &mut output);
+        gemm_per_image(&xs, &ws, Some(&bs), [ci, co, hw], relu6, &mut output);
         FlexTensor::from_data(TensorData::new(output, [n, co, h, w]))
     }
 }
 
-/// Natively: `out[image] = relu6?(W x[image] + b)`, images in parallel.
+/// Natively: `out[image] = relu6?(W x[image] + b)`, images in parallel (also the training forward,
+/// train_kernels.rs, without bias or ReLU6).
 #[cfg(not(target_arch = "wasm32"))]
-fn gemm_per_image(xs: &[f32], ws: &[f32], bs: &[f32], [ci, co, hw]: [usize; 3], relu6: bool, output: &mut [f32]) {
+pub(super) fn gemm_per_image(xs: &[f32], ws: &[f32], bs: Option<&[f32]>, [ci, co, hw]: [usize; 3], relu6: bool, output: &mut [f32]) {
     // Images in parallel, one thread each; a lone image lets gemm use every core itself.
     let inner = if xs.len() == ci * hw { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
     let image = |(out, x): (&mut [f32], &[f32])| {
@@ -102,6 +103,7 @@ fn gemm_per_image(xs: &[f32], ws: &[f32], bs: &[f32], [ci, co, hw]: [usize; 3], 
                 inner,
             )
         };
+        let Some(bs) = bs else { return };
         for (plane, &b) in out.chunks_mut(hw).zip(bs) {
             if relu6 {
                 plane.iter_mut().for_each(|v| *v = (*v + b).clamp(0.0, 6.0));

@@ -71,32 +71,26 @@ pub fn batch_norm_train(bn: &BatchNorm, x: Tensor<4>, relu6: bool) -> Tensor<4> 
     Tensor::from_dispatch(output)
 }
 
-/// A 1x1 convolution (stride 1, no padding) as the batched matrix product `W [out, in] x X [in, H*W]`, whose
-/// autodiff backward is two more gemm calls. Same result as `conv.forward(x)` up to f32 summation order.
-pub fn pointwise_as_matmul(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    let [n, ci, h, w] = x.dims();
-    let weight = conv.weight.val();
-    let [co, ..] = weight.dims();
-    if h * w >= PER_IMAGE_PIXELS {
-        let y = weight.reshape([1, co, ci]).matmul(x.reshape([n, ci, h * w]));
-        let y = match &conv.bias {
-            Some(b) => y + b.val().reshape([1, co, 1]),
-            None => y,
-        };
-        return y.reshape([n, co, h, w]);
-    }
-    // Small planes: the images side by side, X as one [in, N*H*W] matrix (a transposed copy), so that the weight
-    // gradient is one product over N*H*W instead of N products over H*W, summed after (K = 12 for 3x4 planes).
-    let x = x.swap_dims(0, 1).reshape([ci, n * h * w]);
-    let y = weight.reshape([co, ci]).matmul(x);
-    let y = match &conv.bias {
-        Some(b) => y + b.val().reshape([co, 1]),
+/// A 1x1 convolution (stride 1, no padding) as one operation with its own backward, all gemm calls on flex's
+/// buffers: forward one product per image (as inference), backward `dX = W^T dY` per image and `dW = sum dY X^T`
+/// (per image into a partial per thread for wide planes; for the small late planes the images side by side, one
+/// product over N*H*W, since K = 12 per image would waste the gemm). Burn's convolution backward was 6.3x
+/// PyTorch's, and even as Burn matmuls the weight gradient was N products summed after.
+pub fn pointwise_conv(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let y = Tensor::from_dispatch(<Dispatch as TrainKernels>::pointwise_conv(
+        x.into_dispatch(),
+        conv.weight.val().into_dispatch(),
+    ));
+    match &conv.bias {
+        Some(b) => {
+            let [c] = b.dims();
+            y + b.val().reshape([1, c, 1, 1])
+        }
         None => y,
-    };
-    y.reshape([co, n, h, w]).swap_dims(0, 1)
+    }
 }
 
-/// Planes of at least this many pixels take a product per image in [`pointwise_as_matmul`].
+/// Planes of fewer pixels have their weight gradient computed with the images side by side.
 const PER_IMAGE_PIXELS: usize = 100;
 
 /// A depthwise convolution (TF "SAME" padding, as the backbone's) by the fused kernels' phase planes, with a
@@ -127,6 +121,17 @@ pub trait TrainKernels: Backend {
         epsilon: f64,
         relu6: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+
+    /// 1x1 convolution (stride 1, no padding, no bias) of `x [N, Ci, H, W]` with `weight [Co, Ci, 1, 1]`.
+    fn pointwise_conv(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// Gradients of [`TrainKernels::pointwise_conv`] for `x` (if `input_grad`, else an empty tensor) and `weight`.
+    fn pointwise_conv_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        input_grad: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
 
     /// Depthwise convolution (groups = channels, square kernel, stride 1 or 2, TF "SAME" padding, no bias) of
     /// `x [N, C, H, W]` with `weight [C, 1, k, k]`.
@@ -169,6 +174,59 @@ fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
 
 fn flex(values: Vec<f32>, shape: burn::tensor::Shape) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))
+}
+
+/// `[n, c, hw]` -> `[c, n, hw]`: the images of each channel side by side.
+fn side_by_side(v: &[f32], n: usize, c: usize, hw: usize) -> Vec<f32> {
+    let mut out = vec![0f32; v.len()];
+    for b in 0..n {
+        for ch in 0..c {
+            out[(ch * n + b) * hw..(ch * n + b + 1) * hw].copy_from_slice(&v[(b * c + ch) * hw..(b * c + ch + 1) * hw]);
+        }
+    }
+    out
+}
+
+/// `[c, n, hw]` -> `[n, c, hw]`: the inverse of [`side_by_side`].
+fn per_image(v: &[f32], n: usize, c: usize, hw: usize) -> Vec<f32> {
+    let mut out = vec![0f32; v.len()];
+    for ch in 0..c {
+        for b in 0..n {
+            out[(b * c + ch) * hw..(b * c + ch + 1) * hw].copy_from_slice(&v[(ch * n + b) * hw..(ch * n + b + 1) * hw]);
+        }
+    }
+    out
+}
+
+/// `([N, Ci, H, W], Co)` of a 1x1 convolution's input and weight.
+fn pointwise_shapes(x: &FlexTensor, weight: &FlexTensor) -> ([usize; 4], usize) {
+    let [n, ci, h, w] = x.shape().dims::<4>();
+    let [co, wci, kh, kw] = weight.shape().dims::<4>();
+    assert!(wci == ci && kh == 1 && kw == 1, "1x1 weight {:?} for input {:?}", weight.shape(), x.shape());
+    ([n, ci, h, w], co)
+}
+
+/// `dst [m, n] (+)= lhs [m, k] x rhs [k, n]` in f32, `dst` row-major with row stride `dst_rs`; `lhs` and `rhs`
+/// given by their (column, row) strides. `accumulate` adds to `dst`; `parallel` lets gemm use every core.
+/// SAFETY: every index the strides reach is inside its buffer, and `dst` is not aliased.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_f32(
+    [m, n, k]: [usize; 3],
+    dst: *mut f32,
+    dst_rs: usize,
+    accumulate: bool,
+    lhs: *const f32,
+    [lhs_cs, lhs_rs]: [isize; 2],
+    rhs: *const f32,
+    [rhs_cs, rhs_rs]: [isize; 2],
+    parallel: bool,
+) {
+    let parallelism = if parallel { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
+    let alpha = if accumulate { 1.0 } else { 0.0 };
+    // SAFETY: as the caller promises.
+    unsafe {
+        gemm::gemm(m, n, k, dst, 1, dst_rs as isize, accumulate, lhs, lhs_cs, lhs_rs, rhs, rhs_cs, rhs_rs, alpha, 1.0, false, false, false, parallelism)
+    }
 }
 
 /// The fused kernels' depthwise geometry for `x [N, C, H, W]` and `weight [C, 1, k, k]`.
@@ -230,6 +288,69 @@ fn channel_moments(x: &[f32], n: usize, c: usize, r: usize, ch: usize) -> (f64, 
 }
 
 impl TrainKernels for Flex {
+    fn pointwise_conv(x: FlexTensor, weight: FlexTensor) -> FlexTensor {
+        let ([n, ci, h, w], co) = pointwise_shapes(&x, &weight);
+        let mut output = vec![0f32; n * co * h * w];
+        super::flex_kernels::gemm_per_image(&values(&x), &values(&weight), None, [ci, co, h * w], false, &mut output);
+        flex(output, [n, co, h, w].into())
+    }
+
+    fn pointwise_conv_backward(x: FlexTensor, weight: FlexTensor, grad: FlexTensor, input_grad: bool) -> (FlexTensor, FlexTensor) {
+        let ([n, ci, h, w], co) = pointwise_shapes(&x, &weight);
+        assert_eq!(grad.shape().dims::<4>(), [n, co, h, w], "1x1 gradient of the wrong shape");
+        let (xs, ws, gs) = (values(&x), values(&weight), values(&grad));
+        let hw = h * w;
+        let (dx, dw) = if hw >= PER_IMAGE_PIXELS {
+            let dx = if input_grad {
+                // dX_b [ci, hw] = W^T [ci, co] x dY_b [co, hw], images in parallel.
+                let mut dx = vec![0f32; n * ci * hw];
+                dx.par_chunks_mut(ci * hw).zip(gs.par_chunks(co * hw)).for_each(|(dx, g)| {
+                    // SAFETY: dx is [ci, hw], W^T is W [co, ci] read by columns, g is [co, hw]; all in bounds.
+                    unsafe { gemm_f32([ci, hw, co], dx.as_mut_ptr(), hw, false, ws.as_ptr(), [ci as isize, 1], g.as_ptr(), [1, hw as isize], false) };
+                });
+                dx
+            } else {
+                Vec::new()
+            };
+            // dW [co, ci] = sum_b dY_b [co, hw] x X_b^T [hw, ci], each thread summing its images into its own dW.
+            let dw = (0..n)
+                .into_par_iter()
+                .fold(
+                    || vec![0f32; co * ci],
+                    |mut dw, b| {
+                        let (g, xb) = (&gs[b * co * hw..(b + 1) * co * hw], &xs[b * ci * hw..(b + 1) * ci * hw]);
+                        // SAFETY: dw is [co, ci]; g [co, hw] by rows; X_b^T is X_b [ci, hw] read by columns.
+                        unsafe { gemm_f32([co, ci, hw], dw.as_mut_ptr(), ci, true, g.as_ptr(), [1, hw as isize], xb.as_ptr(), [hw as isize, 1], false) };
+                        dw
+                    },
+                )
+                .reduce(|| vec![0f32; co * ci], |mut a, b| {
+                    a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+                    a
+                });
+            (dx, dw)
+        } else {
+            // Small planes: X' [ci, n*hw] and dY' [co, n*hw] (the images side by side), then one product over
+            // n*hw for each gradient, with every core in it: dW = dY' X'^T, dX' = W^T dY' (laid back out per image).
+            let k = n * hw;
+            let (xt, gt) = (side_by_side(&xs, n, ci, hw), side_by_side(&gs, n, co, hw));
+            let mut dw = vec![0f32; co * ci];
+            // SAFETY: dw [co, ci]; gt [co, k] by rows; xt [ci, k] read by columns as X'^T [k, ci].
+            unsafe { gemm_f32([co, ci, k], dw.as_mut_ptr(), ci, false, gt.as_ptr(), [1, k as isize], xt.as_ptr(), [k as isize, 1], true) };
+            let dx = if input_grad {
+                let mut dxt = vec![0f32; ci * k];
+                // SAFETY: dxt [ci, k]; W^T is W [co, ci] read by columns; gt [co, k] by rows.
+                unsafe { gemm_f32([ci, k, co], dxt.as_mut_ptr(), k, false, ws.as_ptr(), [ci as isize, 1], gt.as_ptr(), [1, k as isize], true) };
+                per_image(&dxt, n, ci, hw)
+            } else {
+                Vec::new()
+            };
+            (dx, dw)
+        };
+        let dx = if input_grad { flex(dx, x.shape()) } else { flex(Vec::new(), [0].into()) };
+        (dx, flex(dw, weight.shape()))
+    }
+
     fn depthwise_conv(x: FlexTensor, weight: FlexTensor, stride: usize) -> FlexTensor {
         let dw = depthwise_geometry(&x, &weight, stride);
         let output = dw.forward(&values(&x), &values(&weight), &vec![0.0; x.shape()[1]], false);
@@ -343,6 +464,46 @@ impl TrainKernels for Flex {
 // ---------------------------------------------------------------------------------------------------------------
 
 impl<B: Backend + TrainKernels, C: CheckpointStrategy> TrainKernels for Autodiff<B, C> {
+    fn pointwise_conv(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct PointwiseConv;
+
+        impl<B: Backend + TrainKernels> Backward<B, 2> for PointwiseConv {
+            /// x, weight.
+            type State = (B::FloatTensorPrimitive, B::FloatTensorPrimitive);
+
+            fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+                let [node_x, node_weight] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                let (x, weight) = ops.state;
+                let (dx, dweight) = B::pointwise_conv_backward(x, weight, grad, node_x.is_some());
+                if let Some(node) = node_x {
+                    grads.register::<B>(node.id, dx);
+                }
+                if let Some(node) = node_weight {
+                    grads.register::<B>(node.id, dweight);
+                }
+            }
+        }
+
+        let nodes = [x.node(), weight.node()];
+        let (x, weight) = (x.into_primitive(), weight.into_primitive());
+        let output = B::pointwise_conv(x.clone(), weight.clone());
+        match PointwiseConv.prepare::<C>(nodes).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish((x, weight), output),
+            OpsKind::UnTracked(prep) => prep.finish(output),
+        }
+    }
+
+    fn pointwise_conv_backward(
+        _x: FloatTensor<Self>,
+        _weight: FloatTensor<Self>,
+        _grad: FloatTensor<Self>,
+        _input_grad: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        panic!("the 1x1 convolution's backward is not differentiable again");
+    }
+
     fn depthwise_conv(x: FloatTensor<Self>, weight: FloatTensor<Self>, stride: usize) -> FloatTensor<Self> {
         #[derive(Debug)]
         struct DepthwiseConv;
@@ -525,22 +686,25 @@ mod tests {
     }
 
     #[test]
-    fn pointwise_as_matmul_matches_burn_conv2d_and_its_gradients() {
+    fn pointwise_matches_burn_conv2d_and_its_gradients() {
         let device = Device::flex().autodiff();
-        let conv = Conv2dConfig::new([6, 10], [1, 1]).with_padding(PaddingConfig2d::Same).with_bias(true).init(&device);
-        let x = values_in([2, 6, 5, 7], -1.0, 1.0, 5.0, &device).require_grad();
-        let weights = values_in([2, 10, 5, 7], -1.0, 1.0, 6.0, &device);
-        let run = |y: Tensor<4>| {
-            let grads = (y.clone() * weights.clone()).sum().backward();
-            let w = conv.weight.val().grad(&grads).expect("weight gradient");
-            let b = conv.bias.as_ref().unwrap().val().grad(&grads).expect("bias gradient");
-            [vec(y.inner()), vec(x.grad(&grads).expect("x gradient")), vec(w), vec(b)]
-        };
-        let ours = run(pointwise_as_matmul(&conv, x.clone()));
-        let burn = run(conv.forward(x.clone()));
-        for (a, b) in ours.iter().zip(&burn) {
-            let (diff, scale) = max_diff(a, b);
-            assert!(scale > 1e-3 && diff <= 1e-5 * scale.max(1.0), "differs by {diff} (scale {scale})");
+        // Small planes (weight gradient with the images side by side) and wide ones (per image), with a bias.
+        for [n, ci, co, h, w] in [[2, 6, 10, 5, 7], [3, 5, 9, 11, 13]] {
+            let conv = Conv2dConfig::new([ci, co], [1, 1]).with_padding(PaddingConfig2d::Same).with_bias(true).init(&device);
+            let x = values_in([n, ci, h, w], -1.0, 1.0, 5.0, &device).require_grad();
+            let weights = values_in([n, co, h, w], -1.0, 1.0, 6.0, &device);
+            let run = |y: Tensor<4>| {
+                let grads = (y.clone() * weights.clone()).sum().backward();
+                let w = conv.weight.val().grad(&grads).expect("weight gradient");
+                let b = conv.bias.as_ref().unwrap().val().grad(&grads).expect("bias gradient");
+                [vec(y.inner()), vec(x.grad(&grads).expect("x gradient")), vec(w), vec(b)]
+            };
+            let ours = run(pointwise_conv(&conv, x.clone()));
+            let burn = run(conv.forward(x.clone()));
+            for (name, (a, b)) in ["output", "x gradient", "weight gradient", "bias gradient"].iter().zip(ours.iter().zip(&burn)) {
+                let (diff, scale) = max_diff(a, b);
+                assert!(scale > 1e-3 && diff <= 1e-5 * scale.max(1.0), "{name} {:?}: differs by {diff} (scale {scale})", [n, ci, co, h, w]);
+            }
         }
     }
 
