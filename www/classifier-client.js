@@ -39,6 +39,7 @@ export class ClassifierClient {
   #idle = []; // channels free for the next glitch
   #jobs = []; // glitches waiting for a channel: { glitch, resolve, reject }
   #info = null; // the first worker's "ready" reply
+  #terminated = false;
 
   /** `threads`: how many workers may classify at once on the CPU backend (1: a single worker). */
   constructor(workerUrl = WORKER_URL, { threads = 1 } = {}) {
@@ -75,7 +76,10 @@ export class ClassifierClient {
           ),
         ),
       );
-      this.#channels.push(...loaded.filter(Boolean));
+      const ready = loaded.filter(Boolean);
+      // Terminated while they loaded (the page switched backend): they are not ours to keep.
+      if (this.#terminated) ready.forEach((channel) => channel.terminate());
+      else this.#channels.push(...ready);
     }
     this.#idle = [...this.#channels];
     this.#pump();
@@ -155,6 +159,7 @@ export class ClassifierClient {
   }
 
   terminate() {
+    this.#terminated = true;
     for (const channel of this.#channels) channel.terminate();
     for (const job of this.#jobs.splice(0)) job.reject(new Error('the classification worker was stopped'));
   }
