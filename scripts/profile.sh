@@ -15,6 +15,11 @@ WORK="$HOME/.cache/glitchscope/profile"
 mkdir -p "$WORK"
 say() { echo "[profile] $*" >&2; }
 
+# As bench-compare.sh: wait (up to 5 minutes) for the 1-minute load to fall below 0.5 before measuring.
+for _ in $(seq 60); do
+  awk -v l="$(cut -d' ' -f1 /proc/loadavg)" 'BEGIN { exit !(l < 0.5) }' && break
+  sleep 5
+done
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 cargo build --release -p glitchscope-trainer --example bench_native >&2
 scripts/build-web.sh >&2
