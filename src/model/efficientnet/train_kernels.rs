@@ -1,5 +1,6 @@
-//! Training on the CPU backend: the batch norm (batch statistics) and the ReLU6 after it as one operation with
-//! its own backward, and the 1x1 convolutions as matrix products (issue 13, docs/speed.md section 4).
+//! Training on the CPU backend: three operations of the backbone with their own backward, registered with Burn's
+//! autodiff (issue 13, docs/speed.md section 4): the batch norm (batch statistics) with the ReLU6 after it, the
+//! depthwise convolution, and the 1x1 convolution.
 //!
 //! The layer-by-layer training profile (`bench_native train-profile`) put Burn 0.22's flex + autodiff at 4.2-4.7x
 //! PyTorch for the training-mode batch norm and 11-19x for ReLU6: the batch norm is Burn's generic composition
@@ -7,11 +8,14 @@
 //! `clamp`, i.e. two comparisons and two masked fills forward and two masked fills backward, each a
 //! single-threaded pass over the activation. Here the forward is two passes per channel (statistics, then
 //! normalise + clamp) and the backward two (the two per-channel sums, then the input gradient), every channel on
-//! its own core. The 1x1 convolutions' backward (6.3x) goes through Burn's general convolution backward; written
-//! as a batched matrix product `W [out, in] x X [in, H*W]` both gradients are gemm calls.
+//! its own core. The depthwise (2.7x) and 1x1 (6.3x) backward went through Burn's general convolution backward;
+//! here the depthwise one runs on the inference kernel's phase planes (fused.rs) and the 1x1 one is gemm calls on
+//! flex's buffers.
 //!
-//! Used only on the autodiff flex device (native training on the CPU); CUDA and WebGPU keep Burn's operations,
-//! which are fused kernels there already. `set_train_kernels(false)` switches back to Burn's for comparison.
+//! Each is a backend extension: the Flex implementation holds the kernels, the Autodiff one records the operation
+//! and its backward. Used only on the autodiff flex device in f32 (native training on the CPU); CUDA and WebGPU
+//! keep Burn's operations, which are fused kernels there already. `set_train_kernels(false)` switches back to
+//! Burn's for comparison.
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -463,6 +467,20 @@ impl TrainKernels for Flex {
 // autodiff: record the operation, run the backward kernel
 // ---------------------------------------------------------------------------------------------------------------
 
+/// Register a backward's gradients for those of its parents that take part (`None`: a constant input).
+fn register<B: Backend, P, const N: usize>(
+    grads: &mut Gradients,
+    parents: [Option<P>; N],
+    values: [B::FloatTensorPrimitive; N],
+    id: impl Fn(&P) -> burn::backend::autodiff::NodeId,
+) {
+    for (parent, value) in parents.into_iter().zip(values) {
+        if let Some(node) = parent {
+            grads.register::<B>(id(&node), value);
+        }
+    }
+}
+
 impl<B: Backend + TrainKernels, C: CheckpointStrategy> TrainKernels for Autodiff<B, C> {
     fn pointwise_conv(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
         #[derive(Debug)]
@@ -477,12 +495,7 @@ impl<B: Backend + TrainKernels, C: CheckpointStrategy> TrainKernels for Autodiff
                 let grad = grads.consume::<B>(&ops.node);
                 let (x, weight) = ops.state;
                 let (dx, dweight) = B::pointwise_conv_backward(x, weight, grad, node_x.is_some());
-                if let Some(node) = node_x {
-                    grads.register::<B>(node.id, dx);
-                }
-                if let Some(node) = node_weight {
-                    grads.register::<B>(node.id, dweight);
-                }
+                register::<B, _, 2>(grads, [node_x, node_weight], [dx, dweight], |node| node.id);
             }
         }
 
@@ -517,12 +530,7 @@ impl<B: Backend + TrainKernels, C: CheckpointStrategy> TrainKernels for Autodiff
                 let grad = grads.consume::<B>(&ops.node);
                 let (x, weight, stride) = ops.state;
                 let (dx, dweight) = B::depthwise_conv_backward(x, weight, stride, grad);
-                if let Some(node) = node_x {
-                    grads.register::<B>(node.id, dx);
-                }
-                if let Some(node) = node_weight {
-                    grads.register::<B>(node.id, dweight);
-                }
+                register::<B, _, 2>(grads, [node_x, node_weight], [dx, dweight], |node| node.id);
             }
         }
 
@@ -572,15 +580,7 @@ impl<B: Backend + TrainKernels, C: CheckpointStrategy> TrainKernels for Autodiff
                 let (x, gamma, beta, mean, variance, epsilon, relu6) = ops.state;
                 let (dx, dgamma, dbeta) =
                     B::batch_norm_train_relu6_backward(x, gamma, beta, mean, variance, epsilon, relu6, grad);
-                if let Some(node) = node_x {
-                    grads.register::<B>(node.id, dx);
-                }
-                if let Some(node) = node_gamma {
-                    grads.register::<B>(node.id, dgamma);
-                }
-                if let Some(node) = node_beta {
-                    grads.register::<B>(node.id, dbeta);
-                }
+                register::<B, _, 3>(grads, [node_x, node_gamma, node_beta], [dx, dgamma, dbeta], |node| node.id);
             }
         }
 
