@@ -24,11 +24,14 @@ pub fn set_fused_cpu_kernels(enabled: bool) {
     ENABLED.store(enabled, Ordering::Relaxed);
 }
 
-/// Whether `x` lives on the plain flex device (CPU, no autodiff), where [`depthwise_relu6`] applies, and the
-/// fused kernels are on.
+/// Whether `x` is an f32 tensor on the plain flex device (CPU, no autodiff), where the fused kernels apply (the
+/// 1x1 ones read flex's f32 buffers in place), and the fused kernels are on.
 pub fn on_cpu_inference_device(x: &Tensor<4>) -> bool {
     let device = x.device();
-    ENABLED.load(Ordering::Relaxed) && matches!(device.as_dispatch(), DispatchDevice::Flex(_)) && !device.is_autodiff()
+    ENABLED.load(Ordering::Relaxed)
+        && x.dtype() == burn::tensor::DType::F32
+        && matches!(device.as_dispatch(), DispatchDevice::Flex(_))
+        && !device.is_autodiff()
 }
 
 /// TensorFlow "SAME" padding of one dimension: (before, after), as Burn's `PaddingConfig2d::Same` computes it.
