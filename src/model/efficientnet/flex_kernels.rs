@@ -44,9 +44,10 @@ pub trait FlexInferenceKernels: Backend {
     ) -> FloatTensor<Self>;
 }
 
-/// A float tensor's values as contiguous f32, borrowed where flex holds them so (inference runs in f32).
-fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
-    assert_eq!(t.dtype(), DType::F32, "the CPU inference kernels run in f32");
+/// A float tensor's values as contiguous f32, borrowed where flex holds them so, a view copied first (these
+/// kernels and train_kernels.rs run in f32; their callers check the dtype).
+pub(super) fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
+    assert_eq!(t.dtype(), DType::F32, "the CPU kernels run in f32");
     match t.as_slice::<f32>() {
         Some(s) if t.is_contiguous() => std::borrow::Cow::Borrowed(s),
         _ => std::borrow::Cow::Owned(t.to_contiguous().as_slice::<f32>().expect("contiguous f32").to_vec()),

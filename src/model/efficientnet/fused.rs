@@ -93,11 +93,9 @@ pub fn conv_relu6(x: Tensor<4>, conv: &Conv2d) -> Tensor<4> {
     let [n, ci, h, w] = x.dims();
     let [co, wci, k, kw] = conv.weight.val().dims();
     assert!(wci == ci && k == kw, "a dense convolution with a square kernel");
-    let stride = conv.stride[0];
-    let (pad_top, _, out_h) = same_padding(h, k, stride);
-    let (pad_left, _, out_w) = same_padding(w, k, stride);
-    let plane = Plane::new(h, w, out_h, out_w, k, stride, pad_top, pad_left);
-    let group = (16_384 / (plane.q_h * plane.q_w)).clamp(1, n.max(1));
+    let plane = Plane::same(h, w, k, conv.stride[0]);
+    let (out_h, out_w) = (plane.out_h, plane.out_w);
+    let group = plane.stack(n);
     let (groups, blocks) = (n.div_ceil(group), co.div_ceil(CONV_CHANNEL_BLOCK));
     let input = x.into_data().convert::<f32>();
     let input: &[f32] = input.as_slice().expect("f32 after convert");
@@ -125,7 +123,7 @@ pub fn conv_relu6(x: Tensor<4>, conv: &Conv2d) -> Tensor<4> {
                 }
                 for (i, j) in images.clone().enumerate() {
                     // SAFETY: plane (j, oc) of the output is written by this item only, and `output` outlives the loop.
-                    let out = unsafe { core::slice::from_raw_parts_mut(out_ptr.at((j * co + oc) * plane_out), plane_out) };
+                    let out = unsafe { out_ptr.slice((j * co + oc) * plane_out, plane_out) };
                     plane.write(i, first, out, true);
                 }
             }
@@ -136,8 +134,7 @@ pub fn conv_relu6(x: Tensor<4>, conv: &Conv2d) -> Tensor<4> {
 
 /// A depthwise convolution with TF "SAME" padding over `[n, c, h, w]` f32 planes, as work items of one channel of
 /// a group of images, their phase planes stacked so that one slice per tap covers them all (the late planes are
-/// 3x4: per-tap overhead would otherwise dominate). A group's stack is kept near 16 K floats so that it stays in
-/// L1/L2 while its taps are taken. Inference (fused bias + ReLU6) and, natively, training (train_kernels.rs:
+/// 3x4: per-tap overhead would otherwise dominate; how many, `Plane::stack`). Inference (fused bias + ReLU6) and, natively, training (train_kernels.rs:
 /// the same planes give both gradients) share it.
 pub(super) struct Depthwise {
     plane: Plane,
@@ -154,11 +151,8 @@ pub(super) struct Depthwise {
 
 impl Depthwise {
     pub(super) fn new([n, c, h, w]: [usize; 4], k: usize, stride: usize) -> Self {
-        assert!(stride == 1 || stride == 2, "strides 1 and 2 only");
-        let (pad_top, _, out_h) = same_padding(h, k, stride);
-        let (pad_left, _, out_w) = same_padding(w, k, stride);
-        let plane = Plane::new(h, w, out_h, out_w, k, stride, pad_top, pad_left);
-        let group = (16_384 / (plane.q_h * plane.q_w)).clamp(1, n.max(1));
+        let plane = Plane::same(h, w, k, stride);
+        let (out_h, out_w, group) = (plane.out_h, plane.out_w, plane.stack(n));
         Depthwise { plane, n, c, h, w, out_h, out_w, k, group, groups: n.div_ceil(group) }
     }
 
@@ -196,7 +190,7 @@ impl Depthwise {
                 self.plane.convolve(&weight[ch * k * k..(ch + 1) * k * k], bias[ch], scratch);
                 for (i, j) in images.enumerate() {
                     // SAFETY: plane (j, ch) of the output is written by this item only, and `output` outlives the loop.
-                    let out = unsafe { core::slice::from_raw_parts_mut(out_ptr.at(self.plane_of(j, ch, plane_out).start), plane_out) };
+                    let out = unsafe { out_ptr.slice(self.plane_of(j, ch, plane_out).start, plane_out) };
                     self.plane.write(i, scratch, out, relu6);
                 }
             },
@@ -222,7 +216,7 @@ impl Depthwise {
                 let dw = self.plane.backward_taps(&weight[ch * k * k..(ch + 1) * k * k], scratch);
                 for (i, j) in images.enumerate() {
                     // SAFETY: plane (j, ch) of dx is written by this item only, and `dx` outlives the loop.
-                    let out = unsafe { core::slice::from_raw_parts_mut(dx_ptr.at(self.plane_of(j, ch, plane_in).start), plane_in) };
+                    let out = unsafe { dx_ptr.slice(self.plane_of(j, ch, plane_in).start, plane_in) };
                     self.plane.scatter(i, scratch, out);
                 }
                 (ch, dw)
@@ -238,16 +232,17 @@ impl Depthwise {
     }
 }
 
-/// The output buffer shared by the work items, each writing its own planes.
+/// An output buffer shared by parallel work items, each writing its own planes (here and in train_kernels.rs).
 #[derive(Clone, Copy)]
-struct SendPtr(*mut f32);
-// SAFETY: the items write disjoint planes (see `Depthwise`).
+pub(super) struct SendPtr(pub(super) *mut f32);
+// SAFETY: every user has its items write disjoint ranges (see `Depthwise`, `conv_relu6`, the batch norm).
 unsafe impl Send for SendPtr {}
 unsafe impl Sync for SendPtr {}
 impl SendPtr {
-    fn at(self, offset: usize) -> *mut f32 {
-        // SAFETY: callers stay inside the buffer.
-        unsafe { self.0.add(offset) }
+    /// `len` values from `offset` (a method, so that closures capture the whole `Sync` wrapper).
+    /// SAFETY: the caller stays inside the buffer, which outlives the slice, and is the only writer of that range.
+    pub(super) unsafe fn slice(self, offset: usize, len: usize) -> &'static mut [f32] {
+        unsafe { core::slice::from_raw_parts_mut(self.0.add(offset), len) }
     }
 }
 
@@ -261,6 +256,7 @@ impl SendPtr {
 struct Plane {
     in_h: usize,
     in_w: usize,
+    out_h: usize,
     out_w: usize,
     k: usize,
     stride: usize,
@@ -282,11 +278,20 @@ struct Scratch {
 }
 
 impl Plane {
-    #[allow(clippy::too_many_arguments)]
-    fn new(in_h: usize, in_w: usize, out_h: usize, out_w: usize, k: usize, stride: usize, pad_top: usize, pad_left: usize) -> Self {
+    /// An `in_h x in_w` plane under a `k x k` kernel with stride 1 or 2 and TF "SAME" padding.
+    fn same(in_h: usize, in_w: usize, k: usize, stride: usize) -> Self {
+        assert!(stride == 1 || stride == 2, "strides 1 and 2 only");
+        let (pad_top, _, out_h) = same_padding(in_h, k, stride);
+        let (pad_left, _, out_w) = same_padding(in_w, k, stride);
         let reach = (k - 1) / stride;
         // One row more than the taps reach: the slack columns of the last output row read into it.
-        Plane { in_h, in_w, out_w, k, stride, pad_top, pad_left, q_h: out_h + reach + 1, q_w: out_w + reach }
+        Plane { in_h, in_w, out_h, out_w, k, stride, pad_top, pad_left, q_h: out_h + reach + 1, q_w: out_w + reach }
+    }
+
+    /// How many of `n` images one work item stacks: about 16 K floats per phase, so that the stack stays in
+    /// L1/L2 while its taps are taken.
+    fn stack(&self, n: usize) -> usize {
+        (16_384 / (self.q_h * self.q_w)).clamp(1, n.max(1))
     }
 
     /// Buffers for a stack of `group` images (`backward`: with the phase planes' gradient too).
@@ -639,25 +644,23 @@ fn tile_4x4(x: &[f32], hw: usize, w: &[f32], ci: usize, acc: &mut [[f32; 8]; 4])
 /// The 4x4 tile in plain Rust (see the 4x8 one).
 #[cfg(not(target_arch = "wasm32"))]
 fn tile_4x4(x: &[f32], hw: usize, w: &[f32], ci: usize, acc: &mut [[f32; 8]; 4]) {
-    for c in 0..ci {
-        let xr = &x[c * hw..c * hw + 4];
-        for (r, acc_row) in acc.iter_mut().enumerate() {
-            let wv = w[r * ci + c];
-            for (a, &v) in acc_row[..4].iter_mut().zip(xr) {
-                *a += wv * v;
-            }
-        }
-    }
+    tile_plain::<4>(x, hw, w, ci, acc);
 }
 
 /// The 4x8 tile in plain Rust, the same sums in the same order (the native tests check the tiling with it).
 #[cfg(not(target_arch = "wasm32"))]
 fn tile_4x8(x: &[f32], hw: usize, w: &[f32], ci: usize, acc: &mut [[f32; 8]; 4]) {
+    tile_plain::<8>(x, hw, w, ci, acc);
+}
+
+/// 4 output channels x `P` pixels: `acc[r][..P] += w[r][c] * x[c][..P]` over `c` in order.
+#[cfg(not(target_arch = "wasm32"))]
+fn tile_plain<const P: usize>(x: &[f32], hw: usize, w: &[f32], ci: usize, acc: &mut [[f32; 8]; 4]) {
     for c in 0..ci {
-        let xr = &x[c * hw..c * hw + 8];
+        let xr = &x[c * hw..c * hw + P];
         for (r, acc_row) in acc.iter_mut().enumerate() {
             let wv = w[r * ci + c];
-            for (a, &v) in acc_row.iter_mut().zip(xr) {
+            for (a, &v) in acc_row[..P].iter_mut().zip(xr) {
                 *a += wv * v;
             }
         }

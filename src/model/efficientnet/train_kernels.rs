@@ -31,7 +31,8 @@ use burn::nn::conv::Conv2d;
 use burn::tensor::{DType, Tensor, TensorData};
 use rayon::prelude::*;
 
-use super::fused::Depthwise;
+use super::flex_kernels::values;
+use super::fused::{Depthwise, SendPtr};
 
 static ENABLED: AtomicBool = AtomicBool::new(true);
 
@@ -167,36 +168,17 @@ pub trait TrainKernels: Backend {
 // flex: the kernels
 // ---------------------------------------------------------------------------------------------------------------
 
-/// A float tensor's values as contiguous f32 (training runs in f32; a view is copied first).
-fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
-    assert_eq!(t.dtype(), DType::F32, "the CPU training kernels run in f32");
-    match t.as_slice::<f32>() {
-        Some(s) if t.is_contiguous() => std::borrow::Cow::Borrowed(s),
-        _ => std::borrow::Cow::Owned(t.to_contiguous().as_slice::<f32>().expect("contiguous f32").to_vec()),
-    }
-}
-
 fn flex(values: Vec<f32>, shape: burn::tensor::Shape) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))
 }
 
-/// `[n, c, hw]` -> `[c, n, hw]`: the images of each channel side by side.
-fn side_by_side(v: &[f32], n: usize, c: usize, hw: usize) -> Vec<f32> {
+/// `[a, b, hw]` -> `[b, a, hw]`: with (a, b) = (images, channels) the images of each channel side by side, and
+/// with (channels, images) back again.
+fn swap_outer(v: &[f32], a: usize, b: usize, hw: usize) -> Vec<f32> {
     let mut out = vec![0f32; v.len()];
-    for b in 0..n {
-        for ch in 0..c {
-            out[(ch * n + b) * hw..(ch * n + b + 1) * hw].copy_from_slice(&v[(b * c + ch) * hw..(b * c + ch + 1) * hw]);
-        }
-    }
-    out
-}
-
-/// `[c, n, hw]` -> `[n, c, hw]`: the inverse of [`side_by_side`].
-fn per_image(v: &[f32], n: usize, c: usize, hw: usize) -> Vec<f32> {
-    let mut out = vec![0f32; v.len()];
-    for ch in 0..c {
-        for b in 0..n {
-            out[(b * c + ch) * hw..(b * c + ch + 1) * hw].copy_from_slice(&v[(ch * n + b) * hw..(ch * n + b + 1) * hw]);
+    for i in 0..a {
+        for j in 0..b {
+            out[(j * a + i) * hw..(j * a + i + 1) * hw].copy_from_slice(&v[(i * b + j) * hw..(i * b + j + 1) * hw]);
         }
     }
     out
@@ -249,18 +231,12 @@ fn ncr(t: &FlexTensor) -> (usize, usize, usize) {
     (n, c, shape.num_elements() / (n * c).max(1))
 }
 
-/// The output buffer shared by the per-channel work items, each writing its own channel's planes.
-#[derive(Clone, Copy)]
-struct SendPtr(*mut f32);
-// SAFETY: the items write disjoint planes (channel c of every image).
-unsafe impl Send for SendPtr {}
-unsafe impl Sync for SendPtr {}
-impl SendPtr {
-    /// `len` values from `offset` (a method, so that closures capture the whole `Sync` wrapper).
-    /// SAFETY: the caller stays inside the buffer and is the only writer of that range.
-    unsafe fn slice(self, offset: usize, len: usize) -> &'static mut [f32] {
-        unsafe { core::slice::from_raw_parts_mut(self.0.add(offset), len) }
-    }
+/// A channel's batch norm as `x * a + b`, and its 1/std, from its (f32) batch statistics: one function for the
+/// forward and the backward, so that the backward's ReLU6 mask sees the forward's exact pre-activation.
+fn bn_affine(gamma: f32, beta: f32, mean: f32, var: f32, epsilon: f64) -> (f32, f32, f32) {
+    let inv_std = (1.0 / (var as f64 + epsilon).sqrt()) as f32;
+    let a = gamma * inv_std;
+    (a, beta - mean * a, inv_std)
 }
 
 /// Per channel: (sum, sum of squares) of `x - shift` over its planes, accumulated in f32 lanes per plane and in
@@ -337,7 +313,7 @@ impl TrainKernels for Flex {
             // Small planes: X' [ci, n*hw] and dY' [co, n*hw] (the images side by side), then one product over
             // n*hw for each gradient, with every core in it: dW = dY' X'^T, dX' = W^T dY' (laid back out per image).
             let k = n * hw;
-            let (xt, gt) = (side_by_side(&xs, n, ci, hw), side_by_side(&gs, n, co, hw));
+            let (xt, gt) = (swap_outer(&xs, n, ci, hw), swap_outer(&gs, n, co, hw));
             let mut dw = vec![0f32; co * ci];
             // SAFETY: dw [co, ci]; gt [co, k] by rows; xt [ci, k] read by columns as X'^T [k, ci].
             unsafe { gemm_f32([co, ci, k], dw.as_mut_ptr(), ci, false, gt.as_ptr(), [1, k as isize], xt.as_ptr(), [k as isize, 1], true) };
@@ -345,7 +321,7 @@ impl TrainKernels for Flex {
                 let mut dxt = vec![0f32; ci * k];
                 // SAFETY: dxt [ci, k]; W^T is W [co, ci] read by columns; gt [co, k] by rows.
                 unsafe { gemm_f32([ci, k, co], dxt.as_mut_ptr(), k, false, ws.as_ptr(), [ci as isize, 1], gt.as_ptr(), [1, k as isize], true) };
-                per_image(&dxt, n, ci, hw)
+                swap_outer(&dxt, ci, n, hw)
             } else {
                 Vec::new()
             };
@@ -386,10 +362,9 @@ impl TrainKernels for Flex {
             .into_par_iter()
             .map(|ch| {
                 let (s, q, shift) = channel_moments(&xs, n, c, r, ch);
-                let mean = shift as f64 + s / count;
-                let var = (q / count - (s / count).powi(2)).max(0.0);
-                let a = (gamma[ch] as f64 / (var + epsilon).sqrt()) as f32;
-                let b = beta[ch] - mean as f32 * a;
+                let mean = (shift as f64 + s / count) as f32;
+                let var = (q / count - (s / count).powi(2)).max(0.0) as f32;
+                let (a, b, _) = bn_affine(gamma[ch], beta[ch], mean, var, epsilon);
                 for i in 0..n {
                     let at = (i * c + ch) * r;
                     // SAFETY: channel ch's planes are written by this item only; `output` outlives the loop.
@@ -399,7 +374,7 @@ impl TrainKernels for Flex {
                         *d = if relu6 { z.clamp(0.0, 6.0) } else { z };
                     }
                 }
-                (mean as f32, var as f32)
+                (mean, var)
             })
             .collect();
         let (mean, var): (Vec<f32>, Vec<f32>) = stats.into_iter().unzip();
@@ -426,12 +401,10 @@ impl TrainKernels for Flex {
         let sums: Vec<(f32, f32)> = (0..c)
             .into_par_iter()
             .map(|ch| {
-                let inv_std = (1.0 / (variance[ch] as f64 + epsilon).sqrt()) as f32;
-                let a = gamma[ch] * inv_std;
-                let b = beta[ch] - mean[ch] * a;
+                let (a, b, inv_std) = bn_affine(gamma[ch], beta[ch], mean[ch], variance[ch], epsilon);
                 let m = mean[ch];
-                // The ReLU6 passes the gradient where the forward's pre-activation z = x * a + b (the same
-                // expression, so the same f32 value) was inside [0, 6], as Burn's clamp does.
+                // The ReLU6 passes the gradient where the forward's pre-activation z = x * a + b (the same a and
+                // b from the same stored statistics, so the same f32 value) was inside [0, 6], as Burn's clamp does.
                 let pass = |v: f32| !relu6 || (0.0..=6.0).contains(&(v * a + b));
                 let (mut sg, mut sgx) = (0f64, 0f64);
                 for i in 0..n {
