@@ -38,7 +38,8 @@ export class ClassifierClient {
   #channels = []; // WorkerChannel, the first one loaded first
   #idle = []; // channels free for the next glitch
   #jobs = []; // glitches waiting for a channel: { glitch, resolve, reject }
-  #info = null; // the first worker's "ready" reply
+  #loaded = false; // glitches wait in #jobs until the model is loaded
+  #failure = null; // why no glitch can be classified any more (the load failed, every worker stopped)
   #terminated = false;
 
   /** `threads`: how many workers may classify at once on the CPU backend (1: a single worker). */
@@ -48,11 +49,6 @@ export class ClassifierClient {
     this.#channels.push(new WorkerChannel(this.#workerUrl));
   }
 
-  /** How many workers classify (1 until a CPU model is loaded with `threads` > 1). */
-  get workers() {
-    return this.#channels.length;
-  }
-
   /**
    * Load the model card at `cardUrl` (absolute or relative to the page) on `backend` ("auto" | "webgpu" | "cpu").
    * On the CPU with `threads` > 1 the other workers load the same card; one that fails is left out with a console
@@ -60,8 +56,13 @@ export class ClassifierClient {
    */
   async load(cardUrl, backend) {
     const absolute = new URL(cardUrl, document.baseURI).href;
-    const info = await this.#channels[0].request({ type: 'load', cardUrl: absolute, backend });
-    this.#info = info;
+    let info;
+    try {
+      info = await this.#channels[0].request({ type: 'load', cardUrl: absolute, backend });
+    } catch (err) {
+      this.#fail(err.message); // glitches already waiting must not wait for ever
+      throw err;
+    }
     if (info.backend === 'cpu' && this.#threads > 1) {
       const extra = Array.from({ length: this.#threads - 1 }, () => new WorkerChannel(this.#workerUrl));
       const loaded = await Promise.all(
@@ -82,6 +83,7 @@ export class ClassifierClient {
       else this.#channels.push(...ready);
     }
     this.#idle = [...this.#channels];
+    this.#loaded = true;
     this.#pump();
     return { ...info, workers: this.#channels.length };
   }
@@ -93,21 +95,29 @@ export class ClassifierClient {
   }
 
   /**
-   * Classify glitches; `onProgress({ done, total, result })` is called for each as it finishes (with several
-   * workers not necessarily in the order given). Resolves when all are done.
+   * Classify glitches; `onProgress({ done, total, result })` is called for each, in the order given (with several
+   * workers a glitch that finishes early waits for those before it, so that the page's results, tables and exports
+   * keep one order whatever the pool). Resolves when all are done.
    */
   async classify(glitches, onProgress = () => {}) {
+    if (this.#failure) throw new Error(this.#failure);
     const total = glitches.length;
-    let done = 0;
-    const finished = glitches.map((glitch) =>
-      new Promise((resolve, reject) => this.#jobs.push({ glitch, resolve, reject })).then((result) => {
-        done += 1;
+    const results = new Array(total);
+    let done = 0; // results reported so far: 0..done-1, in order
+    const report = () => {
+      for (; done < total && results[done] !== undefined; done++) {
         try {
-          onProgress({ done, total, result });
+          onProgress({ done: done + 1, total, result: results[done] });
         } catch (err) {
           // A rendering bug must not leave the batch hanging.
           console.error('GlitchScope: progress handler failed', err);
         }
+      }
+    };
+    const finished = glitches.map((glitch, i) =>
+      new Promise((resolve, reject) => this.#jobs.push({ glitch, resolve, reject })).then((result) => {
+        results[i] = result;
+        report();
       }),
     );
     this.#pump();
@@ -116,7 +126,9 @@ export class ClassifierClient {
 
   // Give waiting glitches to free workers, one glitch per message.
   #pump() {
-    if (!this.#info) return; // not loaded yet: load() pumps when it is
+    if (!this.#loaded) return; // not loaded yet: load() pumps when it is
+    // Every worker has stopped: nothing will take the waiting glitches.
+    if (this.#channels.every((channel) => channel.dead)) this.#fail('every classification worker stopped');
     while (this.#idle.length && this.#jobs.length) {
       const channel = this.#idle.shift();
       const { glitch, resolve, reject } = this.#jobs.shift();
@@ -161,7 +173,13 @@ export class ClassifierClient {
   terminate() {
     this.#terminated = true;
     for (const channel of this.#channels) channel.terminate();
-    for (const job of this.#jobs.splice(0)) job.reject(new Error('the classification worker was stopped'));
+    this.#fail('the classification worker was stopped');
+  }
+
+  // No glitch can be classified from now on: reject the waiting ones and every later classify().
+  #fail(reason) {
+    this.#failure ??= reason;
+    for (const job of this.#jobs.splice(0)) job.reject(new Error(reason));
   }
 }
 

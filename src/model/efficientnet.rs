@@ -22,6 +22,7 @@ mod flex_kernels;
 #[cfg(not(target_arch = "wasm32"))]
 mod train_kernels;
 pub use fused::set_fused_cpu_kernels;
+pub use profile::{LayerTime, by_op};
 #[cfg(not(target_arch = "wasm32"))]
 pub use train_kernels::{set_train_kernels, train_kernels_enabled};
 
@@ -40,7 +41,6 @@ pub fn pointwise_conv(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 pub fn depthwise_training_conv(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     depthwise(conv, x)
 }
-pub use profile::{LayerTime, by_op};
 
 /// Batch-norm epsilon of the TF checkpoints.
 const BN_EPS: f64 = 1e-3;
@@ -189,8 +189,8 @@ impl MbConvBlock {
 
     fn forward(&self, input: Tensor<4>) -> Tensor<4> {
         let norm = |bn: &BatchNorm, x: Tensor<4>, act: bool| norm_act(self.folded, bn, x, act);
-        // The input is kept only for a residual: a second handle on it would make an in-place operation (the
-        // fused kernels' zero-copy read, flex's in-place ReLU6) copy it.
+        // The input is kept only for a residual: a second handle on it would make the fused kernels' zero-copy
+        // read of it a copy.
         let (mut x, skip) = if self.residual { (input.clone(), Some(input)) } else { (input, None) };
         // Folded, on the CPU: the fused kernels of fused.rs (one pass per convolution with its bias and ReLU6).
         let cpu = self.folded && fused::on_cpu_inference_device(&x);
