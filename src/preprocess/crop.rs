@@ -18,6 +18,8 @@
 //! with the same seconds and hertz per pixel.
 
 use image::RgbImage;
+
+use super::frame::{Interior, find_interior};
 use serde::{Deserialize, Serialize};
 
 /// Size of the Gravity Spy figure in which the geometry below is given.
@@ -29,6 +31,14 @@ pub const PLOT_BOX: FigureBox = FigureBox {
     y0: 63,
     x1: 667,
     y1: 533,
+};
+
+/// The axes frame lines in the 800x600 figure: x = 100 and 674, y = 60 and 540.
+pub const AXES_FRAME: FigureBox = FigureBox {
+    x0: 100,
+    y0: 60,
+    x1: 674,
+    y1: 540,
 };
 
 /// Size of the Zenodo/Kaggle O1 plot-area images, and where their pixel (0, 0) lies in the figure.
@@ -69,11 +79,13 @@ pub struct CropBox {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PictureKind {
-    /// A whole Gravity Spy figure (4:3, e.g. 800x600 or the 600x450 O2 JPEGs): cut to the plot box.
+    /// A plot with axes: a whole Gravity Spy figure (4:3, e.g. 800x600 or the 600x450 O2 JPEGs), or a
+    /// panel at another scale; cut to the plot box inside the axes.
     FullPlot,
-    /// A Zenodo/Kaggle plot-area image (569x479): the frame line at its top and left is cut off.
+    /// The plot area alone: a Zenodo/Kaggle plot-area image (569x479, cut to the same figure box), or
+    /// any picture that is viridis edge to edge (taken whole but for a frame line).
     PlotArea,
-    /// Anything else (another spectrogram, an already-cropped image): taken whole.
+    /// Anything else (no viridis plot found): taken whole.
     Other,
 }
 
@@ -90,9 +102,11 @@ impl PictureKind {
     /// What was done to the picture, in words.
     pub fn rule(self) -> &'static str {
         match self {
-            Self::FullPlot => "full Gravity Spy plot: cropped to the plot area inside the axes",
-            Self::PlotArea => "Gravity Spy plot-area image: frame line trimmed",
-            Self::Other => "not a recognised Gravity Spy layout: taken whole",
+            Self::FullPlot => {
+                "Gravity Spy plot with axes: cropped to the plot area inside the axes"
+            }
+            Self::PlotArea => "plot area alone: frame line trimmed",
+            Self::Other => "no viridis plot area found: taken whole",
         }
     }
 }
@@ -107,6 +121,12 @@ pub struct Crop {
 }
 
 /// Recognises the kind of picture and returns the box to keep, in source pixels.
+///
+/// Gravity Spy's own figures (800x600 and other 4:3 sizes, the 569x479 plot-area images) keep the measured
+/// geometry above exactly. Any other picture is placed by its viridis rectangle ([`find_interior`]): a
+/// picture that is all plot area is taken whole but for a frame line; a plot with axes at another scale or
+/// with other margins (a panel cut from a paper's figure) is cut to the same figure box, placed and scaled
+/// by where its frame is.
 pub fn find_crop_box(image: &RgbImage) -> (PictureKind, CropBox) {
     let (width, height) = image.dimensions();
     if (width, height) == PLOT_AREA_SIZE {
@@ -119,18 +139,95 @@ pub fn find_crop_box(image: &RgbImage) -> (PictureKind, CropBox) {
         };
         return (PictureKind::PlotArea, crop_box);
     }
+    let interior = find_interior(image);
     if is_full_plot(image) {
-        return (PictureKind::FullPlot, scale_inward(PLOT_BOX, width, height));
+        let template = scale_inward(PLOT_BOX, width, height);
+        return match interior {
+            Some(found) if !frame_where_expected(found, width, height) => {
+                (PictureKind::FullPlot, box_in_frame(found))
+            }
+            _ => (PictureKind::FullPlot, template),
+        };
     }
-    (
-        PictureKind::Other,
-        CropBox {
-            x: 0,
-            y: 0,
-            width,
-            height,
-        },
-    )
+    match interior {
+        Some(found) if found.fills(width, height) => {
+            (PictureKind::PlotArea, inside_edges(found, width, height))
+        }
+        Some(found) => (PictureKind::FullPlot, box_in_frame(found)),
+        None => (
+            PictureKind::Other,
+            CropBox {
+                x: 0,
+                y: 0,
+                width,
+                height,
+            },
+        ),
+    }
+}
+
+/// A plot area that fills the picture, less the outermost row or column wherever it reaches the picture's
+/// edge: a panel cut from a figure often keeps half a frame line or a resampled blend of it there.
+fn inside_edges(found: Interior, width: u32, height: u32) -> CropBox {
+    let trim = |lo: u32, hi: u32, side: u32| {
+        if hi - lo > 8 {
+            (lo.max(1), hi.min(side - 1))
+        } else {
+            (lo, hi)
+        }
+    };
+    let (x0, x1) = trim(found.x0, found.x1, width);
+    let (y0, y1) = trim(found.y0, found.y1, height);
+    CropBox {
+        x: x0,
+        y: y0,
+        width: x1 - x0,
+        height: y1 - y0,
+    }
+}
+
+/// Whether the frame found lies where the 800x600 geometry, scaled to this 4:3 picture, puts it (each edge
+/// within 1 % of the side, at least 2 px). Gravity Spy's animated field-guide GIFs are 4:3 figures with a
+/// taller bottom margin (their plots end at row 360 of 450, not 405): they fail this and are cut by their frame.
+fn frame_where_expected(found: Interior, width: u32, height: u32) -> bool {
+    let (fw, fh) = (f64::from(FIGURE_SIZE.0), f64::from(FIGURE_SIZE.1));
+    let (w, h) = (f64::from(width), f64::from(height));
+    let near = |got: u32, figure: u32, scale: f64, side: f64| {
+        (f64::from(got) - f64::from(figure) * scale).abs() <= (side / 100.0).max(2.0)
+    };
+    near(found.x0 - 1, AXES_FRAME.x0, w / fw, w)
+        && near(found.x1, AXES_FRAME.x1, w / fw, w)
+        && near(found.y0 - 1, AXES_FRAME.y0, h / fh, h)
+        && near(found.y1, AXES_FRAME.y1, h / fh, h)
+}
+
+/// The figure box [`PLOT_BOX`] placed in a frame whose inside is `found`: the box's distance to each frame
+/// line, scaled by the figure's scale (the frame's width over 574 px), rounded inwards. At 800x600 this is exactly [`PLOT_BOX`].
+fn box_in_frame(found: Interior) -> CropBox {
+    let frame_w = f64::from(AXES_FRAME.x1 - AXES_FRAME.x0);
+    let (left, right, top) = (
+        f64::from(found.x0) - 1.0,
+        f64::from(found.x1),
+        f64::from(found.y0) - 1.0,
+    );
+    let bottom = f64::from(found.y1);
+    // The figure's scale, from the frame's width: the insets are line widths and tick lengths, which scale with
+    // the figure, not with the axes' height (a layout with a taller bottom margin has shorter axes).
+    let scale = (right - left) / frame_w;
+    let x0 = (left + f64::from(PLOT_BOX.x0 - AXES_FRAME.x0) * scale).ceil();
+    let x1 = (right - f64::from(AXES_FRAME.x1 - PLOT_BOX.x1) * scale)
+        .floor()
+        .max(x0 + 1.0);
+    let y0 = (top + f64::from(PLOT_BOX.y0 - AXES_FRAME.y0) * scale).ceil();
+    let y1 = (bottom - f64::from(AXES_FRAME.y1 - PLOT_BOX.y1) * scale)
+        .floor()
+        .max(y0 + 1.0);
+    CropBox {
+        x: x0 as u32,
+        y: y0 as u32,
+        width: (x1 - x0) as u32,
+        height: (y1 - y0) as u32,
+    }
 }
 
 /// Cuts the spectrogram out of a picture (see [`find_crop_box`]).
@@ -261,10 +358,37 @@ mod tests {
 
     #[test]
     fn a_4_3_picture_without_white_margin_is_taken_whole() {
-        let plain = RgbImage::from_pixel(800, 600, image::Rgb([40, 120, 140]));
-        let crop = crop_plot_area(&plain);
-        assert_eq!(crop.kind, PictureKind::Other);
-        assert_eq!(crop.image.dimensions(), (800, 600));
+        // Viridis-like edge to edge: the plot area alone, less its outermost pixels. Any other colour: not a
+        // plot, taken whole.
+        for (colour, kind, size) in [
+            ([40, 120, 140], PictureKind::PlotArea, (798, 598)),
+            ([200, 40, 40], PictureKind::Other, (800, 600)),
+        ] {
+            let plain = RgbImage::from_pixel(800, 600, image::Rgb(colour));
+            let crop = crop_plot_area(&plain);
+            assert_eq!(crop.kind, kind, "{colour:?}");
+            assert_eq!(crop.image.dimensions(), size);
+        }
+    }
+
+    #[test]
+    fn a_panel_at_another_scale_is_cut_by_its_frame() {
+        // A 0.7x panel cut with its own margins (the frame 6 px right of and 4 px below where a scaled
+        // figure has it): the figure box scaled to the frame found, not the 4:3 template.
+        let figure = toy_figure(800, 600);
+        let small =
+            image::imageops::resize(&figure, 560, 420, image::imageops::FilterType::Nearest);
+        let mut panel = RgbImage::from_pixel(566, 424, image::Rgb([255, 255, 255]));
+        image::imageops::replace(&mut panel, &small, 6, 4);
+        let crop = crop_plot_area(&panel);
+        assert_eq!(crop.kind, PictureKind::FullPlot);
+        assert!(
+            crop.image.pixels().all(|p| p.0 == [68, 1, 84]),
+            "frame or margin kept: {:?}",
+            crop.crop_box
+        );
+        let (w, h) = crop.image.dimensions();
+        assert!(w.abs_diff(391) <= 2 && h.abs_diff(329) <= 2, "{w}x{h}");
     }
 
     #[test]

@@ -13,16 +13,18 @@ mod config;
 mod crop;
 mod decode;
 mod error;
+mod frame;
 mod likeness;
 mod tensor;
 
 pub use config::{DecodeLimits, InputSpec, PreprocessConfig};
 pub use crop::{
-    Crop, CropBox, FIGURE_SIZE, FigureBox, PLOT_AREA_ORIGIN, PLOT_AREA_SIZE, PLOT_BOX, PictureKind,
-    crop_plot_area, find_crop_box,
+    AXES_FRAME, Crop, CropBox, FIGURE_SIZE, FigureBox, PLOT_AREA_ORIGIN, PLOT_AREA_SIZE, PLOT_BOX,
+    PictureKind, crop_plot_area, find_crop_box,
 };
 pub use decode::decode_rgb;
 pub use error::{NamedPreprocessError, PreprocessError};
+pub use frame::{Interior, find_interior};
 pub use likeness::{Likeness, MIN_VIRIDIS_SHARE, likeness};
 pub use tensor::{PIXEL_MEAN, PIXEL_STD, RESIZE_FILTER, normalise_chw, resize_to_input};
 
@@ -95,7 +97,9 @@ pub fn description(spec: InputSpec) -> String {
     format!(
         "decode PNG/JPEG/GIF (first frame), alpha over white, grey to RGB; crop: full Gravity Spy \
          plot (4:3) -> figure box x {}..{}, y {}..{} of 800x600 (scaled for other 4:3 sizes), \
-         569x479 plot-area image -> the same figure box, anything else whole; resize to {}x{} \
+         569x479 plot-area image -> the same figure box; other pictures placed by their viridis \
+         rectangle (plot area alone -> whole but for a frame line; axes at another scale -> the same \
+         figure box inside the frame found); no viridis plot -> whole; resize to {}x{} \
          (HxW) with a Triangle filter; x = (pixel - {}) / {}; CHW RGB f32",
         PLOT_BOX.x0,
         PLOT_BOX.x1,
