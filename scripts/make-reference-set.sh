@@ -1,43 +1,49 @@
 #!/usr/bin/env bash
 # Re-create models/default.gsref, the reference set shipped with the default model: embeddings (f16) of labelled
 # example glitches with the unfamiliar-score calibration made on them (each scored with itself left out). The page
-# uses it for the "Unfamiliar" column and for similarity search against known glitches; the model card points to it
-# with its optional "reference" field.
+# uses it for the "Unfamiliar" column, for similarity search against known glitches and, where the card has a
+# "neighbour_vote", for classification; the model card points to it with its optional "reference" field.
 #
-# Which glitches: from the default run's split (~/.cache/glitchscope/cv/all-88/final/split.csv, written by
-# scripts/make-default-model.sh) every validation glitch (synthetic and real) plus the real training glitches, so
-# the set holds every real example we have but no synthetic glitch the head was trained on. About 480 glitches,
-# 1.2 MB. Rerun it after retraining the default model (the embeddings belong to the weights).
+# Which glitches: every labelled real glitch of the card's classes in ../shared/data/real (all sources; the O3
+# Fast_Scattering and the unlabeled ones are left out, so the unfamiliar score keeps seeing them as new). Only
+# real glitches: the card's neighbour vote (`glitchscope vote`) takes each class's nearest real example as
+# evidence, and a synthetic neighbour would vote with the generator's look instead. About 470 glitches, 1.2 MB.
+# Rerun it after retraining the model (the embeddings belong to the weights), then `glitchscope vote --write`.
 #
-# Usage: scripts/make-reference-set.sh [SPLIT_CSV] [OUT]
+# Usage: scripts/make-reference-set.sh [REAL_DIR] [OUT]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-split="${1:-$HOME/.cache/glitchscope/cv/all-88/final/split.csv}"
+real="${1:-../shared/data/real}"
 out="${2:-models/default.gsref}"
-[ -f "$split" ] || { echo "make-reference-set.sh: $split is missing (run scripts/make-default-model.sh)" >&2; exit 1; }
+[ -d "$real" ] || { echo "make-reference-set.sh: $real is missing (the real Gravity Spy images)" >&2; exit 1; }
 cargo build --release -p glitchscope-trainer
 bin="$CARGO_TARGET_DIR/release/glitchscope"
 # `glitchscope embed --label-from-folder` takes a glitch's class from its folder: lay the chosen files out as
-# <tmp>/<Class>/<file> symbolic links.
+# <tmp>/<Class>/<file> symbolic links (Gravity Spy file names are unique across the sources).
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-python3 - "$split" "$tmp" <<'PY'
-import csv, os, sys
-split, tmp = sys.argv[1], sys.argv[2]
+python3 - "$real" "$tmp" models/default.json <<'PY'
+import json, os, sys
+real, tmp, card = sys.argv[1], sys.argv[2], sys.argv[3]
+classes = set(json.load(open(card))["labels"])
 n = 0
-for row in csv.DictReader(open(split)):
-    if row["part"] != "valid" and row["source"].startswith("synth"):
+for source in sorted(os.listdir(real)):
+    sdir = os.path.join(real, source)
+    if not os.path.isdir(sdir):
         continue
-    folder = os.path.join(tmp, row["class"])
-    os.makedirs(folder, exist_ok=True)
-    for f in row["files"].split(";"):
-        f = os.path.abspath(f) if os.path.exists(f) else f
-        if not os.path.exists(f):
-            sys.exit(f"make-reference-set.sh: {f} (listed in {split}) is missing")
-        os.symlink(f, os.path.join(folder, os.path.basename(f)))
-    n += 1
-print(f"make-reference-set.sh: {n} glitches", file=sys.stderr)
+    for cls in sorted(os.listdir(sdir)):
+        cdir = os.path.join(sdir, cls)
+        if cls not in classes or not os.path.isdir(cdir):
+            continue
+        os.makedirs(os.path.join(tmp, cls), exist_ok=True)
+        for f in sorted(os.listdir(cdir)):
+            link = os.path.join(tmp, cls, f)
+            if os.path.exists(link):
+                sys.exit(f"make-reference-set.sh: two files named {f} in class {cls}")
+            os.symlink(os.path.abspath(os.path.join(cdir, f)), link)
+            n += 1
+print(f"make-reference-set.sh: {n} files", file=sys.stderr)
 PY
 "$bin" embed "$tmp" --model models/default.json --label-from-folder --out "$out"
 # Point the card at the set (optional field "reference": file relative to the card, size and sha256).

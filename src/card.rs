@@ -50,6 +50,47 @@ pub struct ModelCard {
     /// everywhere the card is used (CLI and browser). Cards without it give the plain softmax.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calibration: Option<Calibration>,
+    /// Optional: classify by the head and the nearest labelled real glitches of the reference set together
+    /// (`discovery::neighbour_vote`); needs `reference`. Cards without it give the head's probabilities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub neighbour_vote: Option<NeighbourVoteSpec>,
+}
+
+/// How the head and the reference set's nearest real glitches vote: `p(c) = softmax_c(a ln p_head(c) + b s_c)`
+/// with `s_c` the cosine similarity to the nearest reference glitch of class c.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NeighbourVoteSpec {
+    /// `a`: weight of the head's log-probabilities (after the card's temperature).
+    pub head_weight: f32,
+    /// `b`: weight of the nearest-neighbour similarities.
+    pub similarity_weight: f32,
+    /// Classes whose reference glitches do not vote (only the head speaks for them).
+    #[serde(default)]
+    pub excluded: Vec<String>,
+    /// How and on what the weights were fitted, for people reading the card.
+    #[serde(default)]
+    pub method: String,
+}
+
+impl NeighbourVoteSpec {
+    /// Why the rule cannot be used with a model of these labels, if it cannot.
+    pub fn check(&self, labels: &[String]) -> Result<(), String> {
+        let ok = |w: f32| w.is_finite() && (0.0..=1000.0).contains(&w);
+        if !ok(self.head_weight) || !ok(self.similarity_weight) {
+            return Err(format!(
+                "weights {} and {} must be numbers in [0, 1000]",
+                self.head_weight, self.similarity_weight
+            ));
+        }
+        if self.head_weight == 0.0 && self.similarity_weight == 0.0 {
+            return Err("both weights are 0: no class would ever win".into());
+        }
+        if let Some(unknown) = self.excluded.iter().find(|e| !labels.contains(e)) {
+            return Err(format!("excluded class {unknown:?} is not one of the model's labels"));
+        }
+        Ok(())
+    }
 }
 
 /// Temperature scaling (Guo et al. 2017), fitted on held-out glitches. It changes no ranking.
@@ -174,6 +215,14 @@ impl ModelCard {
                 return invalid(format!("calibration.temperature {} is not a number in [0.01, 100]", c.temperature));
             }
         }
+        if let Some(vote) = &self.neighbour_vote {
+            if self.reference.is_none() {
+                return invalid("neighbour_vote needs the reference set the card names in \"reference\"; it names none".into());
+            }
+            if let Err(message) = vote.check(&self.labels) {
+                return invalid(format!("neighbour_vote: {message}"));
+            }
+        }
         if let Some(r) = &self.reference {
             if r.file.is_empty() || r.file.contains("..") || r.file.starts_with('/') || r.file.contains("://") {
                 return invalid(format!("reference.file {:?} must be a plain file name next to the card", r.file));
@@ -225,6 +274,7 @@ mod tests {
             metrics: serde_json::Value::Null,
             reference: None,
             calibration: None,
+            neighbour_vote: None,
         }
     }
 

@@ -7,6 +7,7 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::card::{CardError, ModelCard};
+use crate::discovery::{NeighbourVote, ReferenceSet};
 use crate::model::weights::{self, WeightsError};
 use crate::model::{BatchError, GlitchBatch, GlitchNet, GlitchNetConfig, NUM_VIEWS};
 
@@ -16,6 +17,8 @@ pub struct Classifier {
     pub model: GlitchNet,
     pub card: ModelCard,
     pub device: Device,
+    /// The card's neighbour vote bound to its reference set, once attached ([`Self::attach_reference`]).
+    vote: Option<NeighbourVote>,
 }
 
 /// Why a model could not be loaded.
@@ -25,6 +28,8 @@ pub enum LoadError {
     Card(#[from] CardError),
     #[error(transparent)]
     Weights(#[from] WeightsError),
+    #[error("reference set {path}: {message}")]
+    Reference { path: String, message: String },
 }
 
 /// One glitch's preprocessed views (CHW floats at the card's input size), by slot 0.5, 1, 2, 4 s.
@@ -52,7 +57,45 @@ impl Classifier {
         // Inference only from here on: batch norms folded into the convolutions (same outputs, one pass over
         // every convolution's output fewer).
         model.backbone.fold_batch_norms();
-        Ok(Self { model, card, device: device.clone() })
+        Ok(Self { model, card, device: device.clone(), vote: None })
+    }
+
+    /// Whether the card asks for the neighbour vote, so that its reference set must be attached before use.
+    pub fn needs_reference(&self) -> bool {
+        self.card.neighbour_vote.is_some()
+    }
+
+    /// Attach the card's reference set (`bytes` of the file the card names, read from `path`): checked against
+    /// the card's sha256, then bound to the card's neighbour vote. Without a vote in the card it is not needed.
+    pub fn attach_reference(&mut self, path: &str, bytes: &[u8]) -> Result<(), LoadError> {
+        let Some(spec) = self.card.neighbour_vote.clone() else { return Ok(()) };
+        let err = |message: String| LoadError::Reference { path: path.to_string(), message };
+        let expected = self.card.reference.as_ref().map(|r| r.sha256.clone()).unwrap_or_default();
+        let found = weights::sha256_hex(bytes);
+        if !found.eq_ignore_ascii_case(&expected) {
+            return Err(err(format!("its sha256 {found} differs from the card's {expected} (rerun scripts/make-reference-set.sh)")));
+        }
+        let set = ReferenceSet::from_bytes(bytes, path).map_err(|e| err(e.to_string()))?;
+        if set.dim() != crate::model::efficientnet::HEAD_CHANNELS {
+            return Err(err(format!("its embeddings have {} dimensions, the model's {}", set.dim(), crate::model::efficientnet::HEAD_CHANNELS)));
+        }
+        if set.model.as_deref().is_some_and(|m| m != self.card.name) {
+            return Err(err(format!("it was made with model {:?}, not {:?}", set.model.unwrap_or_default(), self.card.name)));
+        }
+        self.vote = Some(NeighbourVote::new(spec, set, &self.card.labels).map_err(|e| err(e.to_string()))?);
+        Ok(())
+    }
+
+    /// The attached neighbour vote, if any.
+    pub fn neighbour_vote(&self) -> Option<&NeighbourVote> {
+        self.vote.as_ref()
+    }
+
+    /// Drop the neighbour vote: predictions are the head's alone (for fitting and comparing the vote).
+    pub fn head_only(mut self) -> Self {
+        self.vote = None;
+        self.card.neighbour_vote = None;
+        self
     }
 
     /// The card's network as trained (batch norms not folded, so it can be trained further or exported
@@ -81,7 +124,15 @@ impl Classifier {
         let weights_name = weights_path.display().to_string();
         let bytes = std::fs::read(&weights_path)
             .map_err(|e| WeightsError::Read { path: weights_name.clone(), message: e.to_string() })?;
-        Self::from_card(card, &weights_name, bytes, device)
+        let mut classifier = Self::from_card(card, &weights_name, bytes, device)?;
+        if let (true, Some(reference)) = (classifier.needs_reference(), classifier.card.reference.clone()) {
+            let reference_path = path.with_file_name(&reference.file);
+            let reference_name = reference_path.display().to_string();
+            let bytes = std::fs::read(&reference_path)
+                .map_err(|e| LoadError::Reference { path: reference_name.clone(), message: format!("cannot read it: {e}") })?;
+            classifier.attach_reference(&reference_name, &bytes)?;
+        }
+        Ok(classifier)
     }
 
     /// Build the device batch for some glitches.
@@ -148,7 +199,14 @@ impl Classifier {
         let d = if n == 0 { 0 } else { emb.len() / n };
         let mut predictions: Vec<Prediction> = (0..n)
             .map(|g| {
-                let p = probs[g * k..(g + 1) * k].to_vec();
+                let mut p = probs[g * k..(g + 1) * k].to_vec();
+                if let Some(vote) = &self.vote {
+                    // The vote cannot fail here: the head gives k probabilities and the embedding has the
+                    // reference set's dimension (checked when the set was attached). Keep the head's if it does.
+                    if let Ok(voted) = vote.apply(&p, &emb[g * d..(g + 1) * d]) {
+                        p = voted;
+                    }
+                }
                 Prediction {
                     top5: top_k(&p, &self.card.labels, 5),
                     probabilities: p,

@@ -112,6 +112,17 @@ async fn fetch_bytes(url: &str, cache: bool) -> Result<Vec<u8>, JsValue> {
     response_bytes(url, response).await
 }
 
+/// A cached file that no longer matches its card must not stick: drop it (the caller fetches it once more).
+async fn drop_cached(url: &str) {
+    if let Some(store) = open_cache().await {
+        if let Ok(p) = call_method(&store, "delete", &[url.into()]) {
+            if let Ok(p) = p.dyn_into::<Promise>() {
+                let _ = JsFuture::from(p).await;
+            }
+        }
+    }
+}
+
 async fn open_cache() -> Option<JsValue> {
     let global: JsValue = js_sys::global().into();
     let caches = Reflect::get(&global, &"caches".into()).ok().filter(|c| !c.is_undefined())?;
@@ -254,21 +265,25 @@ impl GlitchClassifier {
         let weights_url = resolve_url(&card.weights.file, &card_url)?;
         let weights = fetch_bytes(&weights_url, true).await?;
         let (device, backend) = make_device(&backend).await?;
-        let classifier = match Classifier::from_card(card.clone(), &weights_url, weights, &device) {
+        let mut classifier = match Classifier::from_card(card.clone(), &weights_url, weights, &device) {
             Ok(c) => c,
             Err(e) => {
-                // A cached file that no longer matches the card must not stick: drop it and fetch once more.
-                if let Some(store) = open_cache().await {
-                    if let Ok(p) = call_method(&store, "delete", &[weights_url.clone().into()]) {
-                        if let Ok(p) = p.dyn_into::<Promise>() {
-                            let _ = JsFuture::from(p).await;
-                        }
-                    }
-                }
+                drop_cached(&weights_url).await;
                 let fresh = fetch_bytes(&weights_url, false).await?;
-                Classifier::from_card(card, &weights_url, fresh, &device).map_err(|_| js_err(e))?
+                Classifier::from_card(card.clone(), &weights_url, fresh, &device).map_err(|_| js_err(e))?
             }
         };
+        // A card whose classes are voted on with its reference set needs that set before it can classify
+        // (the same check and rule as the CLI's `Classifier::from_card_file`).
+        if let (true, Some(reference)) = (classifier.needs_reference(), card.reference.as_ref()) {
+            let reference_url = resolve_url(&reference.file, &card_url)?;
+            let bytes = fetch_bytes(&reference_url, true).await?;
+            if classifier.attach_reference(&reference_url, &bytes).is_err() {
+                drop_cached(&reference_url).await;
+                let fresh = fetch_bytes(&reference_url, false).await?;
+                classifier.attach_reference(&reference_url, &fresh).map_err(js_err)?;
+            }
+        }
         Ok(GlitchClassifier { classifier, backend, card_json: card_text })
     }
 

@@ -15,6 +15,7 @@ pub mod cluster;
 pub mod embeddings;
 pub mod few_shot_batch;
 pub mod map;
+pub mod neighbour_vote;
 pub mod neighbours;
 pub mod novelty;
 pub mod pca;
@@ -29,6 +30,7 @@ pub use cluster::{ClusterSelection, Clustering, HdbscanParams, NOISE, hdbscan, k
 pub use embeddings::Embeddings;
 pub use few_shot_batch::{RankedClass, Rescored, rescore_with_few_shot};
 pub use map::{MapOptions, MapSession};
+pub use neighbour_vote::NeighbourVote;
 pub use neighbours::{KnnGraph, Neighbour, NeighbourIndex, knn_graph};
 pub use novelty::{NoveltyCalibration, NoveltyMethod, NoveltyScorer, Unfamiliarity};
 pub use pca::Pca;

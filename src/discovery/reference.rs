@@ -120,6 +120,11 @@ impl ReferenceSet {
         Ok(self.calibration.insert(calibration))
     }
 
+    /// Cosine similarity of `query` to every reference glitch, in row order.
+    pub fn similarities(&self, query: &[f32]) -> Result<Vec<f32>> {
+        self.index.similarities(query)
+    }
+
     /// The `k` most similar reference glitches, best first.
     pub fn nearest(&self, query: &[f32], k: usize) -> Result<Vec<ReferenceMatch>> {
         Ok(self

@@ -51,6 +51,9 @@ enum Command {
     /// which are finished, merge their results into one CSV.
     #[command(subcommand)]
     Catalogue(cmd::catalogue::CatalogueCommand),
+    /// Fit and measure the neighbour vote (head + nearest labelled real glitches of the reference set) on real
+    /// glitches the network never trained on; --write puts it into the card.
+    Vote(cmd::vote::VoteArgs),
 }
 
 fn main() {
@@ -69,6 +72,7 @@ fn main() {
         Command::Cluster(args) => cmd::cluster::run(args),
         Command::Similar(args) => cmd::similar::run(args),
         Command::Realism(args) => cmd::realism::run(args),
+        Command::Vote(args) => cmd::vote::run(args),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

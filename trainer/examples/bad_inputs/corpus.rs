@@ -338,6 +338,7 @@ fn card(name: &str) -> ModelCard {
         metrics: serde_json::Value::Null,
         reference: None,
         calibration: None,
+        neighbour_vote: None,
     }
 }
 

@@ -64,6 +64,7 @@ pub fn untrained_card(variant: LiteVariant, height: usize, width: usize) -> Mode
         metrics: serde_json::Value::Null,
         reference: None,
         calibration: None,
+        neighbour_vote: None,
     }
 }
 

@@ -14,3 +14,4 @@ pub mod similar;
 pub mod synth;
 pub mod synth_picture;
 pub mod train;
+pub mod vote;
