@@ -361,4 +361,27 @@ mod tests {
         bad.reference.as_mut().unwrap().sha256 = "12".into();
         assert!(ModelCard::from_json("c.json", &bad.to_json()).unwrap_err().to_string().contains("reference.sha256"));
     }
+
+    #[test]
+    fn neighbour_vote_needs_a_reference_set_and_sane_weights() {
+        let vote = NeighbourVoteSpec { head_weight: 0.2, similarity_weight: 23.0, excluded: vec!["None_of_the_Above".into()], method: String::new() };
+        let mut c = card();
+        c.neighbour_vote = Some(vote.clone());
+        let err = ModelCard::from_json("c.json", &c.to_json()).unwrap_err().to_string();
+        assert!(err.contains("c.json") && err.contains("reference"), "{err}");
+        c.reference = Some(ReferenceSpec { file: "default.gsref".into(), sha256: "b".repeat(64), bytes: 10, reproduce: String::new() });
+        assert_eq!(ModelCard::from_json("c.json", &c.to_json()).unwrap(), c);
+        for (a, b, excluded, expected) in [
+            (f32::INFINITY, 1.0, "None_of_the_Above", "weights"),
+            (-1.0, 1.0, "None_of_the_Above", "weights"),
+            (0.0, 0.0, "None_of_the_Above", "both weights are 0"),
+            (0.2, 23.0, "Unicorn", "Unicorn"),
+        ] {
+            let mut bad = c.clone();
+            bad.neighbour_vote = Some(NeighbourVoteSpec { head_weight: a, similarity_weight: b, excluded: vec![excluded.into()], ..vote.clone() });
+            // Infinity does not survive JSON: validate the struct itself.
+            let err = bad.validate("c.json").unwrap_err().to_string();
+            assert!(err.contains("neighbour_vote") && err.contains(expected), "{err}");
+        }
+    }
 }

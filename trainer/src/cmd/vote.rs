@@ -196,7 +196,14 @@ pub fn run(args: VoteArgs) -> Result<()> {
     let nn_only: Vec<Vec<f32>> = glitches.iter().map(|g| neighbour_vote::combine(&g.head, &g.similarities, 0.0, 50.0)).collect();
     let nn_rows: Vec<(&HeldOut, &[f32])> = glitches.iter().zip(&nn_only).map(|(g, p)| (g, p.as_slice())).collect();
 
+    let command: Vec<String> = std::env::args().skip(1).collect();
     let mut out = format!(
+        "# The neighbour vote on real glitches the network never trained on\n\nMade by `glitchscope {}` \
+         (how the vote works: `src/discovery/neighbour_vote.rs`). Every figure below is nested: each glitch is \
+         predicted with weights fitted on the other folds, and compared with the reference set without itself.\n\n",
+        command.join(" ")
+    );
+    out += &format!(
         "Neighbour vote of {} on {} held-out real glitches ({} folds by glitch, seed {}; weights (a, b) per fold: {}); \
          reference set {} ({} glitches), excluded from voting: {}\n\n",
         card.name,
