@@ -61,6 +61,29 @@ fn cross_validation_reports_resumes_refuses_and_exports_a_calibrated_model() {
     assert_eq!(card["metrics"]["cross_validation"]["glitches"], 16);
 
     // Finished folds are not trained again.
+    // Each fold keeps its network's embedding of every real glitch (8 held out + 8 trained on), and
+    // `vote --cv` fits the final model's neighbour vote out of fold from them.
+    let embedded = json(&out.join("fold-1/embeddings.json"));
+    let embedded = embedded.as_array().unwrap();
+    assert_eq!(embedded.len(), 16);
+    assert_eq!(embedded.iter().filter(|e| e["held_out"] == true).count(), 8);
+    assert!(embedded.iter().all(|e| e["embedding"].as_array().unwrap().len() == 1280));
+    // (On a copy of the final card: the calibration checks below compare the card's own probabilities.)
+    let final_card = out.join("final/voted.json");
+    std::fs::copy(out.join("final/model.json"), &final_card).unwrap();
+    let reference = out.join("final/model.gsref");
+    run_ok(&["embed", &real.display().to_string(), "--model", &final_card.display().to_string(), "--label-from-folder", "--out", &reference.display().to_string()].map(String::from));
+    let bytes = std::fs::read(&reference).unwrap();
+    let mut with_reference = json(&final_card);
+    with_reference["reference"] = serde_json::json!({ "file": "model.gsref", "sha256": glitchscope::model::weights::sha256_hex(&bytes), "bytes": bytes.len() });
+    std::fs::write(&final_card, serde_json::to_string_pretty(&with_reference).unwrap()).unwrap();
+    let voted = run_ok(&["vote", "--cv", &out.display().to_string(), "--model", &final_card.display().to_string(), "--folds", "2", "--write"].map(String::from));
+    let stdout = String::from_utf8_lossy(&voted.stdout);
+    assert!(stdout.contains("on 16 held-out real glitches") && stdout.contains("real glitches each fold trained on"), "{stdout}");
+    let vote = &json(&final_card)["neighbour_vote"];
+    assert!(vote["head_weight"].as_f64().is_some() && vote["method"].as_str().unwrap().contains("out of fold"), "{vote}");
+    run_ok(&["classify", "--model", &final_card.display().to_string(), &real.join("Blip").display().to_string()].map(String::from));
+
     let again = run_ok(&cv_args(&data, &real, &out));
     let stdout = String::from_utf8_lossy(&again.stdout);
     assert!(stdout.contains("fold 1/2: already done") && stdout.contains("fold 2/2: already done"), "{stdout}");

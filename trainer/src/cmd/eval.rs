@@ -58,6 +58,10 @@ struct Judged {
 pub fn run(args: EvalArgs) -> Result<()> {
     let device = crate::device::select(&args.device)?;
     let classifier = Classifier::from_card_file(&args.model, &device)?;
+    // A card that votes with its reference set would find a glitch of that set as its own nearest neighbour:
+    // evaluation applies the vote with the glitch left out of the set, as `glitchscope vote` measures it.
+    let vote = classifier.neighbour_vote().cloned();
+    let classifier = classifier.head_only();
     let card = &classifier.card;
     let labels = card.labels.clone();
 
@@ -95,7 +99,11 @@ pub fn run(args: EvalArgs) -> Result<()> {
                 .collect();
             let predictions = classifier.predict(&views)?;
             for ((g, _), p) in part.iter().zip(predictions) {
-                judged.push(Judged { source: g.source.clone(), class: g.class.clone(), probabilities: p.probabilities });
+                let probabilities = match &vote {
+                    Some(vote) => vote.combine(&p.probabilities, &vote.class_similarities(&p.embedding, Some(g.split_key()))?),
+                    None => p.probabilities,
+                };
+                judged.push(Judged { source: g.source.clone(), class: g.class.clone(), probabilities });
             }
         }
     }

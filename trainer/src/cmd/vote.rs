@@ -6,6 +6,14 @@
 //! log-likelihood on a grid; the figures printed are **nested**: the glitches are cut into folds (all views of
 //! a glitch in one), the weights fitted on the other folds predict each fold, so no printed figure comes from
 //! weights that saw the glitch. `--write` then fits on all of them and writes the vote into the card.
+//!
+//! Two sources of held-out glitches:
+//! - `--held-out DIR...`: real glitches the card's own network never trained on, compared with the card's
+//!   reference set (itself left out);
+//! - `--cv RUN`: a `glitchscope cv` run over every real glitch. Each fold's held-out glitches, with that fold's
+//!   out-of-fold probabilities (its logits under the cross-fitted temperature), are compared with the real
+//!   glitches that fold trained on, embedded by the same fold network (`fold-N/embeddings.json`). This is how a
+//!   model trained on every real glitch gets its vote: the weights transfer from the folds as the temperature does.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -29,8 +37,11 @@ pub struct VoteArgs {
     pub model: PathBuf,
     /// Folders of labelled real glitches (`<Class>/<files>`) the network never trained on; each is reported as
     /// a source of its own. Classes the model does not have are skipped.
-    #[arg(long, required = true, num_args = 1..)]
+    #[arg(long, num_args = 1.., required_unless_present = "cv", conflicts_with = "cv")]
     pub held_out: Vec<PathBuf>,
+    /// A `glitchscope cv` output folder (fold-N/predictions.json and embeddings.json): fit out of fold.
+    #[arg(long)]
+    pub cv: Option<PathBuf>,
     /// Classes whose reference glitches do not vote (only the head speaks for them).
     #[arg(long, value_delimiter = ',', default_value = "None_of_the_Above")]
     pub exclude: Vec<String>,
@@ -163,18 +174,24 @@ pub fn run(args: VoteArgs) -> Result<()> {
     if args.folds < 2 {
         bail!("--folds must be at least 2, got {}", args.folds);
     }
-    let device = crate::device::select(&args.device)?;
-    let classifier = Classifier::from_card_file(&args.model, &device)?.head_only();
-    let card = classifier.card.clone();
-    let Some(reference) = card.reference.clone() else {
-        bail!("{} names no reference set: make one first (scripts/make-reference-set.sh)", args.model.display())
+    let card_text = std::fs::read_to_string(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
+    let card = glitchscope::card::ModelCard::from_json(&args.model.display().to_string(), &card_text)?;
+    let (glitches, bank) = match &args.cv {
+        Some(run) => from_cv(run, &card.labels, &args.exclude)?,
+        None => {
+            let Some(reference) = card.reference.clone() else {
+                bail!("{} names no reference set: make one first (scripts/make-reference-set.sh)", args.model.display())
+            };
+            let device = crate::device::select(&args.device)?;
+            let classifier = Classifier::from_card_file(&args.model, &device)?.head_only();
+            let reference_path = args.model.with_file_name(&reference.file);
+            let bytes = std::fs::read(&reference_path).with_context(|| format!("reading {}", reference_path.display()))?;
+            let set = ReferenceSet::from_bytes(&bytes, &reference_path.display().to_string())?;
+            let vote = NeighbourVote::new(placeholder(&args.exclude), set, &card.labels)?;
+            let bank = format!("reference set {} ({} glitches)", reference.file, vote.reference().len());
+            (held_out(&args, &classifier, &vote)?, bank)
+        }
     };
-    let reference_path = args.model.with_file_name(&reference.file);
-    let bytes = std::fs::read(&reference_path).with_context(|| format!("reading {}", reference_path.display()))?;
-    let set = ReferenceSet::from_bytes(&bytes, &reference_path.display().to_string())?;
-    let placeholder = NeighbourVoteSpec { head_weight: 1.0, similarity_weight: 1.0, excluded: args.exclude.clone(), method: String::new() };
-    let vote = NeighbourVote::new(placeholder, set, &card.labels)?;
-    let glitches = held_out(&args, &classifier, &vote)?;
     if glitches.len() < 2 * args.folds {
         bail!("{} held-out glitches are too few for {} folds", glitches.len(), args.folds);
     }
@@ -205,14 +222,12 @@ pub fn run(args: VoteArgs) -> Result<()> {
     );
     out += &format!(
         "Neighbour vote of {} on {} held-out real glitches ({} folds by glitch, seed {}; weights (a, b) per fold: {}); \
-         reference set {} ({} glitches), excluded from voting: {}\n\n",
+         compared with the {bank}; excluded from voting: {}\n\n",
         card.name,
         glitches.len(),
         args.folds,
         args.seed,
         chosen.join(" "),
-        reference.file,
-        vote.reference().len(),
         if args.exclude.is_empty() { "none".into() } else { args.exclude.join(", ") }
     );
     out += "| rule | glitches | top-1 | macro recall | ECE | wrong at >= 95 % |\n|---|---:|---:|---:|---:|---:|\n";
@@ -255,15 +270,16 @@ pub fn run(args: VoteArgs) -> Result<()> {
     if args.write {
         let text = std::fs::read_to_string(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
         let mut card: serde_json::Value = serde_json::from_str(&text)?;
+        // The figures of the method text are the nested ones printed above.
         let spec = NeighbourVoteSpec {
             head_weight: a,
             similarity_weight: b,
             excluded: args.exclude.clone(),
             method: format!(
-                "NLL-fitted on {} real glitches the network never trained on ({}), each compared with the reference \
-                 set without itself; nested {}-fold: top-1 {:.1} %, macro recall {:.1} %, ECE {:.1} % (head alone {:.1} \
-                 %, {:.1} %, {:.1} %); `glitchscope vote --write`",
+                "NLL-fitted on {} real glitches {} ({}), each compared with the {bank}; nested {}-fold: top-1 {:.1} %, \
+                 macro recall {:.1} %, ECE {:.1} % (head alone {:.1} %, {:.1} %, {:.1} %); `glitchscope {}`",
                 glitches.len(),
+                if args.cv.is_some() { "out of fold in the cross-validation" } else { "the network never trained on" },
                 sources.iter().copied().collect::<Vec<_>>().join(", "),
                 args.folds,
                 score(&vote_rows).top1,
@@ -272,6 +288,7 @@ pub fn run(args: VoteArgs) -> Result<()> {
                 score(&head_rows).top1,
                 score(&head_rows).macro_recall,
                 score(&head_rows).ece,
+                command.join(" "),
             ),
         };
         card["neighbour_vote"] = serde_json::to_value(&spec)?;
@@ -280,6 +297,56 @@ pub fn run(args: VoteArgs) -> Result<()> {
         println!("wrote the vote (a = {a:.2}, b = {b:.0}) into {}", args.model.display());
     }
     Ok(())
+}
+
+fn placeholder(exclude: &[String]) -> NeighbourVoteSpec {
+    NeighbourVoteSpec { head_weight: 1.0, similarity_weight: 1.0, excluded: exclude.to_vec(), method: String::new() }
+}
+
+/// The out-of-fold glitches of a `glitchscope cv` run, each compared with the real glitches its fold trained on.
+fn from_cv(run: &std::path::Path, labels: &[String], exclude: &[String]) -> Result<(Vec<HeldOut>, String)> {
+    use crate::train::cv::{EMBEDDINGS, FoldEmbedding, OutOfFold};
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run.join("cv.json")).with_context(|| format!("reading {}/cv.json (run `glitchscope cv` first)", run.display()))?,
+    )?;
+    let temperature = report["temperature"].as_f64().context("cv.json has no temperature")? as f32;
+    let mut out = Vec::new();
+    let mut folds = 0;
+    for f in 1.. {
+        let dir = run.join(format!("fold-{f}"));
+        if !dir.is_dir() {
+            break;
+        }
+        folds += 1;
+        let read = |name: &str| std::fs::read_to_string(dir.join(name)).with_context(|| format!("reading {}/{name}", dir.display()));
+        let predictions: Vec<OutOfFold> = serde_json::from_str(&read("predictions.json")?)?;
+        let embedded: Vec<FoldEmbedding> = serde_json::from_str(&read(EMBEDDINGS).context(
+            "this fold predates the saved fold embeddings: rerun the same `glitchscope cv` command (it trains such folds again)",
+        )?)?;
+        let bank: Vec<&FoldEmbedding> = embedded.iter().filter(|e| !e.held_out).collect();
+        let rows: Vec<&[f32]> = bank.iter().map(|e| e.embedding.as_slice()).collect();
+        let set = ReferenceSet::new(
+            bank.iter().map(|e| e.class.clone()).collect(),
+            bank.iter().map(|e| e.key.clone()).collect(),
+            &glitchscope::discovery::Embeddings::from_rows(&rows)?,
+        )?;
+        let vote = NeighbourVote::new(placeholder(exclude), set, labels)?;
+        let embedding_of: BTreeMap<&str, &[f32]> =
+            embedded.iter().filter(|e| e.held_out).map(|e| (e.key.as_str(), e.embedding.as_slice())).collect();
+        for p in predictions {
+            let (Some(class), Some(embedding)) = (labels.iter().position(|l| *l == p.class), embedding_of.get(p.key.as_str())) else {
+                continue;
+            };
+            let head = crate::report::calibration::softmax_t(&p.logits, f64::from(temperature));
+            let similarities = vote.class_similarities(embedding, None)?;
+            out.push(HeldOut { key: p.key, source: p.source, class, head, similarities });
+        }
+    }
+    if folds == 0 {
+        bail!("{} has no fold-N folders: not a `glitchscope cv` output", run.display());
+    }
+    let bank = format!("real glitches each fold trained on, embedded by that fold's network ({folds} folds of {})", run.display());
+    Ok((out, bank))
 }
 
 /// Classify every labelled glitch of the held-out folders with the head, and compare it with the reference set.

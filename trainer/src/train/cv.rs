@@ -115,6 +115,20 @@ pub struct OutOfFold {
 }
 
 const PREDICTIONS: &str = "predictions.json";
+/// Per fold: the embedding of every real glitch by that fold's network (its held-out ones and the real ones it
+/// trained on), so that `glitchscope vote --cv` can fit the neighbour vote out of fold.
+pub const EMBEDDINGS: &str = "embeddings.json";
+
+/// One real glitch embedded by the network of one fold.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FoldEmbedding {
+    pub key: String,
+    pub class: String,
+    pub source: String,
+    /// Whether the fold held it out (else it trained on it).
+    pub held_out: bool,
+    pub embedding: Vec<f32>,
+}
 
 /// Assign each glitch (split key, class) to one of `k` folds: per class (in sorted order) the keys are
 /// shuffled with the seed and dealt round-robin, each class starting where the previous one stopped so the
@@ -416,6 +430,10 @@ fn saved_fold(config: &TrainConfig, options: &CvOptions, dir: &Path) -> Result<O
     if !saved.is_file() {
         return Ok(None);
     }
+    if !dir.join(EMBEDDINGS).is_file() {
+        println!("note: {} has predictions but no {EMBEDDINGS} (made before folds kept them for the neighbour vote): training it again", dir.display());
+        return Ok(None);
+    }
     match std::fs::read_to_string(dir.join(RECIPE)) {
         Ok(text) => {
             if serde_json::from_str::<serde_json::Value>(&text).ok() != Some(fingerprint(config, options)?) {
@@ -474,8 +492,26 @@ fn run_recipe(
         let data = FitData { store: prepared.store.clone(), train, valid: shared.synth_valid.to_vec() };
         run::fit(&make_net(config)?, config, &plan, data, &dir, 0, Arc::new(Mutex::new(BTreeMap::new())), shared.device)?;
         let trained = load_epoch(make_net(config)?, &dir, config.epochs)?;
-        let samples: Vec<Sample> = held.iter().map(|&i| real_samples[i].as_ref().map(|s| s.0.clone()).unwrap_or_else(|| unreachable!())).collect();
-        let logits = logits_of(&trained, prepared.store.clone(), samples, shared.device)?;
+        // Every readable real glitch through the fold's network (held-out ones first: their logits are the
+        // out-of-fold predictions); the embeddings of all of them are kept for the neighbour vote.
+        let trained_real: Vec<usize> = (0..shared.real.len()).filter(|&i| shared.folds[i] != f && real_samples[i].is_some()).collect();
+        let order: Vec<usize> = held.iter().chain(&trained_real).copied().collect();
+        let samples: Vec<Sample> = order.iter().map(|&i| real_samples[i].as_ref().map(|s| s.0.clone()).unwrap_or_else(|| unreachable!())).collect();
+        let (mut logits, embeddings) = logits_and_embeddings_of(&trained, prepared.store.clone(), samples, shared.device)?;
+        logits.truncate(held.len());
+        let fold_embeddings: Vec<FoldEmbedding> = order
+            .iter()
+            .zip(embeddings)
+            .enumerate()
+            .map(|(n, (&i, embedding))| FoldEmbedding {
+                key: shared.real[i].0.split_key().to_string(),
+                class: shared.real[i].0.class.clone(),
+                source: shared.real[i].0.source.clone(),
+                held_out: n < held.len(),
+                embedding,
+            })
+            .collect();
+        std::fs::write(dir.join(EMBEDDINGS), serde_json::to_string(&fold_embeddings)?)?;
         let fold_predictions: Vec<OutOfFold> = held
             .iter()
             .zip(logits)
@@ -532,18 +568,27 @@ fn load_epoch(net: glitchscope::model::GlitchNet, dir: &Path, epoch: usize) -> R
     Ok(Trainee { net }.load_record(record))
 }
 
-/// Logits of every sample, in order.
-fn logits_of(model: &Trainee, store: Arc<super::features::ViewStore>, samples: Vec<Sample>, device: &burn::tensor::Device) -> Result<Vec<Vec<f32>>> {
+/// Logits and glitch embeddings of every sample, in order.
+fn logits_and_embeddings_of(
+    model: &Trainee,
+    store: Arc<super::features::ViewStore>,
+    samples: Vec<Sample>,
+    device: &burn::tensor::Device,
+) -> Result<(Vec<Vec<f32>>, Vec<Vec<f32>>)> {
     use burn::data::dataloader::DataLoader;
+    let rows = |t: burn::tensor::Tensor<2>| -> Result<Vec<Vec<f32>>> {
+        let [n, k] = t.dims();
+        let values: Vec<f32> = t.into_data().try_into_vec().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        Ok((0..n).map(|g| values[g * k..(g + 1) * k].to_vec()).collect())
+    };
     let loader = GlitchLoader::evaluation(store, samples, 16, device);
-    let mut out = Vec::new();
+    let (mut logits, mut embeddings) = (Vec::new(), Vec::new());
     for batch in loader.iter() {
-        let logits = model.forward_classification(batch?).output;
-        let [n, k] = logits.dims();
-        let values: Vec<f32> = logits.into_data().try_into_vec().map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        out.extend((0..n).map(|g| values[g * k..(g + 1) * k].to_vec()));
+        let (l, e) = model.logits_and_embeddings(&batch?);
+        logits.extend(rows(l)?);
+        embeddings.extend(rows(e)?);
     }
-    Ok(out)
+    Ok((logits, embeddings))
 }
 
 /// Everything the cross-validation reports.

@@ -60,6 +60,13 @@ impl Trainee {
         }
     }
 
+    /// Logits and glitch embeddings (the mean of the present views' embeddings), from one backbone pass.
+    pub fn logits_and_embeddings(&self, batch: &TrainBatch) -> (Tensor<2>, Tensor<2>) {
+        let views = self.view_embeddings(batch);
+        let embeddings = self.net.pool_views(&batch.glitches, views.clone());
+        (self.net.head_on_views(&batch.glitches, views), embeddings)
+    }
+
     /// Logits and cross-entropy loss.
     pub fn forward_classification(&self, batch: TrainBatch) -> ClassificationOutput {
         self.forward_with_loss(batch).1
