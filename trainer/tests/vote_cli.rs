@@ -111,3 +111,34 @@ fn a_missing_or_foreign_reference_set_stops_the_load_naming_the_file() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("default.gsref") && err.contains("cannot read"), "{err}");
 }
+
+#[test]
+fn eval_leaves_each_glitch_out_of_the_reference_set() {
+    // A reference set whose only glitch is a synthetic Helix filed as Whistle: `classify` finds the glitch itself
+    // and says Whistle; `eval` must not let it vote for itself, so only the head speaks and says something else.
+    let tmp = tempfile::tempdir().unwrap();
+    let card_path = copy_model(tmp.path());
+    let data = tmp.path().join("synth");
+    ok(&["synth", "--out", data.to_str().unwrap(), "--per-class", "1", "--classes", "Helix", "--seed", "11"]);
+    let wrong = tmp.path().join("wrong");
+    std::fs::create_dir_all(wrong.join("Whistle")).unwrap();
+    for entry in std::fs::read_dir(data.join("Helix")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, wrong.join("Whistle").join(path.file_name().unwrap())).unwrap();
+    }
+    let reference = tmp.path().join("wrong.gsref");
+    ok(&["embed", wrong.to_str().unwrap(), "--model", card_path.to_str().unwrap(), "--label-from-folder", "--out", reference.to_str().unwrap()]);
+    let bytes = std::fs::read(&reference).unwrap();
+    let mut card: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&card_path).unwrap()).unwrap();
+    card["reference"] = serde_json::json!({ "file": "wrong.gsref", "sha256": glitchscope::model::weights::sha256_hex(&bytes), "bytes": bytes.len() });
+    let wrong_card = tmp.path().join("wrong.json");
+    std::fs::write(&wrong_card, serde_json::to_string(&card).unwrap()).unwrap();
+
+    let classified: serde_json::Value =
+        serde_json::from_str(&ok(&["classify", "--json", wrong.to_str().unwrap(), "--model", wrong_card.to_str().unwrap()])).unwrap();
+    assert_eq!(classified["glitches"][0]["prediction"]["top5"][0]["label"], "Whistle", "{classified}");
+    let evaluated: serde_json::Value =
+        serde_json::from_str(&ok(&["eval", "--json", "--model", wrong_card.to_str().unwrap(), "--data", wrong.to_str().unwrap()])).unwrap();
+    assert_eq!(evaluated["n"], 1, "{evaluated}");
+    assert_eq!(evaluated["top1"].as_f64(), Some(0.0), "eval let the glitch vote for itself: {evaluated}");
+}
