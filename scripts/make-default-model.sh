@@ -51,5 +51,5 @@ cp "$run/final/model.bpk" models/default.bpk
 "$bin" classify --model models/default.json "$real/o1_full_plots/Blip/H1_0Sug0tqkoL_spectrogram_1.0.png"
 # The reference set (unfamiliar score, similarity search) belongs to these weights: remake it and its card entry.
 scripts/make-reference-set.sh "$real"
-"$bin" vote --model models/default.json --held-out "${held_out[@]}" --report docs/neighbour-vote.md --write
+"$bin" vote --model models/default.json --held-out "${held_out[@]}" --report docs/neighbour-vote.md --errors docs/neighbour-vote-errors.png --write
 echo "make-default-model.sh: wrote models/default.json, models/default.bpk and models/default.gsref"

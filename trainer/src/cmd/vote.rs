@@ -56,6 +56,10 @@ pub struct VoteArgs {
     /// Also write the tables (markdown) to this file.
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Write the vote's wrong answers at >= 80 % confidence as a PNG contact sheet (their views as the network
+    /// sees them, with what they are and what they were called); --held-out only (a cv run keeps no file names).
+    #[arg(long)]
+    pub errors: Option<PathBuf>,
     /// Glitches per forward pass.
     #[arg(long, default_value_t = 8)]
     pub batch_size: usize,
@@ -66,6 +70,8 @@ pub struct VoteArgs {
 /// One held-out glitch: what the head says and how close it is to each class's reference glitches.
 struct HeldOut {
     key: String,
+    /// The glitch's view files (empty for glitches read from a cv run).
+    files: Vec<PathBuf>,
     source: String,
     class: usize,
     head: Vec<f32>,
@@ -250,15 +256,23 @@ pub fn run(args: VoteArgs) -> Result<()> {
         let vote_right = of.iter().filter(|&&i| argmax(&voted[i]).0 == c).count();
         out += &format!("| {label} | {} | {head_right} | {vote_right} |\n", of.len());
     }
-    let errors: Vec<String> = glitches
+    let wrong: Vec<(&HeldOut, String)> = glitches
         .iter()
         .zip(&voted)
         .filter_map(|(g, p)| {
             let (top, conf) = argmax(p);
-            (top != g.class && conf >= 0.8).then(|| format!("- {} ({}): {} called {} at {:.0} %", g.key, g.source, card.labels[g.class], card.labels[top], 100.0 * conf))
+            (top != g.class && conf >= 0.8)
+                .then(|| (g, format!("{} ({}): {} called {} at {:.0} %", g.key, g.source, card.labels[g.class], card.labels[top], 100.0 * conf)))
         })
         .collect();
-    out += &format!("\nWrong answers of the vote at >= 80 % confidence: {}\n{}\n", errors.len(), errors.join("\n"));
+    let lines: Vec<String> = wrong.iter().map(|(_, caption)| format!("- {caption}")).collect();
+    out += &format!("\nWrong answers of the vote at >= 80 % confidence: {}\n{}\n", wrong.len(), lines.join("\n"));
+    if let Some(path) = &args.errors {
+        let rows: Vec<crate::gallery::Wrong> =
+            wrong.iter().filter(|(g, _)| !g.files.is_empty()).map(|(g, caption)| crate::gallery::Wrong { files: g.files.clone(), caption: caption.clone() }).collect();
+        crate::gallery::write_error_sheet(&rows, path)?;
+        out += &format!("\nTheir views, as the network sees them: `{}`\n", path.display());
+    }
 
     let all: Vec<&HeldOut> = glitches.iter().collect();
     let (a, b) = fit(&all);
@@ -339,7 +353,7 @@ fn from_cv(run: &std::path::Path, labels: &[String], exclude: &[String]) -> Resu
             };
             let head = crate::report::calibration::softmax_t(&p.logits, f64::from(temperature));
             let similarities = vote.class_similarities(embedding, None)?;
-            out.push(HeldOut { key: p.key, source: p.source, class, head, similarities });
+            out.push(HeldOut { key: p.key, files: Vec::new(), source: p.source, class, head, similarities });
         }
     }
     if folds == 0 {
@@ -356,7 +370,7 @@ fn held_out(args: &VoteArgs, classifier: &Classifier, vote: &NeighbourVote) -> R
     for dir in &args.held_out {
         let source = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| dir.display().to_string());
         let (files, groups) = find_glitches(std::slice::from_ref(dir), None)?;
-        let mut pending: Vec<(String, usize, GlitchViews)> = Vec::new();
+        let mut pending: Vec<(String, usize, GlitchViews, Vec<PathBuf>)> = Vec::new();
         for group in &groups {
             let label = files[group.files[0].index].parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             let Some(class) = classifier.card.labels.iter().position(|l| *l == label) else { continue };
@@ -368,16 +382,17 @@ fn held_out(args: &VoteArgs, classifier: &Classifier, vote: &NeighbourVote) -> R
                 }
             };
             let prepared = pipeline::prepare_glitch(&named, spec, false);
+            let paths: Vec<PathBuf> = group.files.iter().map(|f| files[f.index].clone()).collect();
             match prepared.views {
-                Some(views) => pending.push((prepared.key, class, views)),
+                Some(views) => pending.push((prepared.key, class, views, paths)),
                 None => eprintln!("skipped {}: no usable view", prepared.key),
             }
         }
         for chunk in pending.chunks(args.batch_size.max(1)) {
             let views: Vec<GlitchViews> = chunk.iter().map(|c| c.2.clone()).collect();
-            for ((key, class, _), p) in chunk.iter().zip(classifier.predict(&views)?) {
+            for ((key, class, _, paths), p) in chunk.iter().zip(classifier.predict(&views)?) {
                 let similarities = vote.class_similarities(&p.embedding, Some(key))?;
-                out.push(HeldOut { key: key.clone(), source: source.clone(), class: *class, head: p.probabilities, similarities });
+                out.push(HeldOut { key: key.clone(), files: paths.clone(), source: source.clone(), class: *class, head: p.probabilities, similarities });
             }
         }
         eprintln!("{source}: {} labelled glitches", out.iter().filter(|g| g.source == source).count());

@@ -3,11 +3,13 @@
 //!
 //! - `pick`: which glitch stands for a class (the most views first; the seed breaks ties);
 //! - `thumb`: file -> thumbnail through the library's one preprocessing path (decode, crop to the plot area);
-//! - `layout`: where every cell, class name and column header goes, and the drawing.
+//! - `layout`: where every cell, class name and column header goes, and the drawing;
+//! - `errors`: a contact sheet of wrongly classified glitches (`glitchscope vote --errors`).
 //!
 //! Both data folders are found with [`crate::train::dataset::scan`], the loader the trainer uses, so the
 //! gallery reads exactly what training reads: `DIR/<Class>/...` or `DIR/<source>/<Class>/...`.
 
+mod errors;
 mod layout;
 mod palette_png;
 mod pick;
@@ -15,6 +17,8 @@ mod pick;
 mod tests;
 mod text;
 mod thumb;
+
+pub use errors::{Wrong, write_error_sheet};
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
