@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use glitchscope::inference::Classifier;
+use glitchscope::inference::{Classifier, GlitchViews};
 use glitchscope::pipeline::{self, GroupedGlitch, NamedFile};
 
 use crate::catalogue::{self, Shard};
@@ -61,6 +61,31 @@ pub fn read_group(group: &GroupedGlitch, files: &[PathBuf]) -> Result<Vec<NamedF
             Ok(NamedFile { name: f.name.clone(), bytes })
         })
         .collect()
+}
+
+/// Read and preprocess one glitch of the inputs: its key and views. A file that cannot be read, or a glitch with
+/// no usable view, is skipped with a message naming it, so the rest of the batch goes on.
+pub fn prepare_group(group: &GroupedGlitch, files: &[PathBuf], spec: glitchscope::preprocess::InputSpec) -> Option<(String, GlitchViews)> {
+    let named = match read_group(group, files) {
+        Ok(named) => named,
+        Err(e) => {
+            eprintln!("skipped {}: {e:#}", group.key);
+            return None;
+        }
+    };
+    let prepared = pipeline::prepare_glitch(&named, spec, false);
+    let Some(views) = prepared.views else {
+        let reasons: Vec<String> = prepared.reports.iter().filter_map(|r| r.error.clone()).collect();
+        eprintln!("skipped {}: no usable view ({})", prepared.key, reasons.join("; "));
+        return None;
+    };
+    Some((prepared.key, views))
+}
+
+/// The name of the folder that holds a glitch's first file: its class in the Gravity Spy layout `<Class>/<files>`.
+pub fn folder_label(group: &GroupedGlitch, files: &[PathBuf]) -> String {
+    let first = &files[group.files[0].index];
+    first.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 /// What `classify` and `embed` both start from: the model, its input size, the picture files under the inputs

@@ -12,10 +12,9 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use glitchscope::discovery::{DiscoveryError, Embeddings, NoveltyMethod, Precision, ReferenceSet};
 use glitchscope::inference::GlitchViews;
-use glitchscope::pipeline;
 
 use crate::catalogue::write_atomically;
-use crate::files::{Inputs, Selection, load_inputs, read_group};
+use crate::files::{Inputs, Selection, folder_label, load_inputs, prepare_group};
 
 #[derive(Args)]
 pub struct EmbedArgs {
@@ -259,27 +258,9 @@ pub fn run(args: EmbedArgs) -> Result<()> {
 
     let (mut keys, mut labels, mut pending) = (Vec::new(), Vec::new(), Vec::<GlitchViews>::new());
     for group in &groups {
-        // A file that cannot be read skips its glitch, named; the rest of the batch goes on.
-        let named = match read_group(group, &files) {
-            Ok(named) => named,
-            Err(e) => {
-                eprintln!("skipped {}: {e:#}", group.key);
-                continue;
-            }
-        };
-        let prepared = pipeline::prepare_glitch(&named, spec, false);
-        let Some(views) = prepared.views else {
-            let reasons: Vec<String> = prepared.reports.iter().filter_map(|r| r.error.clone()).collect();
-            eprintln!("skipped {}: no usable view ({})", prepared.key, reasons.join("; "));
-            continue;
-        };
-        let label = if args.label_from_folder {
-            let first = &files[group.files[0].index];
-            first.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
-        } else {
-            String::new()
-        };
-        keys.push(prepared.key);
+        let Some((key, views)) = prepare_group(group, &files, spec) else { continue };
+        let label = if args.label_from_folder { folder_label(group, &files) } else { String::new() };
+        keys.push(key);
         labels.push(label);
         pending.push(views);
     }

@@ -27,7 +27,7 @@ use glitchscope::pipeline;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 
-use crate::files::{find_glitches, read_group};
+use crate::files::{find_glitches, folder_label, prepare_group};
 use crate::report::calibration::reliability;
 
 #[derive(Args)]
@@ -372,21 +372,9 @@ fn held_out(args: &VoteArgs, classifier: &Classifier, vote: &NeighbourVote) -> R
         let (files, groups) = find_glitches(std::slice::from_ref(dir), None)?;
         let mut pending: Vec<(String, usize, GlitchViews, Vec<PathBuf>)> = Vec::new();
         for group in &groups {
-            let label = files[group.files[0].index].parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            let Some(class) = classifier.card.labels.iter().position(|l| *l == label) else { continue };
-            let named = match read_group(group, &files) {
-                Ok(named) => named,
-                Err(e) => {
-                    eprintln!("skipped {}: {e:#}", group.key);
-                    continue;
-                }
-            };
-            let prepared = pipeline::prepare_glitch(&named, spec, false);
-            let paths: Vec<PathBuf> = group.files.iter().map(|f| files[f.index].clone()).collect();
-            match prepared.views {
-                Some(views) => pending.push((prepared.key, class, views, paths)),
-                None => eprintln!("skipped {}: no usable view", prepared.key),
-            }
+            let Some(class) = classifier.card.labels.iter().position(|l| *l == folder_label(group, &files)) else { continue };
+            let Some((key, views)) = prepare_group(group, &files, spec) else { continue };
+            pending.push((key, class, views, group.files.iter().map(|f| files[f.index].clone()).collect()));
         }
         for chunk in pending.chunks(args.batch_size.max(1)) {
             let views: Vec<GlitchViews> = chunk.iter().map(|c| c.2.clone()).collect();
