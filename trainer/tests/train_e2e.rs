@@ -46,7 +46,12 @@ fn training_lowers_the_loss_checkpoints_and_exports() {
     assert_eq!(card["input"]["height"], 64);
     let check = &card["metrics"]["valid_fp16_check"];
     assert_eq!(check["within_0_1_point"], true, "{check}");
-    assert!(check["top1_f32"].as_f64().unwrap() >= 0.0);
+    // The fp16 model's validation top-1 is the one the card reports, and the f32 one is within 0.1 point of it.
+    let (f32_top1, f16_top1) = (check["top1_f32"].as_f64().unwrap(), check["top1_fp16"].as_f64().unwrap());
+    assert!((f32_top1 - f16_top1).abs() <= 0.1, "{check}");
+    assert_eq!(card["metrics"]["valid"]["top1"].as_f64(), Some(f16_top1), "{check}");
+    // (No bound on the value itself: a scratch network after 5 epochs on 24 glitches is at chance, 25 %, on the
+    // held-out 8 — measured 2026-12-07; this test holds the pipeline, train_real_data.rs the learning.)
     assert_eq!(card["metrics"]["valid"]["n"], 8, "2 of 8 glitches per class held out");
     assert!(run.join("curves.png").is_file());
 }
