@@ -14,8 +14,10 @@ use corpus::{Command as Cmd, Entry};
 
 const BIN: &str = env!("CARGO_BIN_EXE_glitchscope");
 
-/// Peak RSS over a classify run must stay under this (a 50 MiB file is in the batch; measured ~130 MiB).
-const MAX_PEAK_KIB: u64 = 1024 * 1024;
+/// Peak RSS over a classify run must stay under this. Measured 114-130 MiB (2026-12-04) and 90 MiB (2026-12-07,
+/// with the reference set the vote loads); a 50 MiB file is in the batch. About twice the highest measurement:
+/// reading that file twice over, or decoding the 30000x30000 bomb's header into pixels, would cross it.
+const MAX_PEAK_KIB: u64 = 256 * 1024;
 
 fn cli(args: &[&str]) -> Output {
     Command::new(BIN).args(args).output().expect("the glitchscope binary runs")
