@@ -26,13 +26,16 @@ let inputDir;
 const probabilitiesByBackend = {}; // backend -> { key -> { probabilities, embedding } } for the parity check
 const workersByBackend = {}; // backend -> classification workers the page ran
 
-/// The native CLI on the same files must give the same top-5 and probabilities within 1e-3 (one preprocessing
-/// path, one network). With a trained card (not the untrained test card) the real Blip and Whistle must come out
-/// as Blip and Whistle.
+/// The native CLI on the same files must give the same top-5 and probabilities within 1e-5 (one preprocessing
+/// path, one network, one neighbour vote). Measured 2026-12-07: 6.0e-8 (CPU) and 6.1e-9 (WebGPU on SwiftShader);
+/// the bound leaves room for a real GPU's f32 rounding, while a different crop, resize or vote moves
+/// probabilities by 1e-3 and more. With a trained card (not the untrained test card) the real Blip and Whistle
+/// must come out as Blip and Whistle. Under CI (CI=true) the CLI must be there: a missing one fails.
 function checkAgainstNative(json, backend) {
   const targetDir = process.env.CARGO_TARGET_DIR || join(homedir(), '.cache', 'glitchscope', 'target');
   const cli = join(targetDir, 'release', 'glitchscope');
   if (!existsSync(cli)) {
+    assert.ok(process.env.CI !== 'true', `native parity needs ${cli} under CI (cargo build --release -p glitchscope-trainer)`);
     console.log(`# native parity skipped: ${cli} is not built (cargo build --release -p glitchscope-trainer)`);
     return;
   }
@@ -45,7 +48,7 @@ function checkAgainstNative(json, backend) {
     const theirs = native.glitches.find((g) => g.key === key).prediction;
     const diff = Math.max(...ours.probabilities.map((p, i) => Math.abs(p - theirs.probabilities[i])));
     console.log(`# ${backend} vs native ${key}: max |dp| ${diff.toExponential(2)}`);
-    assert.ok(diff <= 1e-3, `${key}: browser (${backend}) and native probabilities differ by ${diff}`);
+    assert.ok(diff <= 1e-5, `${key}: browser (${backend}) and native probabilities differ by ${diff}`);
     assert.deepEqual(ours.top5.map((t) => t.label), theirs.top5.map((t) => t.label), `${key}: top-5 differs from native`);
     if (!/untrained/.test(card.name)) {
       assert.equal(ours.top5[0].label, label, `${key}: the default model calls this ${label} a ${ours.top5[0].label}`);

@@ -77,6 +77,7 @@ function nativeTop5() {
   const targetDir = process.env.CARGO_TARGET_DIR || join(homedir(), '.cache', 'glitchscope', 'target');
   const cli = join(targetDir, 'release', 'glitchscope');
   if (!existsSync(cli)) {
+    assert.ok(process.env.CI !== 'true', `the native comparison needs ${cli} under CI (cargo build --release -p glitchscope-trainer)`);
     console.log(`# native comparison skipped: ${cli} is not built (cargo build --release -p glitchscope-trainer)`);
     return null;
   }
@@ -161,7 +162,8 @@ test('strain upload: .npy, GWOSC .txt and .txt.gz give four views and the native
       const labels = JSON.parse(readFileSync(join(REPO, 'models', 'default.json'), 'utf8')).labels;
       const diff = Math.max(...found[0].map((t) => Math.abs(t.probability - native.probabilities[labels.indexOf(t.label)])));
       console.log(`# browser vs native max |dp| over the top 5: ${diff.toExponential(2)}`);
-      assert.ok(diff <= 1e-3, `browser and native probabilities differ by ${diff}`);
+      // Measured 2e-10 (README); 1e-5 leaves room for f32 rounding elsewhere, a different render or crop does not.
+      assert.ok(diff <= 1e-5, `browser and native probabilities differ by ${diff}`);
     }
     // The real glitch is a Blip (Gravity Spy label of this strain).
     assert.equal(found[0][0].label, 'Blip');
