@@ -182,7 +182,7 @@ pub fn run(args: VoteArgs) -> Result<()> {
     }
     let card_text = std::fs::read_to_string(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
     let card = glitchscope::card::ModelCard::from_json(&args.model.display().to_string(), &card_text)?;
-    let (glitches, bank) = match &args.cv {
+    let (glitches, bank, writable) = match &args.cv {
         Some(run) => from_cv(run, &card.labels, &args.exclude)?,
         None => {
             let Some(reference) = card.reference.clone() else {
@@ -195,9 +195,12 @@ pub fn run(args: VoteArgs) -> Result<()> {
             let set = ReferenceSet::from_bytes(&bytes, &reference_path.display().to_string())?;
             let vote = NeighbourVote::new(placeholder(&args.exclude), set, &card.labels)?;
             let bank = format!("reference set {} ({} glitches)", reference.file, vote.reference().len());
-            (held_out(&args, &classifier, &vote)?, bank)
+            (held_out(&args, &classifier, &vote)?, bank, true)
         }
     };
+    if args.write && !writable {
+        bail!("--write needs a finished cv run (its cv.json holds the temperature the vote's weights are fitted under)");
+    }
     if glitches.len() < 2 * args.folds {
         bail!("{} held-out glitches are too few for {} folds", glitches.len(), args.folds);
     }
@@ -318,12 +321,22 @@ fn placeholder(exclude: &[String]) -> NeighbourVoteSpec {
 }
 
 /// The out-of-fold glitches of a `glitchscope cv` run, each compared with the real glitches its fold trained on.
-fn from_cv(run: &std::path::Path, labels: &[String], exclude: &[String]) -> Result<(Vec<HeldOut>, String)> {
+fn from_cv(run: &std::path::Path, labels: &[String], exclude: &[String]) -> Result<(Vec<HeldOut>, String, bool)> {
     use crate::train::cv::{EMBEDDINGS, FoldEmbedding, OutOfFold};
-    let report: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(run.join("cv.json")).with_context(|| format!("reading {}/cv.json (run `glitchscope cv` first)", run.display()))?,
-    )?;
-    let temperature = report["temperature"].as_f64().context("cv.json has no temperature")? as f32;
+    // The head's probabilities under the cross-fitted temperature, which becomes the final card's: `a` then means
+    // the same in the card. While the run is unfinished (no cv.json yet) the finished folds are measured with
+    // T = 1; the vote is then the same family (a ln softmax(l / T) = (a / T) l + a constant), but its `a` is
+    // not the card's, so --write refuses it.
+    let temperature = match std::fs::read_to_string(run.join("cv.json")) {
+        Ok(text) => {
+            let report: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("reading {}/cv.json", run.display()))?;
+            Some(report["temperature"].as_f64().context("cv.json has no temperature")? as f32)
+        }
+        Err(_) => {
+            eprintln!("note: {}/cv.json is not there yet (unfinished run): measuring the finished folds with T = 1", run.display());
+            None
+        }
+    };
     let mut out = Vec::new();
     let mut folds = 0;
     for f in 1.. {
@@ -333,6 +346,9 @@ fn from_cv(run: &std::path::Path, labels: &[String], exclude: &[String]) -> Resu
         }
         folds += 1;
         let read = |name: &str| std::fs::read_to_string(dir.join(name)).with_context(|| format!("reading {}/{name}", dir.display()));
+        if temperature.is_none() && !dir.join("predictions.json").is_file() {
+            continue; // a fold still training
+        }
         let predictions: Vec<OutOfFold> = serde_json::from_str(&read("predictions.json")?)?;
         let embedded: Vec<FoldEmbedding> = serde_json::from_str(&read(EMBEDDINGS).context(
             "this fold predates the saved fold embeddings: rerun the same `glitchscope cv` command (it trains such folds again)",
@@ -351,7 +367,7 @@ fn from_cv(run: &std::path::Path, labels: &[String], exclude: &[String]) -> Resu
             let (Some(class), Some(embedding)) = (labels.iter().position(|l| *l == p.class), embedding_of.get(p.key.as_str())) else {
                 continue;
             };
-            let head = crate::report::calibration::softmax_t(&p.logits, f64::from(temperature));
+            let head = crate::report::calibration::softmax_t(&p.logits, f64::from(temperature.unwrap_or(1.0)));
             let similarities = vote.class_similarities(embedding, None)?;
             out.push(HeldOut { key: p.key, files: Vec::new(), source: p.source, class, head, similarities });
         }
@@ -359,8 +375,9 @@ fn from_cv(run: &std::path::Path, labels: &[String], exclude: &[String]) -> Resu
     if folds == 0 {
         bail!("{} has no fold-N folders: not a `glitchscope cv` output", run.display());
     }
-    let bank = format!("real glitches each fold trained on, embedded by that fold's network ({folds} folds of {})", run.display());
-    Ok((out, bank))
+    let finished = if temperature.is_some() { String::new() } else { ", unfinished run: finished folds only, T = 1".into() };
+    let bank = format!("real glitches each fold trained on, embedded by that fold's network ({folds} folds of {}{finished})", run.display());
+    Ok((out, bank, temperature.is_some()))
 }
 
 /// Classify every labelled glitch of the held-out folders with the head, and compare it with the reference set.
