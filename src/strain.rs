@@ -215,6 +215,9 @@ pub fn glitch_key(name: &str, center_s: f64) -> String {
 
 #[cfg(test)]
 mod tests {
+    // In the browser (wasm-pack test), each #[test] below runs as a wasm_bindgen_test.
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
 
     const GWOSC_HEADER: &str = "# Gravitational wave strain for H1_GWOSC_4KHZ_R1 (GWOSC)\n\

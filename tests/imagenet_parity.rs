@@ -1,8 +1,13 @@
 //! The Burn port of EfficientNet-Lite0 must reproduce PyTorch's ImageNet logits (TF-SAME padding) on the
-//! twelve test images of ../shared/weights/imagenet-testvectors: same top-5, max |logit difference| <= 1e-3.
+//! twelve test images of ../shared/weights/imagenet-testvectors: same top-5, max |logit difference| <= 1e-4.
+//! Measured 2026-12-07: 1.0e-5 to 1.3e-5 (f32 sums in another order than PyTorch's); 1e-4 leaves 8x for another
+//! CPU's vector width, while a wrong padding or a missing batch-norm epsilon moves logits by 1e-2 and more.
 #![cfg(not(target_arch = "wasm32"))] // native only; tests/web.rs is the browser suite
 
 use std::path::PathBuf;
+
+#[path = "support/skip.rs"]
+mod skip;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use glitchscope::model::{EfficientNetConfig, LiteVariant, weights::load_imagenet};
@@ -24,7 +29,7 @@ fn lite0_reproduces_pytorch_logits() {
     let weights = root.join("efficientnet-lite0/efficientnet-lite0-57934424.pth");
     let vectors = root.join("imagenet-testvectors");
     if !weights.is_file() || !vectors.join("reference.json").is_file() {
-        eprintln!("SKIP: ImageNet weights or test vectors not found under {}", root.display());
+        skip::skip(&format!("ImageNet weights or test vectors not found under {}", root.display()));
         return;
     }
     let device = Device::flex();
@@ -58,7 +63,7 @@ fn lite0_reproduces_pytorch_logits() {
         let theirs: Vec<usize> = record["top5_tf_same"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
         println!("{name:16} max|dlogit| = {diff:.2e}  top5 ours {ours:?} reference {theirs:?}");
         assert_eq!(ours, top5(&expected), "{name}: top-5 differs from the reference logits");
-        assert!(diff <= 1e-3, "{name}: max |logit difference| {diff} > 1e-3");
+        assert!(diff <= 1e-4, "{name}: max |logit difference| {diff} > 1e-4 (measured 1.0e-5 to 1.3e-5)");
     }
     println!("ImageNet parity: 12/12 images same top-5, worst max|dlogit| = {worst:.2e}");
 }

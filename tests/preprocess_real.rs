@@ -14,6 +14,9 @@ use glitchscope::preprocess::{
 use glitchscope::views::{Duration, UNKNOWN_DURATION_SLOT, group_views};
 use image::RgbImage;
 
+#[path = "support/skip.rs"]
+mod skip;
+
 const REAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/real");
 
 /// One row of `manifest.csv`.
@@ -34,7 +37,7 @@ struct Entry {
 fn manifest() -> Option<Vec<Entry>> {
     let file = Path::new(REAL).join("manifest.csv");
     let Ok(text) = std::fs::read_to_string(&file) else {
-        eprintln!("SKIPPED: {} not found (shared data absent)", file.display());
+        skip::skip(&format!("{} not found (shared data absent)", file.display()));
         return None;
     };
     let entries = text

@@ -6,6 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+#[path = "support/skip.rs"]
+mod skip;
+
 use glitchscope::npy::read_npy_file;
 use glitchscope::spectrogram::{QParams, QTransformer};
 
@@ -25,10 +28,7 @@ fn q_transform_matches_gwpy_reference() {
     let dir = reference_dir();
     let json_path = dir.join("reference.json");
     if !json_path.exists() {
-        eprintln!(
-            "SKIPPED: {} is absent (shared data not mounted)",
-            json_path.display()
-        );
+        skip::skip(&format!("{} is absent (shared data not mounted)", json_path.display()));
         return;
     }
     let reference: serde_json::Value =

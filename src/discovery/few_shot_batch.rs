@@ -126,6 +126,9 @@ pub fn rescore_with_few_shot(
 
 #[cfg(test)]
 mod tests {
+    // In the browser (wasm-pack test), each #[test] below runs as a wasm_bindgen_test.
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use crate::discovery::synthetic::gaussian_blobs;
 

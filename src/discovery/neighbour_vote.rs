@@ -107,6 +107,9 @@ pub fn combine(head: &[f32], similarities: &[f32], a: f32, b: f32) -> Vec<f32> {
 
 #[cfg(test)]
 mod tests {
+    // In the browser (wasm-pack test), each #[test] below runs as a wasm_bindgen_test.
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use crate::discovery::Embeddings;
 

@@ -462,6 +462,9 @@ fn partition(s: &mut [u32], pred: impl Fn(u32) -> bool) -> usize {
 
 #[cfg(test)]
 mod tests {
+    // In the browser (wasm-pack test), each #[test] below runs as a wasm_bindgen_test.
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use crate::discovery::quality::knn_overlap;
     use crate::discovery::synthetic::gaussian_blobs;

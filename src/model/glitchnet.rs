@@ -260,6 +260,9 @@ impl GlitchNet {
 
 #[cfg(test)]
 mod tests {
+    // In the browser (wasm-pack test), each #[test] below runs as a wasm_bindgen_test.
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
 
     /// Two glitches: views 0.5 s and 2 s, and 4 s alone; random per-view embeddings (the head does not need

@@ -95,6 +95,9 @@ pub fn save_burnpack_f16<M: Module + ModuleSnapshot>(module: &M, path: &str) -> 
 
 #[cfg(test)]
 mod tests {
+    // In the browser (wasm-pack test), each #[test] below runs as a wasm_bindgen_test.
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use crate::model::GlitchNetConfig;
     use burn::tensor::Device;

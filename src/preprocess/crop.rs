@@ -283,6 +283,9 @@ fn scale_inward(f: FigureBox, width: u32, height: u32) -> CropBox {
 
 #[cfg(test)]
 mod tests {
+    // In the browser (wasm-pack test), each #[test] below runs as a wasm_bindgen_test.
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
 
     /// A toy figure: white everywhere, a black frame where the axes are, purple inside.

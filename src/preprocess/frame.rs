@@ -122,6 +122,9 @@ fn longest_run(shares: &[f64], max_gap: usize) -> Option<(usize, usize)> {
 
 #[cfg(test)]
 mod tests {
+    // In the browser (wasm-pack test), each #[test] below runs as a wasm_bindgen_test.
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use crate::spectrogram::viridis::VIRIDIS_RGB8;
 

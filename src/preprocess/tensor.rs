@@ -37,6 +37,9 @@ pub fn normalise_chw(image: &RgbImage) -> Vec<f32> {
 
 #[cfg(test)]
 mod tests {
+    // In the browser (wasm-pack test), each #[test] below runs as a wasm_bindgen_test.
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
 
     #[test]

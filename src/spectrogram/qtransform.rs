@@ -341,6 +341,9 @@ fn find_peak(rows: &[QRow], search: Option<(f64, f64)>) -> Result<QPeak, Spectro
 
 #[cfg(test)]
 mod tests {
+    // In the browser (wasm-pack test), each #[test] below runs as a wasm_bindgen_test.
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use crate::spectrogram::q_transform;
 

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  ARTIFACTS, BROKEN, DURATIONS, HAS_SHARED, PAGE_GLITCHES, REPO, SHARED_REAL, SKIP_NO_SHARED, cspViolations,
+  ARTIFACTS, BROKEN, DURATIONS, HAS_SHARED, PAGE_GLITCHES, REPO, SHARED_REAL, SKIP_NO_SHARED, cspViolations, logSkip, skipIf,
   foreignRequests, launchBrowser, requireWasmPackage, startServer, writePageInputs,
 } from './helpers.mjs';
 
@@ -36,7 +36,7 @@ function checkAgainstNative(json, backend) {
   const cli = join(targetDir, 'release', 'glitchscope');
   if (!existsSync(cli)) {
     assert.ok(process.env.CI !== 'true', `native parity needs ${cli} under CI (cargo build --release -p glitchscope-trainer)`);
-    console.log(`# native parity skipped: ${cli} is not built (cargo build --release -p glitchscope-trainer)`);
+    logSkip(`app.test.mjs: native parity on ${backend}`, `${cli} is not built (cargo build --release -p glitchscope-trainer)`);
     return;
   }
   const files = GLITCHES.flatMap(({ key }) => DURATIONS.map((d) => join(inputDir, `${key}_spectrogram_${d}.png`)));
@@ -174,7 +174,7 @@ test('a model that does not exist gives a clear error, not a hang', async () => 
 });
 
 for (const backend of ['cpu', 'webgpu']) {
-  describe(`classifying a batch on ${backend}`, { skip: SKIP_NO_SHARED }, () => {
+  describe(`classifying a batch on ${backend}`, { skip: skipIf(SKIP_NO_SHARED, `app.test.mjs: classifying a batch on ${backend}`) }, () => {
     test(`real Blip and Whistle views are classified; bad files are reported; export works (${backend})`, async () => {
       const page = await openPage(backend);
       try {
@@ -274,7 +274,7 @@ for (const backend of ['cpu', 'webgpu']) {
   });
 }
 
-test('a whole folder (file picker) and a drag-and-drop both reach the classifier', { skip: SKIP_NO_SHARED }, async () => {
+test('a whole folder (file picker) and a drag-and-drop both reach the classifier', { skip: skipIf(SKIP_NO_SHARED, 'app.test.mjs: a whole folder (file picker) and a drag-and-drop both reach the classifier') }, async () => {
   const folder = join(inputDir, 'folder');
   mkdirSync(join(folder, 'nested'), { recursive: true });
   for (const d of DURATIONS) {
@@ -308,7 +308,7 @@ test('a whole folder (file picker) and a drag-and-drop both reach the classifier
   }
 });
 
-test('CPU and WebGPU give the same probabilities and embeddings for the same glitches', { skip: SKIP_NO_SHARED }, () => {
+test('CPU and WebGPU give the same probabilities and embeddings for the same glitches', { skip: skipIf(SKIP_NO_SHARED, 'app.test.mjs: CPU and WebGPU give the same probabilities and embeddings for the same glitches') }, () => {
   const { cpu, webgpu } = probabilitiesByBackend;
   assert.ok(cpu && webgpu, 'both backend runs must have passed first');
   const maxDiff = (a, b) => Math.max(...a.map((x, i) => Math.abs(x - b[i])));
@@ -325,7 +325,7 @@ test('CPU and WebGPU give the same probabilities and embeddings for the same gli
   }
 });
 
-test('one CPU worker gives the same results as the pool of workers', { skip: SKIP_NO_SHARED }, async () => {
+test('one CPU worker gives the same results as the pool of workers', { skip: skipIf(SKIP_NO_SHARED, 'app.test.mjs: one CPU worker gives the same results as the pool of workers') }, async () => {
   assert.ok(probabilitiesByBackend.cpu, 'the CPU batch run must have passed first');
   const page = await openPage('cpu', '&threads=1');
   try {
@@ -347,7 +347,7 @@ test('one CPU worker gives the same results as the pool of workers', { skip: SKI
   }
 });
 
-test('switching backend in the middle of a batch finishes it on the new backend', { skip: SKIP_NO_SHARED }, async () => {
+test('switching backend in the middle of a batch finishes it on the new backend', { skip: skipIf(SKIP_NO_SHARED, 'app.test.mjs: switching backend in the middle of a batch finishes it on the new backend') }, async () => {
   const page = await openPage('webgpu'); // slow here (SwiftShader), so the switch lands mid-batch
   try {
     const names = GLITCHES.flatMap(({ key }) => DURATIONS.map((d) => `${key}_spectrogram_${d}.png`));

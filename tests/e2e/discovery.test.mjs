@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  ARTIFACTS, REPO, SHARED_REAL, SKIP_NO_SHARED, cspViolations, foreignRequests, launchBrowser, requireWasmPackage,
+  ARTIFACTS, REPO, SHARED_REAL, SKIP_NO_SHARED, cspViolations, skipIf, foreignRequests, launchBrowser, requireWasmPackage,
   startServer,
 } from './helpers.mjs';
 
@@ -57,7 +57,7 @@ after(async () => {
   await server?.stop();
 });
 
-describe('embedding map, unfamiliar score and similarity search', { skip: SKIP_NO_SHARED }, () => {
+describe('embedding map, unfamiliar score and similarity search', { skip: skipIf(SKIP_NO_SHARED, 'discovery.test.mjs: embedding map, unfamiliar score and similarity search') }, () => {
   test('map, tooltip, unfamiliar column and neighbours (uploaded + reference set), all same-origin', async () => {
     const card = JSON.parse(readFileSync(join(REPO, 'models', 'default.json'), 'utf8'));
     assert.ok(card.reference?.file, 'models/default.json names no reference set (run scripts/make-reference-set.sh)');

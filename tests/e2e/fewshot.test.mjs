@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HAS_SHARED, REPO, SHARED_REAL, cspViolations, launchBrowser, requireWasmPackage, startServer } from './helpers.mjs';
+import { HAS_SHARED, REPO, SHARED_REAL, cspViolations, launchBrowser, requireWasmPackage, skipIf, startServer } from './helpers.mjs';
 
 const O3 = join(SHARED_REAL, 'o3_l1_4s');
 const SKIP = HAS_SHARED ? false : `needs real Gravity Spy images at ${O3} (../shared/data next to the repository), absent here`;
@@ -76,7 +76,7 @@ async function panelClasses(page) {
   return page.locator('#few-shot-list li[data-name]').evaluateAll((items) => items.map((li) => li.dataset.name));
 }
 
-test('few-shot class: define from 2 glitches, predictions, reload, export, remove, import, bad files', { skip: SKIP }, async () => {
+test('few-shot class: define from 2 glitches, predictions, reload, export, remove, import, bad files', { skip: skipIf(SKIP, 'fewshot.test.mjs: few-shot class') }, async () => {
   const page = await browser.context.newPage();
   try {
     await openPage(page);
@@ -102,16 +102,16 @@ test('few-shot class: define from 2 glitches, predictions, reload, export, remov
     for (const key of [...examples, ...heldOut]) {
       console.log(`# ${key}: ${after1[key].map((t) => `${t.label} ${(t.probability * 100).toFixed(1)}%`).join(', ')}`);
     }
-    // The held-out Fast_Scattering glitches (never shown as examples) now rank the new class first or second:
-    // with the fine-tuned default model (2026-12-02) one comes out Fast_Scattering 39 %, the other Paired_Doves
-    // 39 % / Fast_Scattering 24 % (the frozen model's embeddings had both first). At least one must be first.
+    // The held-out Fast_Scattering glitches (never shown as examples) now come out as the new class: with the
+    // shipped default model and its reference set (2026-12-07) at 90.1 % and 72.1 % (the examples 92.3 % and
+    // 94.3 %). Each must be first with at least half the probability: 22 points under the lower one, room for
+    // rounding across backends and a small change of the reference set, not for the class losing its glitches.
     for (const key of heldOut) {
       const rank = after1[key].findIndex((t) => t.label === NEW_CLASS);
-      assert.ok(rank === 0 || rank === 1, `${key}: held-out ${NEW_CLASS} is not in the top 2: ${after1[key][0].label}`);
-      assert.ok(after1[key][rank].fewShot, `${key}: the few-shot class is not marked as the user's`);
+      assert.equal(rank, 0, `${key}: held-out ${NEW_CLASS} is not first: ${after1[key].map((t) => t.label).join(', ')}`);
+      assert.ok(after1[key][0].probability >= 0.5, `${key}: ${NEW_CLASS} at only ${after1[key][0].probability} (measured 0.72-0.90)`);
+      assert.ok(after1[key][0].fewShot, `${key}: the few-shot class is not marked as the user's`);
     }
-    const won = heldOut.find((key) => after1[key][0].label === NEW_CLASS);
-    assert.ok(won, `no held-out ${NEW_CLASS} comes out as ${NEW_CLASS}`);
     // Known-class glitches keep the model's answer as their top class.
     for (const path of [...files.Koi_Fish, ...files.Scattered_Light]) {
       const key = keyOf(path);
@@ -124,9 +124,9 @@ test('few-shot class: define from 2 glitches, predictions, reload, export, remov
       for (let i = 1; i < top5.length; i++) assert.ok(top5[i - 1].probability >= top5[i].probability, `${key}: not sorted`);
     }
     // Each card says how much of the probability the user's classes took.
-    assert.match(await page.locator(`article.glitch[data-key="${won}"] .few-shot-note`).textContent(), /few-shot classes took \d+\.\d %/);
+    assert.match(await page.locator(`article.glitch[data-key="${heldOut[0]}"] .few-shot-note`).textContent(), /few-shot classes took \d+\.\d %/);
     // The table's top class follows.
-    assert.equal(await page.locator(`#results-table tr[data-key="${won}"] td`).first().textContent(), NEW_CLASS);
+    assert.equal(await page.locator(`#results-table tr[data-key="${heldOut[0]}"] td`).first().textContent(), NEW_CLASS);
     // The explanation of the probability is on the page.
     assert.match(await page.locator('.few-shot-how').textContent(), /cosine similarity[\s\S]*softmax[\s\S]*1 − \(sum of the shares\)/);
 

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { Builder, By, until } from 'selenium-webdriver';
 import firefox from 'selenium-webdriver/firefox.js';
 import {
-  ARTIFACTS, BROKEN, DURATIONS, HAS_SHARED, PAGE_GLITCHES, REPO, SHARED_REAL, requireWasmPackage, startServer, writePageInputs,
+  ARTIFACTS, BROKEN, DURATIONS, HAS_SHARED, PAGE_GLITCHES, REPO, SHARED_REAL, requireWasmPackage, skipIf, startServer, writePageInputs,
 } from './helpers.mjs';
 
 const FIREFOX = process.env.FIREFOX ?? '/usr/bin/firefox-esr';
@@ -123,7 +123,7 @@ function native(files) {
     { encoding: 'utf8', maxBuffer: 64 << 20 }));
 }
 
-describe('Firefox ESR', { skip: SKIP }, () => {
+describe('Firefox ESR', { skip: skipIf(SKIP, 'firefox.test.mjs: Firefox ESR') }, () => {
   test('the page classifies real glitches on the CPU backend like the native CLI and names the broken file', async () => {
     await driver.get(`${server.origin}/index.html?backend=cpu`);
     const status = await driver.findElement(By.id('status'));

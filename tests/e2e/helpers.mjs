@@ -1,7 +1,7 @@
 // Shared helpers of the end-to-end tests: paths, the static server, the browser, and what the page did.
 
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +17,27 @@ export const HAS_SHARED = existsSync(join(SHARED_REAL, 'o1_full_plots'));
 export const SKIP_NO_SHARED = HAS_SHARED
   ? false
   : `needs real Gravity Spy images at ${SHARED_REAL}/o1_full_plots (../shared/data next to the repository), absent here`;
+/** Under CI (CI=true), where ../shared is beside the clone and setup installs every tool, nothing may skip. */
+export const UNDER_CI = process.env.CI === 'true' || process.env.CI === '1';
+
+/**
+ * node:test's `skip` option for a test that needs something outside the code (shared data, a browser, a built
+ * binary): false when `reason` is false, else the reason. A skip is visible: it goes to GLITCHSCOPE_SKIP_LOG, the
+ * list scripts/test.sh prints at its end. Under CI it throws instead, so the test file fails.
+ */
+export function skipIf(reason, where) {
+  if (!reason) return false;
+  if (UNDER_CI) throw new Error(`${where}: would skip under CI=true, where it must run: ${reason}`);
+  logSkip(where, reason);
+  return reason;
+}
+
+/** Record a skipped check (a whole test, or a comparison inside one) in the list scripts/test.sh prints. */
+export function logSkip(where, reason) {
+  console.log(`# SKIPPED ${where}: ${reason}`);
+  if (process.env.GLITCHSCOPE_SKIP_LOG) appendFileSync(process.env.GLITCHSCOPE_SKIP_LOG, `node test  ${where}: ${reason}\n`);
+}
+
 export const ARTIFACTS = join(here, 'artifacts');
 mkdirSync(ARTIFACTS, { recursive: true });
 

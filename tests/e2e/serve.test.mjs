@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { HAS_SHARED, REPO, SKIP_NO_SHARED, startServer } from './helpers.mjs';
+import { HAS_SHARED, REPO, SKIP_NO_SHARED, skipIf, startServer } from './helpers.mjs';
 
 let server;
 before(async () => {
@@ -59,20 +59,20 @@ test('sends the pages\' own CSP as a header, so that it also binds the worker', 
   assert.equal((await get('/worker.js')).headers['content-security-policy'], (await get('/')).headers['content-security-policy']);
 });
 
-test('serves wasm as application/wasm', { skip: existsSync(join(REPO, 'www/pkg/glitchscope_bg.wasm')) ? false : 'www/pkg not built' }, async () => {
+test('serves wasm as application/wasm', { skip: skipIf(!existsSync(join(REPO, 'www/pkg/glitchscope_bg.wasm')) && 'www/pkg not built (scripts/build-web.sh)', 'serve.test.mjs: wasm MIME type') }, async () => {
   const res = await get('/pkg/glitchscope_bg.wasm', 'HEAD');
   assert.equal(res.status, 200);
   assert.equal(res.headers['content-type'], 'application/wasm');
 });
 
-test('serves models/ under /models/', { skip: existsSync(join(REPO, 'models/default.json')) ? false : 'models/default.json absent' }, async () => {
+test('serves models/ under /models/', { skip: skipIf(!existsSync(join(REPO, 'models/default.json')) && 'models/default.json absent', 'serve.test.mjs: models/') }, async () => {
   const res = await get('/models/default.json');
   assert.equal(res.status, 200);
   assert.equal(res.headers['content-type'], 'application/json');
   JSON.parse(res.body);
 });
 
-test('serves the shared samples under /samples/', { skip: SKIP_NO_SHARED }, async () => {
+test('serves the shared samples under /samples/', { skip: skipIf(SKIP_NO_SHARED, 'serve.test.mjs: /samples/') }, async () => {
   const name = readdirSync(join(REPO, '../shared/data/real/o1_full_plots/Blip'))[0];
   const res = await get(`/samples/o1_full_plots/Blip/${name}`, 'HEAD');
   assert.equal(res.status, 200);

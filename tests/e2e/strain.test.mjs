@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileS
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { REPO, cspViolations, launchBrowser, requireWasmPackage, startServer } from './helpers.mjs';
+import { REPO, cspViolations, launchBrowser, logSkip, requireWasmPackage, skipIf, startServer } from './helpers.mjs';
 
 const REFERENCE = join(REPO, '..', 'shared', 'data', 'qtransform-reference');
 const STRAIN = join(REFERENCE, 'O3a_H1_Blip_0.strain.npy'); // 14 s at 4096 Hz, float64, Blip at 7 s
@@ -78,7 +78,7 @@ function nativeTop5() {
   const cli = join(targetDir, 'release', 'glitchscope');
   if (!existsSync(cli)) {
     assert.ok(process.env.CI !== 'true', `the native comparison needs ${cli} under CI (cargo build --release -p glitchscope-trainer)`);
-    console.log(`# native comparison skipped: ${cli} is not built (cargo build --release -p glitchscope-trainer)`);
+    logSkip('strain.test.mjs: native comparison', `${cli} is not built (cargo build --release -p glitchscope-trainer)`);
     return null;
   }
   const out = mkdtempSync(join(dir, 'native-'));
@@ -124,7 +124,7 @@ async function cardOf(page, key) {
   }));
 }
 
-test('strain upload: .npy, GWOSC .txt and .txt.gz give four views and the native top class; bad strain is refused', { skip: SKIP }, async () => {
+test('strain upload: .npy, GWOSC .txt and .txt.gz give four views and the native top class; bad strain is refused', { skip: skipIf(SKIP, 'strain.test.mjs: strain upload') }, async () => {
   const page = await browser.context.newPage();
   try {
     await openPage(page);

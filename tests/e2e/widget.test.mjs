@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  ARTIFACTS, REPO, SKIP_NO_SHARED, cspViolations, foreignRequests, launchBrowser, requireWasmPackage, startServer,
+  ARTIFACTS, REPO, SKIP_NO_SHARED, cspViolations, foreignRequests, skipIf, launchBrowser, requireWasmPackage, startServer,
 } from './helpers.mjs';
 
 const TIMEOUT = 480_000;
@@ -37,7 +37,7 @@ async function nextEvent(page, count) {
   return page.evaluate((n) => window.__classified[n - 1], count);
 }
 
-test('the widget classifies the subject, fires "classified", and re-runs on the next subject', { skip: SKIP_NO_SHARED }, async () => {
+test('the widget classifies the subject, fires "classified", and re-runs on the next subject', { skip: skipIf(SKIP_NO_SHARED, 'widget.test.mjs: the widget classifies the subject') }, async () => {
   const page = await browser.context.newPage();
   try {
     await page.goto(`${server.origin}/host-example.html`);

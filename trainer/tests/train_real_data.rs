@@ -3,6 +3,8 @@
 //! folder (whose Fast_Scattering class the model does not know). Skips when the shared data is absent.
 
 mod train_support;
+#[path = "../../tests/support/skip.rs"]
+mod skip;
 
 use std::path::PathBuf;
 
@@ -44,11 +46,7 @@ fn frozen_training_on_real_images_and_eval_agree() {
     let real = shared().join("data/real");
     let weights = shared().join("weights/efficientnet-lite0/efficientnet-lite0-57934424.pth");
     if !real.is_dir() || !weights.is_file() {
-        eprintln!(
-            "SKIPPED: {} or {} is absent",
-            real.display(),
-            weights.display()
-        );
+        skip::skip(&format!("{} or {} is absent", real.display(), weights.display()));
         return;
     }
     let tmp = tempfile::tempdir().unwrap();

@@ -169,6 +169,9 @@ pub fn by_op(rows: &[LayerTime]) -> Vec<(String, usize, f64, f64)> {
 
 #[cfg(test)]
 mod tests {
+    // In the browser (wasm-pack test), each #[test] below runs as a wasm_bindgen_test.
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use crate::model::EfficientNetConfig;
     use burn::tensor::{Device, Distribution};
