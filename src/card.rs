@@ -30,7 +30,7 @@ pub struct ModelCard {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fusion: Option<String>,
     /// Network input and preprocessing.
-    pub input: InputSpec,
+    pub input: CardInput,
     /// View durations in slot order, seconds (0.5, 1, 2, 4).
     pub views: Vec<f32>,
     /// The weights file, relative to the card.
@@ -124,10 +124,10 @@ pub struct ReferenceSpec {
     pub reproduce: String,
 }
 
-/// Input geometry and normalisation.
+/// The card's "input": the network's input geometry and, for people, how pictures are preprocessed.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct InputSpec {
+pub struct CardInput {
     /// Network input height in pixels (frequency axis).
     pub height: usize,
     /// Network input width in pixels (time axis).
@@ -161,6 +161,11 @@ pub enum CardError {
 }
 
 impl ModelCard {
+    /// The network's input size, as the preprocessing resizes to it.
+    pub fn input_spec(&self) -> crate::preprocess::InputSpec {
+        crate::preprocess::InputSpec { height: self.input.height as u32, width: self.input.width as u32 }
+    }
+
     /// Parse and validate a card; `path` is only used in error messages.
     pub fn from_json(path: &str, json: &str) -> Result<Self, CardError> {
         let card: ModelCard =
@@ -193,7 +198,7 @@ impl ModelCard {
         if !(32..=1024).contains(&self.input.height) || !(32..=1024).contains(&self.input.width) {
             return invalid(format!("input size {}x{} is outside 32..1024", self.input.height, self.input.width));
         }
-        if self.views.is_empty() || self.views.len() > crate::model::NUM_VIEWS {
+        if self.views.is_empty() || self.views.len() > crate::views::VIEW_COUNT {
             return invalid(format!("it lists {} views, expected 1 to 4", self.views.len()));
         }
         // Found by fuzzing: a duration too large for f32 (1e40) parses as infinity, and such a card could not be
@@ -270,7 +275,7 @@ mod tests {
             labels: O1_CLASSES.iter().map(|s| s.to_string()).collect(),
             backbone: "lite0".into(),
             fusion: None,
-            input: InputSpec { height: 176, width: 208, preprocessing: String::new() },
+            input: CardInput { height: 176, width: 208, preprocessing: String::new() },
             views: vec![0.5, 1.0, 2.0, 4.0],
             weights: WeightsSpec { file: "w.bpk".into(), sha256: "a".repeat(64), bytes: 1, dtype: "f16".into() },
             training: serde_json::Value::Null,

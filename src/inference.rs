@@ -9,7 +9,8 @@ use burn::tensor::{Device, Tensor, TensorData};
 use crate::card::{CardError, ModelCard};
 use crate::discovery::{NeighbourVote, ReferenceSet};
 use crate::model::weights::{self, WeightsError};
-use crate::model::{BatchError, GlitchBatch, GlitchNet, GlitchNetConfig, NUM_VIEWS};
+use crate::model::{BatchError, GlitchBatch, GlitchNet, GlitchNetConfig};
+use crate::views::{GlitchViews, VIEW_COUNT};
 
 /// A loaded model.
 #[derive(Debug)]
@@ -32,8 +33,6 @@ pub enum LoadError {
     Reference { path: String, message: String },
 }
 
-/// One glitch's preprocessed views (CHW floats at the card's input size), by slot 0.5, 1, 2, 4 s.
-pub type GlitchViews = [Option<Vec<f32>>; NUM_VIEWS];
 
 /// The result for one glitch.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -47,7 +46,7 @@ pub struct Prediction {
     /// Per view slot (0.5, 1, 2, 4 s): what that view added to the top class's logit, divided by the card's
     /// temperature like the logits (`None` for a missing view). The head is linear, so these plus the
     /// presence terms and the bias are the top class's calibrated logit: the largest is the view that mattered.
-    pub view_contributions: [Option<f32>; NUM_VIEWS],
+    pub view_contributions: [Option<f32>; VIEW_COUNT],
 }
 
 impl Classifier {
@@ -211,7 +210,7 @@ impl Classifier {
                     top5: top_k(&p, &self.card.labels, 5),
                     probabilities: p,
                     embedding: emb[g * d..(g + 1) * d].to_vec(),
-                    view_contributions: [None; NUM_VIEWS],
+                    view_contributions: [None; VIEW_COUNT],
                 }
             })
             .collect();

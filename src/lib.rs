@@ -15,6 +15,7 @@ pub mod strain;
 pub mod pipeline;
 pub mod preprocess;
 pub mod views;
+pub mod viridis;
 
 #[cfg(target_arch = "wasm32")]
 pub mod web;

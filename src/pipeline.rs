@@ -4,10 +4,8 @@
 
 use serde::Serialize;
 
-use crate::card::ModelCard;
-use crate::inference::GlitchViews;
 use crate::preprocess::{self, InputSpec, PreprocessConfig};
-use crate::views;
+use crate::views::{self, GlitchViews};
 
 /// A file as the user gave it: its name (used for grouping) and its bytes.
 #[derive(Clone, Debug)]
@@ -125,11 +123,6 @@ impl PreparedGlitch {
         let w: Vec<&str> = self.reports.iter().filter(|r| r.ok).filter_map(|r| r.warning.as_deref()).collect();
         (!w.is_empty()).then(|| w.join("; "))
     }
-}
-
-/// The card's input size as the preprocessing wants it.
-pub fn input_spec(card: &ModelCard) -> InputSpec {
-    InputSpec { height: card.input.height as u32, width: card.input.width as u32 }
 }
 
 /// Thumbnail height in pixels (the plot area's aspect is kept).

@@ -27,8 +27,12 @@ pub enum Duration {
     S4,
 }
 
-/// Number of views of a glitch.
+/// Number of views of a glitch: the view slots of the network (model/batch.rs) and of every glitch here.
 pub const VIEW_COUNT: usize = 4;
+
+/// One glitch's preprocessed views (CHW floats at the model's input size), by slot 0.5, 1, 2, 4 s: what the
+/// pipeline hands to the classifier.
+pub type GlitchViews = [Option<Vec<f32>>; VIEW_COUNT];
 
 /// The slot a view of unknown duration takes (see the module documentation).
 pub const UNKNOWN_DURATION_SLOT: Duration = Duration::S1;

@@ -12,7 +12,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::card::ModelCard;
-use crate::inference::{Classifier, GlitchViews, TopClass};
+use crate::inference::{Classifier, TopClass};
+use crate::views::GlitchViews;
 use crate::pipeline::{self, NamedFile};
 
 unsafe extern "C" {
@@ -310,7 +311,7 @@ impl GlitchClassifier {
     pub async fn classify(&self, views: JsValue) -> Result<JsValue, JsValue> {
         let files = named_files(&views)?;
         let start = now_ms();
-        let prepared = pipeline::prepare_glitch(&files, pipeline::input_spec(&self.classifier.card), true);
+        let prepared = pipeline::prepare_glitch(&files, self.classifier.card.input_spec(), true);
         let warning = prepared.warning();
         let mut result = GlitchResult {
             key: prepared.key.clone(),
@@ -381,7 +382,7 @@ impl GlitchClassifier {
     /// and `profileBackbone`; a wrong length is an error naming the call, not a panic.
     fn tensor_glitches(&self, call: &str, views: &[f32], glitches: usize) -> Result<Vec<GlitchViews>, JsValue> {
         let per_view = 3 * self.classifier.card.input.height * self.classifier.card.input.width;
-        let per_glitch = crate::model::NUM_VIEWS * per_view;
+        let per_glitch = crate::views::VIEW_COUNT * per_view;
         if glitches == 0 || views.len() != glitches * per_glitch {
             return Err(js_err(format!("{call}: {} floats for {glitches} glitches, expected {glitches} x {per_glitch}", views.len())));
         }
@@ -393,7 +394,7 @@ impl GlitchClassifier {
 }
 
 /// `setFusedCpuKernels(false)` runs the CPU backend on Burn's own operations instead of the fused depthwise
-/// kernel (model/efficientnet/fused.rs), for the before/after profile of docs/profile.md; on by default.
+/// kernel (model/efficientnet/cpu_inference.rs), for the before/after profile of docs/profile.md; on by default.
 #[wasm_bindgen(js_name = setFusedCpuKernels)]
 pub fn set_fused_cpu_kernels(enabled: bool) {
     crate::model::efficientnet::set_fused_cpu_kernels(enabled);

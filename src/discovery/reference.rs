@@ -10,7 +10,6 @@
 
 use half::f16;
 
-use super::embeddings::check_vector;
 use super::novelty::{NoveltyCalibration, NoveltyMethod, NoveltyScorer};
 use super::prototypes::Prototypes;
 use super::{DiscoveryError, Embeddings, NeighbourIndex, Result};
@@ -202,11 +201,6 @@ impl ReferenceSet {
         set.model = header.model;
         set.calibration = header.calibration;
         Ok(set)
-    }
-
-    /// Check a query before use (dimension and finiteness), with the row number for the message.
-    pub fn check_query(&self, query: &[f32], row: usize) -> Result<()> {
-        check_vector(query, self.dim(), row)
     }
 }
 

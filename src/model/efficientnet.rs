@@ -16,12 +16,18 @@ use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, Linea
 use burn::tensor::activation::relu6;
 use burn::tensor::{Device, Tensor};
 
-mod fused;
-mod profile;
+// The CPU kernels, each file importing only those listed before it: parallel plumbing, phase-plane and 1x1
+// convolutions on slices, the flex backend extension, then the two users (inference on a folded network,
+// training with autodiff); profile.rs times the inference pass.
+mod parallel;
+mod phase_planes;
+mod pointwise;
 mod flex_kernels;
+mod cpu_inference;
 #[cfg(not(target_arch = "wasm32"))]
 mod train_kernels;
-pub use fused::set_fused_cpu_kernels;
+mod profile;
+pub use cpu_inference::set_fused_cpu_kernels;
 pub use profile::{LayerTime, by_op};
 #[cfg(not(target_arch = "wasm32"))]
 pub use train_kernels::{set_train_kernels, train_kernels_enabled};
@@ -92,11 +98,6 @@ impl LiteVariant {
             LiteVariant::Lite1 => (1.0, 1.1, 240, 0.2),
             LiteVariant::Lite2 => (1.1, 1.2, 260, 0.3),
         }
-    }
-
-    /// The input size the ImageNet weights were trained at.
-    pub fn native_resolution(self) -> usize {
-        self.scaling().2
     }
 
     /// Lower-case name used in configs, cards and file names.
@@ -192,13 +193,13 @@ impl MbConvBlock {
         // The input is kept only for a residual: a second handle on it would make the fused kernels' zero-copy
         // read of it a copy.
         let (mut x, skip) = if self.residual { (input.clone(), Some(input)) } else { (input, None) };
-        // Folded, on the CPU: the fused kernels of fused.rs (one pass per convolution with its bias and ReLU6).
-        let cpu = self.folded && fused::on_cpu_inference_device(&x);
+        // Folded, on the CPU: the fused kernels of cpu_inference.rs (one pass per convolution with its bias and ReLU6).
+        let cpu = self.folded && cpu_inference::on_cpu_inference_device(&x);
         if let (Some(expand), Some(bn)) = (&self.expand_conv, &self.bn0) {
-            x = if cpu { fused::pointwise(x, expand, true) } else { norm(bn, conv1x1(expand, x), true) };
+            x = if cpu { flex_kernels::pointwise(x, expand, true) } else { norm(bn, conv1x1(expand, x), true) };
         }
-        x = if cpu { fused::depthwise_relu6(x, &self.depthwise_conv) } else { norm(&self.bn1, depthwise(&self.depthwise_conv, x), true) };
-        x = if cpu { fused::pointwise(x, &self.project_conv, false) } else { norm(&self.bn2, conv1x1(&self.project_conv, x), false) };
+        x = if cpu { cpu_inference::depthwise_relu6(x, &self.depthwise_conv) } else { norm(&self.bn1, depthwise(&self.depthwise_conv, x), true) };
+        x = if cpu { flex_kernels::pointwise(x, &self.project_conv, false) } else { norm(&self.bn2, conv1x1(&self.project_conv, x), false) };
         match skip {
             Some(input) => x + input,
             None => x,
@@ -337,7 +338,7 @@ impl EfficientNet {
     /// Pooled features, `[batch, 3, H, W]` normalised images -> `[batch, 1280]`: the embedding.
     pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
         let [n, ..] = images.dims();
-        if self.folded && fused::on_cpu_inference_device(&images) && n > CPU_CHUNK {
+        if self.folded && cpu_inference::on_cpu_inference_device(&images) && n > CPU_CHUNK {
             // On the CPU a big batch runs as chunks of one glitch's views: layer by layer, 64 images' activations
             // outgrow the caches and every layer streams them from memory (wasm, one run: 17.9 ms per image at
             // batch 1, 24.9 ms at batch 16; docs/speed.md). Each image's features are its own: the same result.
@@ -357,8 +358,8 @@ impl EfficientNet {
     /// Stem followed by the given range of blocks (all blocks for a full pass). Split so that a trainer can
     /// cache the activations of frozen leading blocks and fine-tune only the last ones.
     pub fn stem_and_blocks(&self, images: Tensor<4>, blocks: core::ops::Range<usize>) -> Tensor<4> {
-        if self.folded && fused::on_cpu_inference_device(&images) {
-            return self.blocks_range(fused::conv_relu6(images, &self.conv_stem), blocks);
+        if self.folded && cpu_inference::on_cpu_inference_device(&images) {
+            return self.blocks_range(cpu_inference::conv_relu6(images, &self.conv_stem), blocks);
         }
         let x = norm_act(self.folded, &self.bn0, self.conv_stem.forward(images), true);
         self.blocks_range(x, blocks)
@@ -374,9 +375,9 @@ impl EfficientNet {
 
     /// 1x1 head convolution, batch norm, ReLU6 and global average pooling.
     pub fn head(&self, x: Tensor<4>) -> Tensor<2> {
-        let cpu = self.folded && fused::on_cpu_inference_device(&x);
+        let cpu = self.folded && cpu_inference::on_cpu_inference_device(&x);
         let x = if cpu {
-            fused::pointwise(x, &self.conv_head, true)
+            flex_kernels::pointwise(x, &self.conv_head, true)
         } else {
             norm_act(self.folded, &self.bn1, conv1x1(&self.conv_head, x), true)
         };

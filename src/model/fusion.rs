@@ -16,7 +16,8 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Distribution, Tensor};
 
 use super::efficientnet::HEAD_CHANNELS;
-use super::glitchnet::{GlitchBatch, NUM_VIEWS};
+use super::batch::GlitchBatch;
+use crate::views::VIEW_COUNT;
 
 /// The fusion of a network.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
@@ -48,8 +49,8 @@ impl Fusion {
     /// Width of the head's input: fused features plus the four presence flags.
     pub fn head_inputs(self) -> usize {
         match self {
-            Fusion::Concat => NUM_VIEWS * HEAD_CHANNELS + NUM_VIEWS,
-            Fusion::Attention => HEAD_CHANNELS + NUM_VIEWS,
+            Fusion::Concat => VIEW_COUNT * HEAD_CHANNELS + VIEW_COUNT,
+            Fusion::Attention => HEAD_CHANNELS + VIEW_COUNT,
         }
     }
 }
@@ -78,7 +79,7 @@ impl ViewAttention {
     pub fn new(device: &Device) -> Self {
         // Small random slot tags and the usual linear init: the views start near equally weighted (embedding
         // values are O(1), so the scores are small), without the symmetry of an all-zero start.
-        let slot = Param::from_tensor(Tensor::random([NUM_VIEWS, HEAD_CHANNELS], Distribution::Normal(0.0, 0.02), device));
+        let slot = Param::from_tensor(Tensor::random([VIEW_COUNT, HEAD_CHANNELS], Distribution::Normal(0.0, 0.02), device));
         let score = LinearConfig::new(HEAD_CHANNELS, 1).init(device);
         Self { slot, score }
     }
@@ -88,13 +89,13 @@ impl ViewAttention {
         let device = views.device();
         let tagged = views + batch.slot_one_hot(&device).matmul(self.slot.val());
         let scatter = batch.scatter_matrix(&device); // [glitches * 4, n_views]
-        let scores = scatter.clone().matmul(self.score.forward(tagged.clone())).reshape([batch.num_glitches, NUM_VIEWS]);
+        let scores = scatter.clone().matmul(self.score.forward(tagged.clone())).reshape([batch.num_glitches, VIEW_COUNT]);
         // Missing views get -1e4 before the softmax: a weight of exactly 0 in f32.
         let absent = (batch.mask(&device) - 1.0) * 1.0e4;
         let per_glitch = softmax(scores + absent, 1); // [glitches, 4]
-        let weights = scatter.clone().transpose().matmul(per_glitch.clone().reshape([batch.num_glitches * NUM_VIEWS, 1]));
-        let slotted = scatter.matmul(tagged.clone()).reshape([batch.num_glitches, NUM_VIEWS, HEAD_CHANNELS]);
-        let fused = (slotted * per_glitch.reshape([batch.num_glitches, NUM_VIEWS, 1]))
+        let weights = scatter.clone().transpose().matmul(per_glitch.clone().reshape([batch.num_glitches * VIEW_COUNT, 1]));
+        let slotted = scatter.matmul(tagged.clone()).reshape([batch.num_glitches, VIEW_COUNT, HEAD_CHANNELS]);
+        let fused = (slotted * per_glitch.reshape([batch.num_glitches, VIEW_COUNT, 1]))
             .sum_dim(1)
             .reshape([batch.num_glitches, HEAD_CHANNELS]);
         Attended { tagged, weights, fused }

@@ -11,14 +11,13 @@
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 
+use super::batch::GlitchBatch;
 use super::efficientnet::{EfficientNet, EfficientNetConfig, HEAD_CHANNELS, LiteVariant};
 use super::fusion::{Fusion, ViewAttention};
+use crate::views::VIEW_COUNT;
 use crate::labels::NUM_O1_CLASSES;
-
-/// Number of view slots (durations 0.5, 1, 2, 4 s).
-pub const NUM_VIEWS: usize = 4;
 
 /// Configuration of the whole network.
 #[derive(Config, Debug)]
@@ -62,109 +61,6 @@ impl GlitchNetConfig {
     }
 }
 
-/// A batch of glitches with any subset of their views.
-///
-/// `images` holds only the views that exist, `[n_views, 3, H, W]`; `slots[i] = (glitch, view)` says where
-/// image `i` belongs. Built on the host, so missing views cost no computation.
-#[derive(Clone, Debug)]
-pub struct GlitchBatch {
-    pub images: Tensor<4>,
-    pub slots: Vec<(usize, usize)>,
-    pub num_glitches: usize,
-}
-
-/// Why a batch could not be built.
-#[derive(Debug, thiserror::Error, PartialEq)]
-pub enum BatchError {
-    #[error("glitch {0} has no view: at least one of the 0.5, 1, 2 and 4 s views is needed")]
-    NoView(usize),
-    #[error("view slot {1} of glitch {0} is given twice")]
-    DuplicateView(usize, usize),
-    #[error("view slot {0} is out of range (0..4)")]
-    BadSlot(usize),
-    #[error("image {0} has {1} values, expected 3 x {2} x {3}")]
-    BadImage(usize, usize, usize, usize),
-}
-
-impl GlitchBatch {
-    /// Build a batch from preprocessed CHW images (`height x width`) and their slots.
-    pub fn new(
-        images: &[&[f32]],
-        slots: Vec<(usize, usize)>,
-        num_glitches: usize,
-        height: usize,
-        width: usize,
-        device: &Device,
-    ) -> Result<Self, BatchError> {
-        let mut seen = vec![[false; NUM_VIEWS]; num_glitches];
-        for &(g, v) in &slots {
-            if v >= NUM_VIEWS {
-                return Err(BatchError::BadSlot(v));
-            }
-            if g >= num_glitches {
-                return Err(BatchError::NoView(g));
-            }
-            if std::mem::replace(&mut seen[g][v], true) {
-                return Err(BatchError::DuplicateView(g, v));
-            }
-        }
-        if let Some(g) = seen.iter().position(|views| !views.iter().any(|&p| p)) {
-            return Err(BatchError::NoView(g));
-        }
-        let per_image = 3 * height * width;
-        let mut flat = Vec::with_capacity(images.len() * per_image);
-        for (i, img) in images.iter().enumerate() {
-            if img.len() != per_image {
-                return Err(BatchError::BadImage(i, img.len(), height, width));
-            }
-            flat.extend_from_slice(img);
-        }
-        let images = Tensor::from_data(TensorData::new(flat, [images.len(), 3, height, width]), device);
-        Ok(Self { images, slots, num_glitches })
-    }
-
-    /// `[glitches * 4, n_views]` one-hot matrix that scatters per-image rows into their glitch/view slot.
-    pub(crate) fn scatter_matrix(&self, device: &Device) -> Tensor<2> {
-        let n = self.slots.len();
-        let mut m = vec![0f32; self.num_glitches * NUM_VIEWS * n];
-        for (i, &(g, v)) in self.slots.iter().enumerate() {
-            m[(g * NUM_VIEWS + v) * n + i] = 1.0;
-        }
-        Tensor::from_data(TensorData::new(m, [self.num_glitches * NUM_VIEWS, n]), device)
-    }
-
-    /// `[n_views, 4]` one-hot slot of every image.
-    pub(crate) fn slot_one_hot(&self, device: &Device) -> Tensor<2> {
-        let mut m = vec![0f32; self.slots.len() * NUM_VIEWS];
-        for (i, &(_, v)) in self.slots.iter().enumerate() {
-            m[i * NUM_VIEWS + v] = 1.0;
-        }
-        Tensor::from_data(TensorData::new(m, [self.slots.len(), NUM_VIEWS]), device)
-    }
-
-    /// `[glitches, n_views]` matrix that averages the present views of each glitch.
-    fn mean_matrix(&self, device: &Device) -> Tensor<2> {
-        let n = self.slots.len();
-        let mut counts = vec![0f32; self.num_glitches];
-        for &(g, _) in &self.slots {
-            counts[g] += 1.0;
-        }
-        let mut m = vec![0f32; self.num_glitches * n];
-        for (i, &(g, _)) in self.slots.iter().enumerate() {
-            m[g * n + i] = 1.0 / counts[g];
-        }
-        Tensor::from_data(TensorData::new(m, [self.num_glitches, n]), device)
-    }
-
-    /// `[glitches, 4]` presence flags.
-    pub(crate) fn mask(&self, device: &Device) -> Tensor<2> {
-        let mut m = vec![0f32; self.num_glitches * NUM_VIEWS];
-        for &(g, v) in &self.slots {
-            m[g * NUM_VIEWS + v] = 1.0;
-        }
-        Tensor::from_data(TensorData::new(m, [self.num_glitches, NUM_VIEWS]), device)
-    }
-}
 
 /// Logits and embedding of a batch, from one pass through the backbone.
 #[derive(Clone, Debug)]
@@ -214,7 +110,7 @@ impl GlitchNet {
     pub fn head_on_views(&self, batch: &GlitchBatch, views: Tensor<2>) -> Tensor<2> {
         let device = views.device();
         let fused = match &self.attention {
-            None => batch.scatter_matrix(&device).matmul(views).reshape([batch.num_glitches, NUM_VIEWS * HEAD_CHANNELS]),
+            None => batch.scatter_matrix(&device).matmul(views).reshape([batch.num_glitches, VIEW_COUNT * HEAD_CHANNELS]),
             Some(attention) => attention.attend(batch, views).fused,
         };
         let input = Tensor::cat(vec![fused, batch.mask(&device)], 1);
@@ -232,13 +128,13 @@ impl GlitchNet {
             let attended = attention.attend(batch, views);
             return attended.tagged.matmul(weight) * attended.weights;
         }
-        let weight = self.head.weight.val().slice([0..NUM_VIEWS * HEAD_CHANNELS, 0..classes]);
+        let weight = self.head.weight.val().slice([0..VIEW_COUNT * HEAD_CHANNELS, 0..classes]);
         // [4 * 1280, C] -> [1280, 4 * C]: column block v holds slot v's weights.
-        let blocks = weight.reshape([NUM_VIEWS, HEAD_CHANNELS, classes]).swap_dims(0, 1).reshape([HEAD_CHANNELS, NUM_VIEWS * classes]);
+        let blocks = weight.reshape([VIEW_COUNT, HEAD_CHANNELS, classes]).swap_dims(0, 1).reshape([HEAD_CHANNELS, VIEW_COUNT * classes]);
         let all = views.matmul(blocks); // [n_views, 4 * C]
         let n = batch.slots.len();
-        let pick: Tensor<3> = batch.slot_one_hot(&all.device()).reshape([n, NUM_VIEWS, 1]);
-        (all.reshape([n, NUM_VIEWS, classes]) * pick).sum_dim(1).reshape([n, classes])
+        let pick: Tensor<3> = batch.slot_one_hot(&all.device()).reshape([n, VIEW_COUNT, 1]);
+        (all.reshape([n, VIEW_COUNT, classes]) * pick).sum_dim(1).reshape([n, classes])
     }
 
     /// Per-view attention weights `[n_views, 1]` (the present views of a glitch sum to 1); `None` with
@@ -286,7 +182,7 @@ mod tests {
             let (batch, views) = batch_and_views(&device);
             let logits = net.head_on_views(&batch, views.clone()).into_data().try_into_vec::<f32>().unwrap();
             let parts = net.view_contributions(&batch, views).into_data().try_into_vec::<f32>().unwrap();
-            let width = fusion.head_inputs() - NUM_VIEWS;
+            let width = fusion.head_inputs() - VIEW_COUNT;
             let zeros = Tensor::zeros([2, width], &device);
             let rest = net.head.forward(Tensor::cat(vec![zeros, batch.mask(&device)], 1)).into_data().try_into_vec::<f32>().unwrap();
             for c in 0..5 {

@@ -1,5 +1,6 @@
 //! The networks. Nothing here knows about files, URLs or the browser.
 
+pub mod batch;
 pub mod efficientnet;
 pub mod fusion;
 pub mod glitchnet;
@@ -7,4 +8,5 @@ pub mod weights;
 
 pub use efficientnet::{EfficientNet, EfficientNetConfig, HEAD_CHANNELS, LiteVariant};
 pub use fusion::Fusion;
-pub use glitchnet::{BatchError, GlitchBatch, GlitchNet, GlitchNetConfig, GlitchOutput, NUM_VIEWS};
+pub use batch::{BatchError, GlitchBatch};
+pub use glitchnet::{GlitchNet, GlitchNetConfig, GlitchOutput};

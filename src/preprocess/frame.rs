@@ -14,7 +14,7 @@
 
 use image::RgbImage;
 
-use crate::spectrogram::viridis;
+use crate::viridis;
 
 /// A row or column counts as plot area when at least this share of its pixels are viridis colours.
 const MIN_ROW_SHARE: f64 = 0.5;
@@ -126,7 +126,7 @@ mod tests {
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
-    use crate::spectrogram::viridis::VIRIDIS_RGB8;
+    use crate::viridis::VIRIDIS_RGB8;
 
     /// White picture, black frame around [fx0, fx1] x [fy0, fy1], viridis noise inside, and a viridis
     /// colour bar to the right past a white gap.

@@ -11,7 +11,7 @@
 
 use image::RgbImage;
 
-use crate::spectrogram::viridis;
+use crate::viridis;
 
 /// Below this share of viridis pixels the picture is flagged.
 pub const MIN_VIRIDIS_SHARE: f32 = 0.75;
@@ -62,7 +62,7 @@ mod tests {
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
-    use crate::spectrogram::viridis::VIRIDIS_RGB8;
+    use crate::viridis::VIRIDIS_RGB8;
 
     #[test]
     fn a_noisy_viridis_picture_passes() {

@@ -40,7 +40,6 @@ pub mod render;
 mod sample;
 mod spline;
 mod tiling;
-pub mod viridis;
 mod whiten;
 
 pub use qtransform::{QPeak, QRow, QScan, QTransformer};

@@ -38,7 +38,7 @@
 
 use image::{Rgba, RgbaImage};
 
-use super::viridis::{colormap_index, viridis_u8};
+use crate::viridis::{colormap_index, viridis_u8};
 use super::{QScan, SpectrogramError};
 
 /// Size of the full figure, pixels.

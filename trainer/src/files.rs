@@ -3,7 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use glitchscope::inference::{Classifier, GlitchViews};
+use glitchscope::inference::Classifier;
+use glitchscope::views::GlitchViews;
 use glitchscope::pipeline::{self, GroupedGlitch, NamedFile};
 
 use crate::catalogue::{self, Shard};
@@ -118,7 +119,7 @@ pub fn load_inputs(model: &Path, device: &str, inputs: &[PathBuf], selection: &S
     }
     let device = crate::device::select(device)?;
     let classifier = Classifier::from_card_file(model, &device)?;
-    let spec = pipeline::input_spec(&classifier.card);
+    let spec = classifier.card.input_spec();
     let (files, mut groups) = find_glitches(inputs, selection.list.as_deref())?;
     if files.is_empty() {
         bail!("no image files (.png, .jpg, .jpeg, .gif) found in the inputs");

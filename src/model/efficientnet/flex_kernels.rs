@@ -6,7 +6,7 @@
 //! in cache. Burn's flex runs a 1x1 convolution as one gemm per image too, then adds the bias in a separate
 //! single-threaded pass over the whole output, and the ReLU6 was one more pass: for the wide early layers
 //! (K = 16-32 input channels, 2,288-pixel planes) the output was written once by the gemm and walked twice more
-//! from memory. In wasm: the SIMD128 4x8 tiles of fused.rs (Burn's gemm runs at 2 GMAC/s there), which before this
+//! from memory. In wasm: the SIMD128 4x8 tiles of pointwise.rs (Burn's gemm runs at 2 GMAC/s there), which before this
 //! copied every layer's weights out of the module at every call (about 13 MB per chunk of four images).
 
 use burn::backend::flex::FlexTensor;
@@ -14,8 +14,6 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, Flex, TensorMetadata, backend_extension};
 use burn::nn::conv::Conv2d;
 use burn::tensor::{DType, Tensor, TensorData};
-#[cfg(not(target_arch = "wasm32"))]
-use rayon::prelude::*;
 
 /// `relu6?(conv1x1(x) + bias)` for a folded pointwise convolution (stride 1, no padding) on the flex device.
 pub fn pointwise(x: Tensor<4>, conv: &Conv2d, relu6: bool) -> Tensor<4> {
@@ -65,53 +63,10 @@ impl FlexInferenceKernels for Flex {
         let mut output = vec![0f32; n * co * hw];
         #[cfg(target_arch = "wasm32")]
         for (image, out) in xs.chunks(ci * hw).zip(output.chunks_mut(co * hw)) {
-            super::fused::pointwise_image(image, &ws, &bs, ci, co, hw, relu6, out);
+            super::pointwise::pointwise_image(image, &ws, &bs, ci, co, hw, relu6, out);
         }
         #[cfg(not(target_arch = "wasm32"))]
-        gemm_per_image(&xs, &ws, Some(&bs), [ci, co, hw], relu6, &mut output);
+        super::pointwise::gemm_per_image(&xs, &ws, Some(&bs), [ci, co, hw], relu6, &mut output);
         FlexTensor::from_data(TensorData::new(output, [n, co, h, w]))
     }
-}
-
-/// Natively: `out[image] = relu6?(W x[image] + b)`, images in parallel (also the training forward,
-/// train_kernels.rs, without bias or ReLU6).
-#[cfg(not(target_arch = "wasm32"))]
-pub(super) fn gemm_per_image(xs: &[f32], ws: &[f32], bs: Option<&[f32]>, [ci, co, hw]: [usize; 3], relu6: bool, output: &mut [f32]) {
-    // Images in parallel, one thread each; a lone image lets gemm use every core itself.
-    let inner = if xs.len() == ci * hw { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
-    let image = |(out, x): (&mut [f32], &[f32])| {
-        // SAFETY: out is [co, hw] row-major, x [ci, hw] and ws [co, ci] row-major, all in bounds.
-        unsafe {
-            gemm::gemm(
-                co,
-                hw,
-                ci,
-                out.as_mut_ptr(),
-                1,
-                hw as isize,
-                false,
-                ws.as_ptr(),
-                1,
-                ci as isize,
-                x.as_ptr(),
-                1,
-                hw as isize,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                inner,
-            )
-        };
-        let Some(bs) = bs else { return };
-        for (plane, &b) in out.chunks_mut(hw).zip(bs) {
-            if relu6 {
-                plane.iter_mut().for_each(|v| *v = (*v + b).clamp(0.0, 6.0));
-            } else {
-                plane.iter_mut().for_each(|v| *v += b);
-            }
-        }
-    };
-    output.par_chunks_mut(co * hw).zip(xs.par_chunks(ci * hw)).for_each(image);
 }

@@ -9,7 +9,7 @@ use burn::nn::conv::Conv2d;
 use burn::tensor::Tensor;
 use burn::tensor::activation::relu6;
 
-use super::{EfficientNet, MbConvBlock, fused};
+use super::{EfficientNet, MbConvBlock, cpu_inference, flex_kernels};
 
 /// One operation of the pass.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -63,7 +63,7 @@ impl Timer<'_> {
         let [c_out, ..] = conv.weight.val().dims();
         let macs = (n * c_out * h * w * c_in) as f64;
         let name = if relu { format!("{op} 1x1 + relu6 (fused)") } else { format!("{op} 1x1 (fused)") };
-        self.time(layer, name, x, macs, |x| fused::pointwise(x, conv, relu))
+        self.time(layer, name, x, macs, |x| flex_kernels::pointwise(x, conv, relu))
     }
 
     fn relu6(&mut self, layer: &str, x: Tensor<4>) -> Tensor<4> {
@@ -74,7 +74,7 @@ impl Timer<'_> {
 impl MbConvBlock {
     fn profile(&self, layer: &str, input: Tensor<4>, timer: &mut Timer) -> Tensor<4> {
         let (mut x, skip) = if self.residual { (input.clone(), Some(input)) } else { (input, None) };
-        let cpu = self.folded && fused::on_cpu_inference_device(&x);
+        let cpu = self.folded && cpu_inference::on_cpu_inference_device(&x);
         if let Some(expand) = &self.expand_conv
             && cpu
         {
@@ -93,7 +93,7 @@ impl MbConvBlock {
             let s = self.depthwise_conv.stride[0];
             let macs = (n * c * h.div_ceil(s) * w.div_ceil(s) * k * k) as f64;
             x = timer.time(layer, format!("depthwise {k}x{k} s{s} + relu6 (fused)"), x, macs, |x| {
-                fused::depthwise_relu6(x, &self.depthwise_conv)
+                cpu_inference::depthwise_relu6(x, &self.depthwise_conv)
             });
         } else {
             x = timer.conv(layer, "depthwise", &self.depthwise_conv, x);
@@ -122,12 +122,12 @@ impl EfficientNet {
     /// (milliseconds, any origin). The features it computes are those of [`EfficientNet::features`].
     pub fn profile(&self, images: Tensor<4>, now: &mut dyn FnMut() -> f64) -> Vec<LayerTime> {
         let mut timer = Timer { now, rows: Vec::new() };
-        let mut x = if self.folded && fused::on_cpu_inference_device(&images) {
+        let mut x = if self.folded && cpu_inference::on_cpu_inference_device(&images) {
             let [n, _, h, w] = images.dims();
             let [co, ci, k, _] = self.conv_stem.weight.val().dims();
             let s = self.conv_stem.stride[0];
             let macs = (n * co * h.div_ceil(s) * w.div_ceil(s) * ci * k * k) as f64;
-            timer.time("stem", format!("conv {k}x{k} s{s} + relu6 (fused)"), images, macs, |x| fused::conv_relu6(x, &self.conv_stem))
+            timer.time("stem", format!("conv {k}x{k} s{s} + relu6 (fused)"), images, macs, |x| cpu_inference::conv_relu6(x, &self.conv_stem))
         } else {
             let x = timer.conv("stem", "conv", &self.conv_stem, images);
             let x = if self.folded { x } else { timer.time("stem", "batch norm".into(), x, 0.0, |x| self.bn0.forward(x)) };
@@ -136,7 +136,7 @@ impl EfficientNet {
         for (i, block) in self.blocks.iter().enumerate() {
             x = block.profile(&format!("block.{i}"), x, &mut timer);
         }
-        if self.folded && fused::on_cpu_inference_device(&x) {
+        if self.folded && cpu_inference::on_cpu_inference_device(&x) {
             x = timer.pointwise("head", "head", &self.conv_head, x, true);
         } else {
             x = timer.conv("head", "head", &self.conv_head, x);

@@ -9,7 +9,7 @@
 //! single-threaded pass over the activation. Here the forward is two passes per channel (statistics, then
 //! normalise + clamp) and the backward two (the two per-channel sums, then the input gradient), every channel on
 //! its own core. The depthwise (2.7x) and 1x1 (6.3x) backward went through Burn's general convolution backward;
-//! here the depthwise one runs on the inference kernel's phase planes (fused.rs) and the 1x1 one is gemm calls on
+//! here the depthwise one runs on the inference kernel's phase planes (phase_planes.rs) and the 1x1 one is gemm calls on
 //! flex's buffers.
 //!
 //! Each is a backend extension: the Flex implementation holds the kernels, the Autodiff one records the operation
@@ -32,7 +32,8 @@ use burn::tensor::{DType, Tensor, TensorData};
 use rayon::prelude::*;
 
 use super::flex_kernels::values;
-use super::fused::{Depthwise, SendPtr};
+use super::parallel::SendPtr;
+use super::phase_planes::Depthwise;
 
 static ENABLED: AtomicBool = AtomicBool::new(true);
 
@@ -271,7 +272,7 @@ impl TrainKernels for Flex {
     fn pointwise_conv(x: FlexTensor, weight: FlexTensor) -> FlexTensor {
         let ([n, ci, h, w], co) = pointwise_shapes(&x, &weight);
         let mut output = vec![0f32; n * co * h * w];
-        super::flex_kernels::gemm_per_image(&values(&x), &values(&weight), None, [ci, co, h * w], false, &mut output);
+        super::pointwise::gemm_per_image(&values(&x), &values(&weight), None, [ci, co, h * w], false, &mut output);
         flex(output, [n, co, h, w].into())
     }
 

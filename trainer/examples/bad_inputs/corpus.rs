@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use burn::tensor::Device;
-use glitchscope::card::{CARD_FORMAT, InputSpec, ModelCard, WeightsSpec};
+use glitchscope::card::{CARD_FORMAT, CardInput, ModelCard, WeightsSpec};
 use glitchscope::labels::O1_CLASSES;
 use glitchscope::model::GlitchNetConfig;
 use glitchscope::model::weights::{save_burnpack_f16, sha256_hex};
@@ -331,7 +331,7 @@ fn card(name: &str) -> ModelCard {
         labels: O1_CLASSES.iter().map(|s| s.to_string()).collect(),
         backbone: "lite0".into(),
         fusion: None,
-        input: InputSpec { height: 176, width: 208, preprocessing: String::new() },
+        input: CardInput { height: 176, width: 208, preprocessing: String::new() },
         views: vec![0.5, 1.0, 2.0, 4.0],
         weights: WeightsSpec { file: String::new(), sha256: String::new(), bytes: 0, dtype: "f16".into() },
         training: serde_json::Value::Null,

@@ -5,10 +5,11 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use burn::store::ModuleSnapshot;
 use burn::tensor::{Tensor, TensorData};
-use glitchscope::inference::{Classifier, GlitchViews};
-use glitchscope::model::{GlitchNet, NUM_VIEWS};
+use glitchscope::inference::Classifier;
+use glitchscope::model::GlitchNet;
+use glitchscope::views::{GlitchViews, VIEW_COUNT};
 use glitchscope::npy::write_npy_f32_file;
-use glitchscope::pipeline::{NamedFile, input_spec, prepare_glitch};
+use glitchscope::pipeline::{NamedFile, prepare_glitch};
 
 /// `net` is the card's network unfolded (the parameters PyTorch's definition has); `classifier` (folded, fused
 /// kernels on the CPU) gives our logits, so the parity check covers what we ship.
@@ -37,19 +38,19 @@ pub fn write(classifier: &Classifier, net: &GlitchNet, dir: &Path, views: &[Stri
         })
         .collect::<Result<Vec<_>>>()?;
     let card = &classifier.card;
-    let prepared = prepare_glitch(&files, input_spec(card), false);
+    let prepared = prepare_glitch(&files, card.input_spec(), false);
     let Some(glitch) = prepared.views else { bail!("none of the views could be used: {:?}", prepared.reports) };
     let (h, w) = (card.input.height, card.input.width);
-    let mut input = vec![0f32; NUM_VIEWS * 3 * h * w];
-    let mut mask = vec![0f32; NUM_VIEWS];
+    let mut input = vec![0f32; VIEW_COUNT * 3 * h * w];
+    let mut mask = vec![0f32; VIEW_COUNT];
     for (v, view) in glitch.iter().enumerate() {
         if let Some(data) = view {
             input[v * 3 * h * w..(v + 1) * 3 * h * w].copy_from_slice(data);
             mask[v] = 1.0;
         }
     }
-    write_npy_f32_file(dir.join("input.npy"), &[1, NUM_VIEWS as u64, 3, h as u64, w as u64], &input)?;
-    write_npy_f32_file(dir.join("mask.npy"), &[1, NUM_VIEWS as u64], &mask)?;
+    write_npy_f32_file(dir.join("input.npy"), &[1, VIEW_COUNT as u64, 3, h as u64, w as u64], &input)?;
+    write_npy_f32_file(dir.join("mask.npy"), &[1, VIEW_COUNT as u64], &mask)?;
 
     let glitches: [GlitchViews; 1] = [glitch];
     let batch = classifier.batch(&glitches)?;

@@ -10,7 +10,8 @@ use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Int, Tensor, TensorData};
 use glitchscope::inference::Classifier;
-use glitchscope::model::{GlitchBatch, GlitchNet, NUM_VIEWS};
+use glitchscope::model::{GlitchBatch, GlitchNet};
+use glitchscope::views::VIEW_COUNT;
 
 pub struct Options {
     /// Glitches per batch (each with all four views).
@@ -24,12 +25,12 @@ pub struct Options {
 /// Deterministic inputs in the range of the preprocessed images ((pixel - 127) / 128).
 pub fn batch(classifier: &Classifier, glitches: usize) -> Result<GlitchBatch> {
     let (h, w) = (classifier.card.input.height, classifier.card.input.width);
-    let n = glitches * NUM_VIEWS;
+    let n = glitches * VIEW_COUNT;
     let images: Vec<Vec<f32>> = (0..n)
         .map(|i| (0..3 * h * w).map(|j| (((i * 7919 + j * 31) % 255) as f32 - 127.0) / 128.0).collect())
         .collect();
     let refs: Vec<&[f32]> = images.iter().map(Vec::as_slice).collect();
-    let slots = (0..glitches).flat_map(|g| (0..NUM_VIEWS).map(move |v| (g, v))).collect();
+    let slots = (0..glitches).flat_map(|g| (0..VIEW_COUNT).map(move |v| (g, v))).collect();
     Ok(GlitchBatch::new(&refs, slots, glitches, h, w, &classifier.device)?)
 }
 
@@ -100,7 +101,7 @@ pub fn run(classifier: &Classifier, trainable: GlitchNet, options: &Options) -> 
     let infer_ms = median(infer.clone());
     Ok(serde_json::json!({
         "batch": glitches,
-        "views_per_glitch": NUM_VIEWS,
+        "views_per_glitch": VIEW_COUNT,
         "height": classifier.card.input.height,
         "width": classifier.card.input.width,
         "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),

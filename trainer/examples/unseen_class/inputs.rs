@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use glitchscope::inference::{Classifier, GlitchViews};
+use glitchscope::inference::Classifier;
+use glitchscope::views::GlitchViews;
 use glitchscope::pipeline::{self, NamedFile};
 use glitchscope::views;
 
@@ -85,7 +86,7 @@ pub fn from_class_folder(dir: &Path) -> Result<Vec<Glitch>> {
 /// Run the model on every glitch, a batch at a time (preprocessed views of all glitches at once would need
 /// gigabytes). A glitch with no usable view is reported and left out.
 pub fn score(classifier: &Classifier, glitches: Vec<Glitch>, batch: usize) -> Result<Vec<Scored>> {
-    let spec = pipeline::input_spec(&classifier.card);
+    let spec = classifier.card.input_spec();
     let total = glitches.len();
     let mut out = Vec::with_capacity(total);
     for chunk in glitches.chunks(batch.max(1)) {

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use glitchscope::inference::{GlitchViews, Prediction, TopClass};
+use glitchscope::inference::{Prediction, TopClass};
+use glitchscope::views::GlitchViews;
 use glitchscope::pipeline::{self, NamedFile, ViewReport};
 use serde::Serialize;
 

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use glitchscope::discovery::{DiscoveryError, Embeddings, NoveltyMethod, Precision, ReferenceSet};
-use glitchscope::inference::GlitchViews;
+use glitchscope::views::GlitchViews;
 
 use crate::catalogue::write_atomically;
 use crate::files::{Inputs, Selection, folder_label, load_inputs, prepare_group};

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use glitchscope::inference::{Classifier, GlitchViews};
+use glitchscope::inference::Classifier;
+use glitchscope::views::GlitchViews;
 use serde_json::json;
 
 use crate::report::metrics::{Outcome, Summary, summarise};
@@ -73,7 +74,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
             bail!("no glitch of {} is in part {:?} of {}", join(&args.data), args.part, split.display());
         }
     }
-    let spec = glitchscope::pipeline::input_spec(card);
+    let spec = card.input_spec();
     // Read, preprocess and classify in chunks: only a chunk's pixels are in memory at a time.
     let bar = progress::bar(glitches.len(), "classifying");
     let mut judged = Vec::with_capacity(glitches.len());

@@ -4,10 +4,10 @@
 //! (gwpy's transform, Gravity Spy's parameters) and rendered at 0.5, 1, 2 and 4 s, in one of the picture kinds of
 //! [`super::synth_picture`] (`.jpg` for O2 subjects).
 
-use super::synth_picture::PictureKind;
+use super::synth_picture::{Format, PictureKind};
 use crate::synth::{self, GlitchParams, SynthConfig};
 use anyhow::{Context, Result, bail};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use glitchscope::labels::O1_CLASSES;
 use glitchscope::spectrogram::render::{self, RenderOptions};
 use glitchscope::spectrogram::{QParams, QTransformer};
@@ -19,20 +19,6 @@ use std::time::Instant;
 
 /// Gravity Spy's four views: duration in seconds and its spelling in file names.
 const VIEWS: [(f64, &str); 4] = [(0.5, "0.5"), (1.0, "1.0"), (2.0, "2.0"), (4.0, "4.0")];
-
-/// Picture format of the views.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    /// The plot area alone, 569x479, like the O1 Zenodo/Kaggle copy.
-    Crop,
-    /// The whole 800x600 figure with axes frame and colour bar (O1 full plots, O3 plots).
-    Full,
-    /// The O2 Zooniverse subject: the whole figure as a JPEG, 800x600 or (23 %) 600x450, quality 92.
-    O2,
-    /// Each glitch in one of the kinds above, in the shares of the real labelled images (see synth_picture.rs).
-    Mixed,
-}
 
 #[derive(Args, Debug)]
 pub struct SynthArgs {

@@ -9,12 +9,27 @@
 //! `--format mixed` gives each glitch one kind (all four views alike, as a real subject set is), drawn from a
 //! stream of its own so the strain, and every other glitch, stay as they are; the shares are those above.
 
-use super::synth::Format;
 use anyhow::{Context, Result};
+use clap::ValueEnum;
+use serde::Serialize;
 use glitchscope::preprocess::RESIZE_FILTER;
 use image::RgbaImage;
 use sha2::{Digest, Sha256};
 use std::path::Path;
+
+/// Picture format of the views.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// The plot area alone, 569x479, like the O1 Zenodo/Kaggle copy.
+    Crop,
+    /// The whole 800x600 figure with axes frame and colour bar (O1 full plots, O3 plots).
+    Full,
+    /// The O2 Zooniverse subject: the whole figure as a JPEG, 800x600 or (23 %) 600x450, quality 92.
+    O2,
+    /// Each glitch in one of the kinds above, in the shares of the real labelled images (see below).
+    Mixed,
+}
 
 /// The kind one glitch's views are written in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

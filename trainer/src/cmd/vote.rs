@@ -22,8 +22,8 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use glitchscope::card::NeighbourVoteSpec;
 use glitchscope::discovery::{NeighbourVote, ReferenceSet, neighbour_vote};
-use glitchscope::inference::{Classifier, GlitchViews};
-use glitchscope::pipeline;
+use glitchscope::inference::Classifier;
+use glitchscope::views::GlitchViews;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 
@@ -382,7 +382,7 @@ fn from_cv(run: &std::path::Path, labels: &[String], exclude: &[String]) -> Resu
 
 /// Classify every labelled glitch of the held-out folders with the head, and compare it with the reference set.
 fn held_out(args: &VoteArgs, classifier: &Classifier, vote: &NeighbourVote) -> Result<Vec<HeldOut>> {
-    let spec = pipeline::input_spec(&classifier.card);
+    let spec = classifier.card.input_spec();
     let mut out = Vec::new();
     for dir in &args.held_out {
         let source = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| dir.display().to_string());

@@ -16,7 +16,7 @@
 //! Spectrogram-safe like `augment.rs`: no flips, no rotations. Deterministic from the caller's generator.
 
 use glitchscope::preprocess::{self, CropBox, InputSpec};
-use glitchscope::spectrogram::viridis::{self, VIRIDIS_RGB8};
+use glitchscope::viridis::{self, VIRIDIS_RGB8};
 use image::RgbImage;
 use rand::{Rng, RngExt};
 

@@ -18,7 +18,8 @@ use std::time::Instant;
 use burn::data::dataloader::{DataLoader, DataLoaderIterator, Progress};
 use burn::data::dataset::DatasetError;
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use glitchscope::model::{GlitchBatch, NUM_VIEWS};
+use glitchscope::model::GlitchBatch;
+use glitchscope::views::VIEW_COUNT;
 
 use super::augment::{AugmentConfig, Augmentation};
 use super::features::ViewStore;
@@ -29,7 +30,7 @@ use super::sampler;
 #[derive(Clone, Debug)]
 pub struct Sample {
     pub class: usize,
-    pub views: [Option<usize>; NUM_VIEWS],
+    pub views: [Option<usize>; VIEW_COUNT],
     /// Relative chance of being drawn among the glitches of its class (balanced sampling): real glitches
     /// can be weighted up against the synthetic ones.
     pub weight: f64,
@@ -37,7 +38,7 @@ pub struct Sample {
 
 impl Sample {
     pub fn present(&self) -> Vec<usize> {
-        (0..NUM_VIEWS).filter(|&s| self.views[s].is_some()).collect()
+        (0..VIEW_COUNT).filter(|&s| self.views[s].is_some()).collect()
     }
 }
 

@@ -21,7 +21,8 @@ use burn::train::{ExecutionStrategy, Learner, MultiDeviceOptim, SupervisedTraini
 use glitchscope::card::ModelCard;
 use glitchscope::inference::Classifier;
 use glitchscope::labels::{O1_CLASSES, class_index};
-use glitchscope::model::{GlitchNetConfig, NUM_VIEWS};
+use glitchscope::model::GlitchNetConfig;
+use glitchscope::views::VIEW_COUNT;
 use glitchscope::model::weights::load_imagenet;
 use glitchscope::preprocess::InputSpec;
 use serde_json::json;
@@ -346,8 +347,8 @@ pub fn prepare(
                 samples.push(None);
                 continue;
             };
-            let mut store_slots = [None; NUM_VIEWS];
-            let mut pixel_slots = [None; NUM_VIEWS];
+            let mut store_slots = [None; VIEW_COUNT];
+            let mut pixel_slots = [None; VIEW_COUNT];
             for (slot, view) in views.into_iter().enumerate() {
                 let Some(px) = view else { continue };
                 let copies = std::mem::take(&mut extra[slot]);

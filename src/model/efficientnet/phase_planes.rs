@@ -1,38 +1,9 @@
-//! Inference on the CPU backend: depthwise convolution, bias and ReLU6 in one pass (issue 13, docs/profile.md).
-//!
-//! The profile of the folded network on Burn's flex backend showed the 16 depthwise convolutions and the 33
-//! ReLU6 passes taking 65 % of a pass for 7 % of its multiply-accumulates: flex pads an asymmetrically padded
-//! input (TF "SAME", stride 2) into a copy, adds the bias in a second pass over the output, and ReLU6 walks the
-//! output a third time. Here each output row starts from the bias, takes every kernel tap while it is in L1, and
-//! is clamped before it is left; the padding is skipped analytically, never materialised; stride 2 reads
-//! de-interleaved (even/odd) input rows so that the inner loop is contiguous and vectorises (SIMD128 in wasm).
-//!
-//! Used only where it is exact to use it: a folded (inference-only) network on the flex device without
-//! autodiff. Everywhere else (training, WebGPU, CUDA) the block runs Burn's own operations.
+//! Convolutions with TF "SAME" padding on stride-phase planes (see [`Plane`]): the depthwise convolution (forward
+//! for inference with bias + ReLU6 fused, forward and both gradients for training) and the stem's dense
+//! convolution with few input channels. Slices in, slices out: the tensors are cpu_inference.rs's and
+//! train_kernels.rs's business.
 
-use core::sync::atomic::{AtomicBool, Ordering};
-
-use burn::backend::DispatchDevice;
-use burn::nn::conv::Conv2d;
-use burn::tensor::{Tensor, TensorData};
-
-static ENABLED: AtomicBool = AtomicBool::new(true);
-
-/// Switch the fused CPU kernels off (or on again) for the whole process: for benchmarks and tests that compare
-/// them with Burn's own operations (`bench_native profile --unfused`, the browser's `setFusedCpuKernels`).
-pub fn set_fused_cpu_kernels(enabled: bool) {
-    ENABLED.store(enabled, Ordering::Relaxed);
-}
-
-/// Whether `x` is an f32 tensor on the plain flex device (CPU, no autodiff), where the fused kernels apply (the
-/// 1x1 ones read flex's f32 buffers in place), and the fused kernels are on.
-pub fn on_cpu_inference_device(x: &Tensor<4>) -> bool {
-    let device = x.device();
-    ENABLED.load(Ordering::Relaxed)
-        && x.dtype() == burn::tensor::DType::F32
-        && matches!(device.as_dispatch(), DispatchDevice::Flex(_))
-        && !device.is_autodiff()
-}
+use super::parallel::{SendPtr, par_items};
 
 /// TensorFlow "SAME" padding of one dimension: (before, after), as Burn's `PaddingConfig2d::Same` computes it.
 fn same_padding(size: usize, kernel: usize, stride: usize) -> (usize, usize, usize) {
@@ -41,65 +12,22 @@ fn same_padding(size: usize, kernel: usize, stride: usize) -> (usize, usize, usi
     (total / 2, total - total / 2, out)
 }
 
-/// A folded convolution's weights (row-major `[out, in/groups, k, k]`) and its bias (zeros if it has none), as f32.
-/// Copied out at each call: the weights are shared with the module, so they cannot be read in place.
-fn weight_and_bias(conv: &Conv2d) -> (Vec<f32>, Vec<f32>) {
-    let weight = conv.weight.val();
-    let [out, ..] = weight.dims();
-    let weight = weight.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 weights");
-    let bias = match &conv.bias {
-        Some(b) => b.val().into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 bias"),
-        None => vec![0.0; out],
-    };
-    (weight, bias)
-}
-
-/// `relu6(depthwise_conv(x) + bias)` for a folded depthwise convolution with TF "SAME" padding.
-pub fn depthwise_relu6(x: Tensor<4>, conv: &Conv2d) -> Tensor<4> {
-    let device = x.device();
-    let [n, c, h, w] = x.dims();
-    let [_, _, k, kw] = conv.weight.val().dims();
-    debug_assert_eq!(k, kw, "square kernels only");
-    let dw = Depthwise::new([n, c, h, w], k, conv.stride[0]);
-    let input = x.into_data().convert::<f32>();
-    let (weight, bias) = weight_and_bias(conv);
-    let output = dw.forward(input.as_slice().expect("f32 after convert"), &weight, &bias, true);
-    Tensor::from_data(TensorData::new(output, dw.output_shape()), &device)
-}
-
-/// Items `0..count`, each with a per-thread state from `init`: over every core natively, in order in wasm.
-fn par_items<S, T: Send>(count: usize, init: impl Fn() -> S + Sync + Send, run: impl Fn(&mut S, usize) -> T + Sync + Send) -> Vec<T> {
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        use rayon::prelude::*;
-        (0..count).into_par_iter().map_init(init, run).collect()
-    }
-    #[cfg(target_arch = "wasm32")]
-    {
-        let mut state = init();
-        (0..count).map(|item| run(&mut state, item)).collect()
-    }
-}
-
-/// Output channels per work item of [`conv_relu6`] (its input planes are gathered once per item).
+/// Output channels per work item of [`dense_relu6`] (its input planes are gathered once per item).
 const CONV_CHANNEL_BLOCK: usize = 8;
+
 
 /// `relu6(conv(x) + bias)` for a folded dense convolution with few input channels and TF "SAME" padding: the
 /// stem (3 -> 32 channels, 3x3, stride 2). On the depthwise kernel's phase planes: each input channel of a stack
 /// of images is gathered once, then every output channel takes `in x k x k` contiguous taps over the stack.
 /// Burn's (im2col + gemm with K = 27, then the bias pass, then ReLU6) ran at 1.1-1.4 GMAC/s in wasm, 4-5 natively.
-pub fn conv_relu6(x: Tensor<4>, conv: &Conv2d) -> Tensor<4> {
-    let device = x.device();
-    let [n, ci, h, w] = x.dims();
-    let [co, wci, k, kw] = conv.weight.val().dims();
-    assert!(wci == ci && k == kw, "a dense convolution with a square kernel");
-    let plane = Plane::same(h, w, k, conv.stride[0]);
+/// `input` is `[n, ci, h, w]` row-major, `weight` `[co, ci, k, k]`; returns the output and its shape.
+pub(super) fn dense_relu6(input: &[f32], [n, ci, h, w]: [usize; 4], weight: &[f32], bias: &[f32], k: usize, stride: usize) -> (Vec<f32>, [usize; 4]) {
+    let co = bias.len();
+    assert_eq!(weight.len(), co * ci * k * k, "a dense convolution with a square kernel");
+    let plane = Plane::same(h, w, k, stride);
     let (out_h, out_w) = (plane.out_h, plane.out_w);
     let group = plane.stack(n);
     let (groups, blocks) = (n.div_ceil(group), co.div_ceil(CONV_CHANNEL_BLOCK));
-    let input = x.into_data().convert::<f32>();
-    let input: &[f32] = input.as_slice().expect("f32 after convert");
-    let (weight, bias) = weight_and_bias(conv);
     let (plane_in, plane_out) = (h * w, out_h * out_w);
     let mut output = vec![0.0f32; n * co * plane_out];
     let out_ptr = SendPtr(output.as_mut_ptr());
@@ -129,7 +57,7 @@ pub fn conv_relu6(x: Tensor<4>, conv: &Conv2d) -> Tensor<4> {
             }
         },
     );
-    Tensor::from_data(TensorData::new(output, [n, co, out_h, out_w]), &device)
+    (output, [n, co, out_h, out_w])
 }
 
 /// A depthwise convolution with TF "SAME" padding over `[n, c, h, w]` f32 planes, as work items of one channel of
@@ -229,20 +157,6 @@ impl Depthwise {
             }
         }
         (dx, dweight)
-    }
-}
-
-/// An output buffer shared by parallel work items, each writing its own planes (here and in train_kernels.rs).
-#[derive(Clone, Copy)]
-pub(super) struct SendPtr(pub(super) *mut f32);
-// SAFETY: every user has its items write disjoint ranges (see `Depthwise`, `conv_relu6`, the batch norm).
-unsafe impl Send for SendPtr {}
-unsafe impl Sync for SendPtr {}
-impl SendPtr {
-    /// `len` values from `offset` (a method, so that closures capture the whole `Sync` wrapper).
-    /// SAFETY: the caller stays inside the buffer, which outlives the slice, and is the only writer of that range.
-    pub(super) unsafe fn slice(self, offset: usize, len: usize) -> &'static mut [f32] {
-        unsafe { core::slice::from_raw_parts_mut(self.0.add(offset), len) }
     }
 }
 
@@ -502,270 +416,4 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
         }
     }
     plain(a, b)
-}
-
-// ================================================================================================================
-// Pointwise (1x1) convolution, bias and optional ReLU6. Natively one gemm per image with the bias and ReLU6 on
-// the plane while it is in cache (native_kernels.rs); in wasm the SIMD128 tiles below: there Burn's gemm ran
-// the 32 pointwise convolutions at 2.0 GMAC/s, 70 % of a pass (docs/profile.md).
-// ================================================================================================================
-
-/// `relu6?(conv1x1(x) + bias)` for a folded pointwise convolution (stride 1, no padding).
-pub fn pointwise(x: Tensor<4>, conv: &Conv2d, relu6: bool) -> Tensor<4> {
-    super::flex_kernels::pointwise(x, conv, relu6)
-}
-
-/// The wasm tiles on copies of the tensors: natively for the unit test (it keeps the tiling tested in every CI
-/// run); the page reaches [`pointwise_image`] through flex_kernels.rs, without the copies.
-#[cfg(test)]
-fn pointwise_tiled(x: Tensor<4>, conv: &Conv2d, relu6: bool) -> Tensor<4> {
-    let device = x.device();
-    let [n, ci, h, w] = x.dims();
-    let [co, ..] = conv.weight.val().dims();
-    let input = x.into_data().convert::<f32>();
-    let input: &[f32] = input.as_slice().expect("f32 after convert");
-    let (weight, bias) = weight_and_bias(conv);
-    let hw = h * w;
-    let mut output = vec![0.0f32; n * co * hw];
-    for (image, out) in input.chunks(ci * hw).zip(output.chunks_mut(co * hw)) {
-        pointwise_image(image, &weight, &bias, ci, co, hw, relu6, out);
-    }
-    Tensor::from_data(TensorData::new(output, [n, co, h, w]), &device)
-}
-
-/// One image: `out[o][p] = bias[o] + sum_c weight[o][c] * x[c][p]`, clamped to [0, 6] if `relu6`. Tiles of
-/// 4 output channels x 8 pixels (eight 4-lane accumulators); the pixel panel `x[..][p..p + 8]` stays in L1 while
-/// every output channel is swept over it. Summation over `c` in order, in every path.
-#[allow(clippy::too_many_arguments)]
-#[cfg_attr(all(not(target_arch = "wasm32"), not(test)), allow(dead_code))]
-pub(super) fn pointwise_image(x: &[f32], weight: &[f32], bias: &[f32], ci: usize, co: usize, hw: usize, relu6: bool, out: &mut [f32]) {
-    let finish = |v: f32| if relu6 { v.clamp(0.0, 6.0) } else { v };
-    let mut p = 0;
-    while p < hw {
-        // 8-pixel tiles, then one of 4, then single pixels (the late stages' planes are 12 and 42 pixels).
-        let width = match hw - p {
-            r if r >= 8 => 8,
-            r if r >= 4 => 4,
-            r => r,
-        };
-        let mut o = 0;
-        while o < co {
-            let rows = (co - o).min(4);
-            let mut acc = [[0.0f32; 8]; 4];
-            if rows == 4 && width == 8 {
-                tile_4x8(&x[p..], hw, &weight[o * ci..(o + 4) * ci], ci, &mut acc);
-            } else if rows == 4 && width == 4 {
-                tile_4x4(&x[p..], hw, &weight[o * ci..(o + 4) * ci], ci, &mut acc);
-            } else {
-                for (r, acc_row) in acc.iter_mut().enumerate().take(rows) {
-                    let wr = &weight[(o + r) * ci..(o + r + 1) * ci];
-                    for (c, &wv) in wr.iter().enumerate() {
-                        let xr = &x[c * hw + p..c * hw + p + width];
-                        for (a, &v) in acc_row.iter_mut().zip(xr) {
-                            *a += wv * v;
-                        }
-                    }
-                }
-            }
-            for (r, acc_row) in acc.iter().enumerate().take(rows) {
-                let dst = &mut out[(o + r) * hw + p..(o + r) * hw + p + width];
-                for (d, a) in dst.iter_mut().zip(acc_row) {
-                    *d = finish(bias[o + r] + a);
-                }
-            }
-            o += rows;
-        }
-        p += width;
-    }
-}
-
-/// The 4x8 tile: `acc[r][j] = sum_c w[r][c] * x[c * hw + j]` (x starts at the tile's first pixel).
-#[cfg(target_arch = "wasm32")]
-#[inline(always)]
-fn tile_4x8(x: &[f32], hw: usize, w: &[f32], ci: usize, acc: &mut [[f32; 8]; 4]) {
-    use core::arch::wasm32::*;
-    assert!(x.len() >= (ci - 1) * hw + 8 && w.len() >= 4 * ci);
-    let z = f32x4_splat(0.0);
-    let (mut a00, mut a01, mut a10, mut a11, mut a20, mut a21, mut a30, mut a31) = (z, z, z, z, z, z, z, z);
-    let (xp, wp) = (x.as_ptr(), w.as_ptr());
-    for c in 0..ci {
-        // SAFETY: c * hw + 8 <= x.len() and 3 * ci + c < w.len() (asserted above); unaligned loads are allowed.
-        unsafe {
-            let x0 = v128_load(xp.add(c * hw) as *const v128);
-            let x1 = v128_load(xp.add(c * hw + 4) as *const v128);
-            let w0 = f32x4_splat(*wp.add(c));
-            let w1 = f32x4_splat(*wp.add(ci + c));
-            let w2 = f32x4_splat(*wp.add(2 * ci + c));
-            let w3 = f32x4_splat(*wp.add(3 * ci + c));
-            a00 = f32x4_add(a00, f32x4_mul(w0, x0));
-            a01 = f32x4_add(a01, f32x4_mul(w0, x1));
-            a10 = f32x4_add(a10, f32x4_mul(w1, x0));
-            a11 = f32x4_add(a11, f32x4_mul(w1, x1));
-            a20 = f32x4_add(a20, f32x4_mul(w2, x0));
-            a21 = f32x4_add(a21, f32x4_mul(w2, x1));
-            a30 = f32x4_add(a30, f32x4_mul(w3, x0));
-            a31 = f32x4_add(a31, f32x4_mul(w3, x1));
-        }
-    }
-    for (r, (lo, hi)) in [(a00, a01), (a10, a11), (a20, a21), (a30, a31)].into_iter().enumerate() {
-        // SAFETY: acc[r] holds 8 floats.
-        unsafe {
-            v128_store(acc[r].as_mut_ptr() as *mut v128, lo);
-            v128_store(acc[r].as_mut_ptr().add(4) as *mut v128, hi);
-        }
-    }
-}
-
-/// The 4x4 tile: the first four columns of `acc` as in [`tile_4x8`].
-#[cfg(target_arch = "wasm32")]
-#[inline(always)]
-fn tile_4x4(x: &[f32], hw: usize, w: &[f32], ci: usize, acc: &mut [[f32; 8]; 4]) {
-    use core::arch::wasm32::*;
-    assert!(x.len() >= (ci - 1) * hw + 4 && w.len() >= 4 * ci);
-    let z = f32x4_splat(0.0);
-    let (mut a0, mut a1, mut a2, mut a3) = (z, z, z, z);
-    let (xp, wp) = (x.as_ptr(), w.as_ptr());
-    for c in 0..ci {
-        // SAFETY: c * hw + 4 <= x.len() and 3 * ci + c < w.len() (asserted above).
-        unsafe {
-            let x0 = v128_load(xp.add(c * hw) as *const v128);
-            a0 = f32x4_add(a0, f32x4_mul(f32x4_splat(*wp.add(c)), x0));
-            a1 = f32x4_add(a1, f32x4_mul(f32x4_splat(*wp.add(ci + c)), x0));
-            a2 = f32x4_add(a2, f32x4_mul(f32x4_splat(*wp.add(2 * ci + c)), x0));
-            a3 = f32x4_add(a3, f32x4_mul(f32x4_splat(*wp.add(3 * ci + c)), x0));
-        }
-    }
-    for (r, v) in [a0, a1, a2, a3].into_iter().enumerate() {
-        // SAFETY: acc[r] holds 8 floats.
-        unsafe { v128_store(acc[r].as_mut_ptr() as *mut v128, v) };
-    }
-}
-
-/// The 4x4 tile in plain Rust (see the 4x8 one).
-#[cfg(not(target_arch = "wasm32"))]
-fn tile_4x4(x: &[f32], hw: usize, w: &[f32], ci: usize, acc: &mut [[f32; 8]; 4]) {
-    tile_plain::<4>(x, hw, w, ci, acc);
-}
-
-/// The 4x8 tile in plain Rust, the same sums in the same order (the native tests check the tiling with it).
-#[cfg(not(target_arch = "wasm32"))]
-fn tile_4x8(x: &[f32], hw: usize, w: &[f32], ci: usize, acc: &mut [[f32; 8]; 4]) {
-    tile_plain::<8>(x, hw, w, ci, acc);
-}
-
-/// 4 output channels x `P` pixels: `acc[r][..P] += w[r][c] * x[c][..P]` over `c` in order.
-#[cfg(not(target_arch = "wasm32"))]
-fn tile_plain<const P: usize>(x: &[f32], hw: usize, w: &[f32], ci: usize, acc: &mut [[f32; 8]; 4]) {
-    for c in 0..ci {
-        let xr = &x[c * hw..c * hw + P];
-        for (r, acc_row) in acc.iter_mut().enumerate() {
-            let wv = w[r * ci + c];
-            for (a, &v) in acc_row[..P].iter_mut().zip(xr) {
-                *a += wv * v;
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    // In the browser (wasm-pack test), each #[test] below runs as a wasm_bindgen_test.
-    #[cfg(target_arch = "wasm32")]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
-    use super::*;
-    use burn::nn::PaddingConfig2d;
-    use burn::nn::conv::Conv2dConfig;
-    use burn::tensor::activation::relu6;
-    use burn::tensor::{Device, Distribution};
-
-    /// The fused kernel against Burn's conv2d + ReLU6 for every kernel/stride of Lite0, odd and even sizes
-    /// (the asymmetric padding of stride 2 on even inputs included), values crossing both clamp edges.
-    #[test]
-    fn fused_depthwise_matches_burn() {
-        let device = Device::flex();
-        device.seed(11);
-        let (mut at_zero, mut at_six) = (0, 0);
-        for (k, stride) in [(3, 1), (3, 2), (5, 1), (5, 2)] {
-            for (h, w) in [(7, 9), (8, 10), (11, 13), (1, 1), (2, 5)] {
-                let channels = 6;
-                let mut conv = Conv2dConfig::new([channels, channels], [k, k])
-                    .with_stride([stride, stride])
-                    .with_groups(channels)
-                    .with_padding(PaddingConfig2d::Same)
-                    .init(&device);
-                conv.weight = burn::module::Param::from_tensor(Tensor::random(
-                    [channels, 1, k, k],
-                    Distribution::Uniform(-1.5, 1.5),
-                    &device,
-                ));
-                let x = Tensor::<4>::random([2, channels, h, w], Distribution::Uniform(-3.0, 3.0), &device);
-                let want = relu6(conv.forward(x.clone())).into_data().try_into_vec::<f32>().unwrap();
-                let got = depthwise_relu6(x, &conv);
-                let got_dims = got.dims();
-                let got = got.into_data().try_into_vec::<f32>().unwrap();
-                assert_eq!(got_dims, [2, channels, h.div_ceil(stride), w.div_ceil(stride)], "k{k} s{stride} {h}x{w}");
-                let max = want.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-                assert!(max < 1e-5, "k{k} s{stride} {h}x{w}: max |diff| {max}");
-                at_zero += got.iter().filter(|&&v| v == 0.0).count();
-                at_six += got.iter().filter(|&&v| v == 6.0).count();
-            }
-        }
-        assert!(at_zero > 100 && at_six > 100, "both clamps reached: {at_zero} at 0, {at_six} at 6");
-    }
-
-    /// The fused dense (stem) kernel against Burn's conv2d + ReLU6: the stem's shape with enough images for two
-    /// stacks, odd sizes, stride 1 and 2, kernel 3 and 5, a partial block of output channels.
-    #[test]
-    fn fused_conv_matches_burn() {
-        let device = Device::flex();
-        for (n, ci, co, k, stride, h, w) in
-            [(8, 3, 32, 3, 2, 88, 104), (2, 3, 10, 3, 2, 7, 9), (2, 2, 9, 5, 1, 6, 5), (3, 4, 8, 3, 1, 1, 2)]
-        {
-            let conv = Conv2dConfig::new([ci, co], [k, k])
-                .with_stride([stride, stride])
-                .with_padding(PaddingConfig2d::Same)
-                .init(&device);
-            let x = Tensor::<4>::random([n, ci, h, w], Distribution::Uniform(-3.0, 3.0), &device);
-            let want = relu6(conv.forward(x.clone())).into_data().try_into_vec::<f32>().unwrap();
-            let got = conv_relu6(x, &conv);
-            assert_eq!(got.dims(), [n, co, h.div_ceil(stride), w.div_ceil(stride)]);
-            let got = got.into_data().try_into_vec::<f32>().unwrap();
-            let max = want.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-            assert!(max < 1e-5, "{n}x{ci}->{co} k{k} s{stride} {h}x{w}: max |diff| {max}");
-            assert!(got.iter().any(|&v| v > 0.0 && v < 6.0), "the outputs are not all clamped");
-        }
-    }
-
-    /// The pointwise kernel against Burn's conv2d (+ ReLU6) on shapes with and without whole 4x8 tiles.
-    #[test]
-    fn pointwise_matches_burn() {
-        let device = Device::flex();
-        device.seed(12);
-        for (ci, co, h, w) in [(16, 96, 11, 13), (24, 8, 2, 4), (7, 6, 3, 3), (40, 12, 1, 1), (20, 8, 3, 4), (9, 4, 6, 7)] {
-            let conv = Conv2dConfig::new([ci, co], [1, 1]).init(&device);
-            let x = Tensor::<4>::random([2, ci, h, w], Distribution::Uniform(-2.0, 2.0), &device);
-            for relu in [false, true] {
-                let plain = conv.forward(x.clone());
-                let want = if relu { relu6(plain) } else { plain }.into_data().try_into_vec::<f32>().unwrap();
-                // The kernel this target uses, and the wasm tiles (natively too, so that CI tests them).
-                for (name, got) in [("pointwise", pointwise(x.clone(), &conv, relu)), ("tiled", pointwise_tiled(x.clone(), &conv, relu))] {
-                    assert_eq!(got.dims(), [2, co, h, w]);
-                    let got = got.into_data().try_into_vec::<f32>().unwrap();
-                    let max = want.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-                    assert!(max < 1e-4, "{name} {ci}->{co} {h}x{w} relu6 {relu}: max |diff| {max}");
-                }
-            }
-        }
-    }
-
-
-    /// (Training never folds its batch norms, so it never reaches the fused path anyway.)
-    #[test]
-    fn the_flex_device_takes_the_fused_path() {
-        let x = Tensor::<4>::zeros([1, 1, 2, 2], &Device::flex());
-        assert!(on_cpu_inference_device(&x));
-        // Autodiff (training) is compiled natively only: the wasm build has no autodiff device to try.
-        #[cfg(not(target_arch = "wasm32"))]
-        assert!(!on_cpu_inference_device(&Tensor::<4>::zeros([1, 1, 2, 2], &Device::flex().autodiff())));
-    }
 }
