@@ -26,7 +26,7 @@ use glitchscope::spectrogram::render::{
     AXES_FRAME, COLORBAR_FRAME, FIGURE_SIZE, PLOT_AREA_SIZE, RenderOptions, render_full_figure,
     render_plot_area,
 };
-use glitchscope::spectrogram::viridis::viridis_u8;
+use glitchscope::viridis::viridis_u8;
 use glitchscope::spectrogram::{QParams, QScan, q_transform};
 use image::RgbaImage;
 
