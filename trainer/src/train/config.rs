@@ -191,8 +191,10 @@ pub fn default_lr(mode: &str) -> f64 {
 }
 
 /// The training options of a command line (`glitchscope train` and `glitchscope cv` flatten this): a
-/// `--config` file and the flags, which win over it.
+/// `--config` file and the flags, which win over it. A flag given twice takes its last value, so a script can
+/// pass its own choice and still let extra flags of its caller (e.g. `EXTRA="--height 88"`) override it.
 #[derive(clap::Args, Debug, Clone)]
+#[command(args_override_self = true)]
 pub struct TrainOptions {
     /// JSON file with any subset of the options (the names below with '-' as '_'); flags override it.
     #[arg(long)]
@@ -539,6 +541,9 @@ mod tests {
         let (options, given) = parse(&["train", "--config", file.to_str().unwrap(), "--lr", "0.01", "--views", "1,2"]);
         let c = options.to_config(&given).unwrap();
         assert_eq!((c.lr, c.views.clone()), (0.01, vec![1.0, 2.0]));
+        let (options, given) = parse(&["train", "--height", "176", "--height", "80", "--data", "a", "--data", "b"]);
+        let c = options.to_config(&given).unwrap();
+        assert_eq!((c.height, c.data.clone()), (80, vec!["a".to_string(), "b".to_string()]), "the last value wins; --data adds up");
         let (options, given) = parse(&["train", "--mode", "last-2", "--imagenet", "w.pth", "--per-class-limit", "3"]);
         let c = options.to_config(&given).unwrap();
         assert_eq!((c.lr, c.imagenet_weights.as_deref(), c.per_class_limit), (3e-4, Some("w.pth"), Some(3)));

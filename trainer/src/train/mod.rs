@@ -6,6 +6,7 @@ pub mod augment;
 pub mod checkpoint;
 pub mod config;
 pub mod cv;
+pub mod cv_report;
 pub mod dataset;
 pub mod domain;
 pub mod export;
