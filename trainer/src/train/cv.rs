@@ -240,7 +240,12 @@ impl FoldData {
 
     /// The training samples of the synthetic glitches of `part`.
     fn synth_samples(&self, prepared: &Prepared, part: Part) -> Vec<Sample> {
-        pick(&prepared.samples[..self.synthetic.len()], |i| self.synth_parts[i] == part)
+        pick(&prepared.samples[..self.synthetic.len()], |i| self.synth_parts[i] == part, |s| &s.0)
+    }
+
+    /// The same glitches as indices into the pixel store (the whole network runs on them).
+    fn synth_pixel_samples(&self, prepared: &Prepared, part: Part) -> Vec<Sample> {
+        pick(&prepared.samples[..self.synthetic.len()], |i| self.synth_parts[i] == part, |s| &s.1)
     }
 
     /// Per real glitch, its samples (`None`: unreadable).
@@ -389,12 +394,7 @@ fn export_final(
     let trained = fit::load_epoch(net_of(config)?, &dir, config.epochs)?;
 
     // --- The export, checked in fp16 against f32 on the pixels of the synthetic validation part.
-    let pixel_valid: Vec<Sample> = prepared.samples[..data.synthetic.len()]
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| data.synth_parts[*i] == Part::Valid)
-        .filter_map(|(_, s)| s.as_ref().map(|s| s.1.clone()))
-        .collect();
+    let pixel_valid = data.synth_pixel_samples(prepared, Part::Valid);
     let card_path = dir.join(run::MODEL_FILE);
     let base = export::base_card(config, &plan);
     let (mut card, comparisons) = export::write_and_compare(&trained, &card_path, base, &prepared.pixel_store, &[&pixel_valid], device)?;
@@ -536,7 +536,7 @@ fn train_fold(shared: &Shared, config: &TrainConfig, plan: &Plan, f: usize, dir:
     reset_dir(dir)?;
     std::fs::write(dir.join(RECIPE), serde_json::to_string_pretty(&fingerprint(config, options)?)?)?;
     let mut train = shared.synth_train.clone();
-    train.extend(pick(real_samples, |i| folds[i] != f));
+    train.extend(pick(real_samples, |i| folds[i] != f, |s| &s.0));
     let held: Vec<usize> = (0..real.len()).filter(|&i| folds[i] == f && real_samples[i].is_some()).collect();
     println!(
         "fold {}/{}: training on {} glitches ({} real), testing on {} real",
@@ -590,9 +590,14 @@ fn join(paths: &[PathBuf]) -> String {
     paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
 }
 
-/// The training samples of the glitches `keep` selects (by index), skipping unreadable ones.
-fn pick(samples: &[Option<(Sample, Sample)>], keep: impl Fn(usize) -> bool) -> Vec<Sample> {
-    samples.iter().enumerate().filter(|(i, _)| keep(*i)).filter_map(|(_, s)| s.as_ref().map(|s| s.0.clone())).collect()
+/// The samples of the glitches `keep` selects (by index), skipping unreadable ones: `which` takes the training
+/// sample (`.0`) or the pixel one (`.1`) of each.
+fn pick(
+    samples: &[Option<(Sample, Sample)>],
+    keep: impl Fn(usize) -> bool,
+    which: fn(&(Sample, Sample)) -> &Sample,
+) -> Vec<Sample> {
+    samples.iter().enumerate().filter(|(i, _)| keep(*i)).filter_map(|(_, s)| s.as_ref().map(|s| which(s).clone())).collect()
 }
 
 fn reset_dir(dir: &Path) -> Result<()> {
