@@ -38,6 +38,15 @@ pub struct CvArgs {
     pub options: TrainOptions,
 }
 
+/// Training options that mean nothing to a cross-validation, and why: given as flags they are refused (in a
+/// `--config` file, e.g. a `train` run's config.json, they are left unused).
+const NOT_FOR_CV: &[(&str, &str)] = &[
+    ("patience", "cv trains a fixed number of epochs (--epochs) and evaluates the last: no early stopping"),
+    ("monitor", "cv trains a fixed number of epochs (--epochs) and evaluates the last: no epoch is picked"),
+    ("test_fraction", "cv tests on the real folds (--folds); the synthetic data keeps only a validation part (--valid-fraction)"),
+    ("per_class_limit", "cv trains on every glitch of the other folds and of the synthetic training part"),
+];
+
 /// `given`: the matches of the `cv` subcommand.
 pub fn run(args: CvArgs, given: &ArgMatches) -> Result<()> {
     if args.resume {
@@ -45,6 +54,10 @@ pub fn run(args: CvArgs, given: &ArgMatches) -> Result<()> {
             "cv has no --resume: it always reuses the folds already saved in --out with the same recipe and trains \
              only the others (--redo trains them all again); drop --resume"
         );
+    }
+    let flags = TrainOptions::flags_given(given);
+    if let Some((name, why)) = NOT_FOR_CV.iter().find(|(name, _)| flags.iter().any(|f| f == name)) {
+        bail!("cv does not use --{}: {why}", name.replace('_', "-"));
     }
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let config = args.options.to_config(given)?;
