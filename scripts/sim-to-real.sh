@@ -32,7 +32,7 @@ else
   "$bin" synth --out "$synth" --per-class 60 --seed 2026 --format mixed --real-noise "$noise"
 fi
 "$bin" train --data "$synth" --out "$run" --overwrite --init imagenet --imagenet "$pth" \
-  --mode frozen --epochs 60 --patience 12 --seed 1 ${TRAIN_ARGS---unknown-view 0.3}
+  --mode frozen --height 176 --width 208 --epochs 60 --patience 12 --seed 1 ${TRAIN_ARGS---unknown-view 0.3}
 "$bin" eval --model "$run/model.json" --data "$real" --json > "$run/sim-to-real.json"
 python3 - "$run/sim-to-real.json" <<'PY'
 import json, sys

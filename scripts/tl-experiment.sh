@@ -48,7 +48,7 @@ run_one() {
   fi
   # shellcheck disable=SC2086
   "$BIN" train --data "$synth" --data "$real" --out "$runs/$name" --overwrite --imagenet "$pth" $flags \
-    --epochs "$epochs" --patience 0 --seed 1 --device "$device" ${EXTRA:-} >"$runs/$name.log" 2>&1 \
+    --height 176 --width 208 --epochs "$epochs" --patience 0 --seed 1 --device "$device" ${EXTRA:-} >"$runs/$name.log" 2>&1 \
     && echo "tl-experiment: $name done" || echo "tl-experiment: $name failed or stopped (see $runs/$name.log)"
 }
 

@@ -56,7 +56,7 @@ if [ "${SKIP_TRAIN:-0}" = 1 ] && [ -f "$run/model.json" ]; then
   echo "unseen-class.sh: reusing $run"
 else
   "$bin" train --data "$train_dir" --out "$run" --overwrite --init imagenet --imagenet "$pth" \
-    --mode frozen --epochs 60 --patience 12 --seed 1 --valid-fraction 0.2 --test-fraction 0.2
+    --mode frozen --height 176 --width 208 --epochs 60 --patience 12 --seed 1 --valid-fraction 0.2 --test-fraction 0.2
 fi
 
 # 3 + 4. Measure and write the table.

@@ -9,10 +9,10 @@ mod report;
 mod synth;
 mod train;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Subcommand};
 
 /// GlitchScope: classify LIGO glitches (Gravity Spy classes) with a fine-tuned ImageNet EfficientNet-Lite.
-#[derive(Parser)]
+#[derive(clap::Parser)]
 #[command(name = "glitchscope", version, about)]
 struct Cli {
     #[command(subcommand)]
@@ -57,12 +57,15 @@ enum Command {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    // The matches are kept: `train` and `cv` tell the flags given from the defaults (flags win over --config).
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let given = matches.subcommand().map(|(_, m)| m.clone()).unwrap_or_default();
     let result = match cli.command {
         Command::Classify(args) => cmd::classify::run(args),
         Command::Init(args) => cmd::init::run(args),
-        Command::Train(args) => cmd::train::run(args),
-        Command::Cv(args) => cmd::cv::run(args),
+        Command::Train(args) => cmd::train::run(args, &given),
+        Command::Cv(args) => cmd::cv::run(args, &given),
         Command::Eval(args) => cmd::eval::run(args),
         Command::Qtransform(args) => cmd::qtransform::run(args),
         Command::Synth(args) => cmd::synth::run(args),

@@ -1,6 +1,7 @@
 //! A small end-to-end run of `glitchscope cv` on generated pictures (no shared data needed): folds, the
-//! out-of-fold report and its files, resuming finished folds, refusing too many folds, the exported calibrated
-//! model, and that the card's temperature is what `classify` applies (with per-view contributions).
+//! out-of-fold report and its files, resuming finished folds (and --overwrite redoing them), refusing too many
+//! folds, --resume and options cv does not use, the exported calibrated model, and that the card's temperature
+//! is what `classify` applies (with per-view contributions).
 
 mod train_support;
 
@@ -93,6 +94,20 @@ fn cross_validation_reports_resumes_refuses_and_exports_a_calibrated_model() {
     changed[e + 1] = "2".into();
     let stdout = String::from_utf8_lossy(&run_ok(&changed).stdout).to_string();
     assert!(stdout.contains("fold 1/2: saved predictions were made with other options; training again"), "{stdout}");
+
+    // --overwrite (--redo) trains saved folds again; --resume and options cv does not use are refused.
+    let mut redo = cv_args(&data, &real, &out);
+    redo.push("--overwrite".into());
+    let stdout = String::from_utf8_lossy(&run_ok(&redo).stdout).to_string();
+    assert!(stdout.contains("fold 1/2: training on") && !stdout.contains("already done"), "{stdout}");
+    for (flag, says) in [(&["--resume"][..], "cv has no --resume"), (&["--patience", "3"][..], "cv does not use --patience")] {
+        let mut refused = cv_args(&data, &real, &tmp.path().join("cv-refused"));
+        refused.extend(flag.iter().map(|s| s.to_string()));
+        let o = std::process::Command::new(bin()).args(&refused).output().unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && stderr.contains(says), "{stderr}");
+    }
+    assert!(!tmp.path().join("cv-refused").exists(), "a refused command writes nothing");
 
     // More folds than the smallest class has glitches: refused, saying which class and what is allowed.
     let mut too_many = cv_args(&data, &real, &tmp.path().join("cv5"));

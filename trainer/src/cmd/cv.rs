@@ -3,10 +3,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
-use clap::Args;
+use anyhow::{Result, bail};
+use clap::{ArgMatches, Args};
 
-use crate::cmd::train::TrainArgs;
+use crate::train::config::TrainOptions;
 use crate::train::cv::{self, CvOptions};
 
 #[derive(Args, Debug)]
@@ -27,16 +27,40 @@ pub struct CvArgs {
     /// with the best macro recall ships.
     #[arg(long)]
     pub grid: Option<PathBuf>,
-    /// Redo folds whose predictions are already saved in --out.
-    #[arg(long = "redo")]
+    /// Train again the folds whose predictions are already saved in --out (by default a fold saved with the
+    /// same recipe is reused, one made with other options is trained again).
+    #[arg(long = "redo", visible_alias = "overwrite")]
     pub redo: bool,
+    /// Refused: cv always resumes (see --redo); `glitchscope train --resume` continues a training run.
+    #[arg(long, hide = true)]
+    pub resume: bool,
     #[command(flatten)]
-    pub train: TrainArgs,
+    pub options: TrainOptions,
 }
 
-pub fn run(args: CvArgs) -> Result<()> {
+/// Training options that mean nothing to a cross-validation, and why: given as flags they are refused (in a
+/// `--config` file, e.g. a `train` run's config.json, they are left unused).
+const NOT_FOR_CV: &[(&str, &str)] = &[
+    ("patience", "cv trains a fixed number of epochs (--epochs) and evaluates the last: no early stopping"),
+    ("monitor", "cv trains a fixed number of epochs (--epochs) and evaluates the last: no epoch is picked"),
+    ("test_fraction", "cv tests on the real folds (--folds); the synthetic data keeps only a validation part (--valid-fraction)"),
+    ("per_class_limit", "cv trains on every glitch of the other folds and of the synthetic training part"),
+];
+
+/// `given`: the matches of the `cv` subcommand.
+pub fn run(args: CvArgs, given: &ArgMatches) -> Result<()> {
+    if args.resume {
+        bail!(
+            "cv has no --resume: it always reuses the folds already saved in --out with the same recipe and trains \
+             only the others (--redo trains them all again); drop --resume"
+        );
+    }
+    let flags = TrainOptions::flags_given(given);
+    if let Some((name, why)) = NOT_FOR_CV.iter().find(|(name, _)| flags.iter().any(|f| f == name)) {
+        bail!("cv does not use --{}: {why}", name.replace('_', "-"));
+    }
     let command = std::env::args().collect::<Vec<_>>().join(" ");
-    let config = args.train.to_config()?;
+    let config = args.options.to_config(given)?;
     let grid = match &args.grid {
         Some(path) => cv::read_grid(path)?,
         None => Vec::new(),

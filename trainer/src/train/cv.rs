@@ -8,11 +8,12 @@
 //! of epochs and its last epoch is evaluated.
 //!
 //! The frozen part of the network is the same ImageNet backbone in every fold, so views (and their augmented
-//! copies) go through it once for all folds (`run::prepare`).
+//! copies) go through it once for all folds (`prepare.rs`).
 //!
 //! Calibration: the temperature applied to fold `f`'s predictions is fitted on the other folds' predictions
 //! (cross-fitted), so the ECE after scaling is measured on glitches the temperature never saw. The temperature
 //! shipped with a model (`--export`) is fitted on all out-of-fold predictions.
+
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,25 +21,23 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use burn::module::Module;
-use burn::store::ModuleRecord;
 use glitchscope::card::Calibration;
-use glitchscope::labels::{O1_CLASSES, class_index};
-use glitchscope::model::GlitchNetConfig;
-use glitchscope::model::weights::load_imagenet;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::checkpoint::{self, record_path};
-use super::config::{Mode, TrainConfig};
+use super::checkpoint;
+use super::config::{Plan, TrainConfig};
 use super::dataset::{self, GlitchFiles};
+use super::export;
+use super::fit::{self, FitData};
+use super::history::{self, EpochRow};
 use super::loader::{GlitchLoader, Sample};
-use super::model::{Stage, Trainee};
-use super::run::{self, FitData, Wanted};
+use super::model::Trainee;
+use super::prepare::{Prepared, Wanted, prepare};
+use super::run;
+use super::setup::{self, Setup};
 use super::split::{self, Part};
-use crate::report::calibration::{self, Reliability};
-use crate::report::metrics::{Outcome, summarise};
-use crate::report::plots;
+use super::cv_report::Report;
 
 /// How the cross-validation was asked for.
 pub struct CvOptions {
@@ -176,232 +175,266 @@ pub fn assign_folds(items: &[(&str, &str)], k: usize, seed: u64) -> Result<Vec<u
     Ok(items.iter().map(|(key, _)| fold_of_key[key]).collect())
 }
 
+
+/// A recipe of the cross-validation: its name ("" for the config alone), its options as given, the config
+/// with them applied, and its directory.
+struct Recipe {
+    name: String,
+    options: serde_json::Value,
+    config: TrainConfig,
+    dir: PathBuf,
+}
+
+/// The glitches of a cross-validation: synthetic (always trained on, with a validation part to watch) and real
+/// (cut into folds).
+struct FoldData {
+    synthetic: Vec<(GlitchFiles, usize)>,
+    /// Per synthetic glitch: trained on, or watched as validation.
+    synth_parts: Vec<Part>,
+    real: Vec<(GlitchFiles, usize)>,
+    /// Per real glitch: the fold that holds it out.
+    folds: Vec<usize>,
+    ignored: BTreeMap<String, usize>,
+}
+
+impl FoldData {
+    fn load(config: &TrainConfig, options: &CvOptions) -> Result<FoldData> {
+        let mut ignored: BTreeMap<String, usize> = BTreeMap::new();
+        let synthetic = dataset::scan(&config.data.iter().map(PathBuf::from).collect::<Vec<_>>())?;
+        let real_all = dataset::scan(&options.real)?;
+        let synthetic = setup::known(synthetic, &mut ignored);
+        let real = setup::known(real_all, &mut ignored);
+        if real.is_empty() {
+            bail!("no real glitch of an O1 class in {}", join(&options.real));
+        }
+        let real_keys: Vec<(&str, &str)> = real.iter().map(|(g, _)| (g.split_key(), g.class.as_str())).collect();
+        let folds = assign_folds(&real_keys, options.folds, config.seed)?;
+        let synth_keys: Vec<(&str, &str)> = synthetic.iter().map(|(g, _)| (g.split_key(), g.class.as_str())).collect();
+        let synth_parts = split::stratified_split(&synth_keys, config.valid_fraction, 0.0, config.seed);
+        println!(
+            "cross-validation: {} real glitches of {} classes in {} folds; {} synthetic glitches ({} watched as \
+             validation); ignored classes: {}",
+            real.len(),
+            real.iter().map(|(_, c)| c).collect::<std::collections::BTreeSet<_>>().len(),
+            options.folds,
+            synthetic.len(),
+            synth_parts.iter().filter(|p| **p == Part::Valid).count(),
+            if ignored.is_empty() { "none".to_string() } else { format!("{ignored:?}") }
+        );
+        Ok(FoldData { synthetic, synth_parts, real, folds, ignored })
+    }
+
+    /// Every glitch to read: the synthetic ones (pixels kept for the validation part, which checks the fp16
+    /// export), then the real ones, all with augmented copies but the synthetic validation part.
+    fn wanted(&self, config: &TrainConfig) -> Vec<Wanted<'_>> {
+        let synthetic = self.synthetic.iter().zip(&self.synth_parts).map(|((g, c), part)| Wanted {
+            files: g,
+            class: *c,
+            keep_pixels: *part == Part::Valid,
+            copies: *part == Part::Train,
+            weight: 1.0,
+        });
+        let real = self.real.iter().map(|(g, c)| Wanted { files: g, class: *c, keep_pixels: false, copies: true, weight: config.real_weight });
+        synthetic.chain(real).collect()
+    }
+
+    /// The training samples of the synthetic glitches of `part`.
+    fn synth_samples(&self, prepared: &Prepared, part: Part) -> Vec<Sample> {
+        pick(&prepared.samples[..self.synthetic.len()], |i| self.synth_parts[i] == part, |s| &s.0)
+    }
+
+    /// The same glitches as indices into the pixel store (the whole network runs on them).
+    fn synth_pixel_samples(&self, prepared: &Prepared, part: Part) -> Vec<Sample> {
+        pick(&prepared.samples[..self.synthetic.len()], |i| self.synth_parts[i] == part, |s| &s.1)
+    }
+
+    /// Per real glitch, its samples (`None`: unreadable).
+    fn real_samples<'p>(&self, prepared: &'p Prepared) -> &'p [Option<(Sample, Sample)>] {
+        &prepared.samples[prepared.samples.len() - self.real.len()..]
+    }
+}
+
+/// A fresh network for a recipe (its dropout and fusion; the backbone and what is frozen are the same for all).
+type NetOf<'a> = dyn Fn(&TrainConfig) -> Result<glitchscope::model::GlitchNet> + 'a;
+
 pub fn cross_validate(mut config: TrainConfig, options: CvOptions) -> Result<()> {
-    let started = Instant::now();
     // Fixed epochs, last epoch evaluated: nothing may be chosen on the held-out fold, and the synthetic
     // validation part saturates too early to pick epochs with.
     config.patience = 0;
-    let plan = config.plan()?;
-    // The first device of a data-parallel run holds the model; `fit` spreads the steps over all of them.
-    let device = crate::device::select_all(&config.device_names())?.remove(0);
-    device.seed(config.seed);
-    if plan.imagenet {
-        let path = config.imagenet_weights.as_deref().unwrap_or_default();
-        if !Path::new(path).is_file() {
-            bail!("ImageNet weights file {path} does not exist");
-        }
-    }
+    let Setup { plan, device } = setup::start(&config)?;
     if options.real.is_empty() {
         bail!("no real data to cross-validate on (--real DIR)");
     }
     let out = PathBuf::from(&config.out);
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     std::fs::write(out.join(run::CONFIG_FILE), config.to_json())?;
-
-    // --- Data: synthetic (always trained on, with a validation part to watch) and real (cut into folds).
-    let synthetic = dataset::scan(&config.data.iter().map(PathBuf::from).collect::<Vec<_>>())?;
-    let real_all = dataset::scan(&options.real)?;
-    let mut ignored: BTreeMap<String, usize> = BTreeMap::new();
-    let known = |found: Vec<GlitchFiles>, ignored: &mut BTreeMap<String, usize>| -> Vec<(GlitchFiles, usize)> {
-        found
-            .into_iter()
-            .filter_map(|g| match class_index(&g.class) {
-                Some(c) => Some((g, c)),
-                None => {
-                    *ignored.entry(g.class.clone()).or_default() += 1;
-                    None
-                }
-            })
-            .collect()
-    };
-    let synthetic = known(synthetic, &mut ignored);
-    let real = known(real_all, &mut ignored);
-    if real.is_empty() {
-        bail!("no real glitch of an O1 class in {}", join(&options.real));
-    }
-    let real_keys: Vec<(&str, &str)> = real.iter().map(|(g, _)| (g.split_key(), g.class.as_str())).collect();
-    let folds = assign_folds(&real_keys, options.folds, config.seed)?;
-    let synth_keys: Vec<(&str, &str)> = synthetic.iter().map(|(g, _)| (g.split_key(), g.class.as_str())).collect();
-    let synth_parts = split::stratified_split(&synth_keys, config.valid_fraction, 0.0, config.seed);
-    println!(
-        "cross-validation: {} real glitches of {} classes in {} folds; {} synthetic glitches ({} watched as \
-         validation); ignored classes: {}",
-        real.len(),
-        real.iter().map(|(_, c)| c).collect::<std::collections::BTreeSet<_>>().len(),
-        options.folds,
-        synthetic.len(),
-        synth_parts.iter().filter(|p| **p == Part::Valid).count(),
-        if ignored.is_empty() { "none".to_string() } else { format!("{ignored:?}") }
-    );
+    let data = FoldData::load(&config, &options)?;
 
     // --- The network and, once for all folds, what its frozen part makes of every view.
-    // A fresh network for every use: Burn's batch-norm running statistics are shared between clones of a
-    // module, so a record loaded into a clone would reach into the others (and into the checkpoint file).
-    // The network of a recipe: its dropout and fusion (the backbone and what is frozen are the same for all).
-    let make_net = |c: &TrainConfig| -> Result<glitchscope::model::GlitchNet> {
-        let mut net = GlitchNetConfig::new()
-            .with_backbone(plan.variant)
-            .with_num_classes(O1_CLASSES.len())
-            .with_dropout(c.dropout)
-            .with_fusion(c.plan()?.fusion)
-            .init(&device);
-        if plan.imagenet {
-            load_imagenet(&mut net.backbone, Path::new(config.imagenet_weights.as_deref().unwrap_or_default()))?;
-        }
-        if !plan.freeze_bn {
-            net.backbone.set_batch_norm_momentum(run::TRAINED_BN_MOMENTUM);
-        }
-        Ok(net)
-    };
-    let net = make_net(&config)?;
-    let stage = match plan.mode {
-        Mode::All => Stage::Images,
-        Mode::Frozen => Stage::Embeddings,
-        Mode::LastBlocks(n) => Stage::Blocks { first: net.backbone.num_blocks() - n },
-    };
-    let mut wanted: Vec<Wanted> = synthetic
-        .iter()
-        .zip(&synth_parts)
-        .map(|((g, c), part)| Wanted { files: g, class: *c, keep_pixels: *part == Part::Valid, copies: *part == Part::Train, weight: 1.0 })
-        .collect();
-    wanted.extend(real.iter().map(|(g, c)| Wanted { files: g, class: *c, keep_pixels: false, copies: true, weight: config.real_weight }));
-    let recipes: Vec<(String, serde_json::Value)> =
-        if options.grid.is_empty() { vec![(String::new(), json!({}))] } else { options.grid.clone() };
-    let mut recipe_configs = Vec::new();
-    for (name, recipe) in &recipes {
-        let c = with_recipe(&config, recipe)?;
-        let dir = if name.is_empty() { out.clone() } else { out.join(name) };
-        recipe_configs.push((c, dir));
-    }
+    let net_of = |c: &TrainConfig| setup::network(c, &c.plan()?, &device);
+    let net = net_of(&config)?;
+    let stage = setup::stage(plan.mode, &net);
+    let wanted = data.wanted(&config);
+    let recipes = recipes(&config, &options, &out)?;
     // Extract only when some fold must still be trained, with as many copies as the most demanding recipe
     // draws from; a report of finished folds needs no network at all.
     let all_done = !options.overwrite
-        && recipe_configs.iter().all(|(c, dir)| {
-            (0..options.folds).all(|f| matches!(saved_fold(c, &options, &dir.join(format!("fold-{}", f + 1))), Ok(Some(_))))
+        && recipes.iter().all(|r| {
+            (0..options.folds).all(|f| matches!(saved_fold(&r.config, &options, &fold_dir(&r.dir, f)), Ok(Some(_))))
         });
-    let extract = |copies: usize| -> Result<run::Prepared> {
+    let extract = |copies: usize| -> Result<Prepared> {
         let mut c = config.clone();
         c.copies = copies;
-        run::prepare(&net, stage, &c, &plan, &wanted, &device)
+        prepare(&net, stage, &c, &plan, &wanted, &device)
     };
-    let max_copies = recipe_configs.iter().map(|(c, _)| c.copies).max().unwrap_or(0);
-    let mut prepared = if all_done { None } else { Some(extract(max_copies)?) };
-    let synth_samples_of = |p: &run::Prepared, part: Part| -> Vec<Sample> {
-        pick(&p.samples[..synthetic.len()], |i| synth_parts[i] == part)
+    let max_copies = recipes.iter().map(|r| r.config.copies).max().unwrap_or(0);
+    let prepared = if all_done { None } else { Some(extract(max_copies)?) };
+    let shared = Shared {
+        data: &data,
+        synth_train: prepared.as_ref().map(|p| data.synth_samples(p, Part::Train)).unwrap_or_default(),
+        synth_valid: prepared.as_ref().map(|p| data.synth_samples(p, Part::Valid)).unwrap_or_default(),
+        prepared: prepared.as_ref(),
+        options: &options,
+        out: &out,
+        device: &device,
     };
-    let (synth_train, synth_valid) = match &prepared {
-        Some(p) => (synth_samples_of(p, Part::Train), synth_samples_of(p, Part::Valid)),
-        None => (Vec::new(), Vec::new()),
-    };
-    let mut results: Vec<(String, TrainConfig, Report, usize)> = Vec::new();
-    {
-        let shared = Shared {
-            prepared: prepared.as_ref(),
-            real: &real,
-            folds: &folds,
-            synth_train: &synth_train,
-            synth_valid: &synth_valid,
-            device: &device,
-        };
-        for ((name, recipe), (recipe_config, dir)) in recipes.iter().zip(&recipe_configs) {
-            if !name.is_empty() {
-                println!("== recipe {name}: {recipe}");
-            }
-            let (report, n) = run_recipe(&shared, recipe_config, &options, dir, &make_net)?;
-            results.push((name.clone(), recipe_config.clone(), report, n));
-        }
-    }
-    if results.len() > 1 {
-        let mut table = String::from("| recipe | options | top-1 | top-5 | macro recall | ECE before | ECE after | T |\n|---|---|---:|---:|---:|---:|---:|---:|\n");
-        for ((name, recipe), (_, _, r, _)) in recipes.iter().zip(&results) {
-            table += &format!(
-                "| {name} | `{recipe}` | {:.1} % | {:.1} % | {:.1} % | {:.1} % | {:.1} % | {:.2} |\n",
-                r.top[0], r.top[4], r.macro_recall, r.reliability_before.ece, r.reliability_after.ece, r.temperature
-            );
-        }
-        std::fs::write(out.join("grid.md"), &table)?;
-        println!("{table}");
-    }
-    // The recipe that ships: best macro recall (every class counts the same), ties by top-1.
-    let best = (0..results.len())
-        .max_by(|&a, &b| {
-            let key = |i: usize| (results[i].2.macro_recall, results[i].2.top[0]);
-            key(a).partial_cmp(&key(b)).unwrap_or(std::cmp::Ordering::Equal)
-        })
-        .unwrap_or(0);
-    let (best_name, config, report, oof_count) = results.swap_remove(best);
-    if !best_name.is_empty() {
-        println!("best recipe by macro recall: {best_name}");
-    }
-    let _ = started;
-
+    let (best, report, oof_count) = run_recipes(&shared, recipes, &net_of)?;
+    drop(shared);
     if options.export {
-        let prepared = match prepared.take() {
-            Some(p) if p.store.copies.iter().map(Vec::len).max().unwrap_or(0) >= config.copies => p,
-            _ => extract(config.copies)?,
+        let prepared = match prepared {
+            Some(p) if p.store.copies.iter().map(Vec::len).max().unwrap_or(0) >= best.config.copies => p,
+            _ => extract(best.config.copies)?,
         };
-        let (synth_samples, real_samples) = prepared.samples.split_at(synthetic.len());
-        let synth_train = synth_samples_of(&prepared, Part::Train);
-        let synth_valid = synth_samples_of(&prepared, Part::Valid);
-        let dir = out.join("final");
-        reset_dir(&dir)?;
-        // split.csv of the final fit, in `train`'s format (scripts/make-reference-set.sh reads it): every real
-        // glitch is trained on; the synthetic validation part is only watched.
-        let mut w = csv::Writer::from_path(dir.join(run::SPLIT_FILE))?;
-        w.write_record(["key", "class", "source", "part", "files"])?;
-        let rows = synthetic.iter().zip(&synth_parts).map(|((g, _), p)| (g, *p)).chain(real.iter().map(|(g, _)| (g, Part::Train)));
-        for (g, part) in rows {
-            let files: Vec<String> = g.files.iter().map(|(_, p)| p.display().to_string()).collect();
-            w.write_record([g.split_key(), &g.class, &g.source, part.name(), &files.join(";")])?;
-        }
-        w.flush()?;
-        let mut train = synth_train.clone();
-        train.extend(real_samples.iter().flatten().map(|s| s.0.clone()));
-        println!("final model: training on {} glitches (all real ones included)", train.len());
-        let data = FitData { store: prepared.store.clone(), train, valid: synth_valid.clone() };
-        let plan = config.plan()?;
-        run::fit(&make_net(&config)?, &config, &plan, data, &dir, 0, Arc::new(Mutex::new(BTreeMap::new())), &device)?;
-        let trained = load_epoch(make_net(&config)?, &dir, config.epochs)?;
-        let calibration = Calibration {
-            temperature: report.temperature as f32,
-            method: format!(
-                "temperature scaling, NLL-fitted on the {} out-of-fold real predictions of {}-fold cross-validation",
-                oof_count,
-                options.folds
-            ),
-            ece_before: Some(report.reliability_before.ece),
-            ece_after: Some(report.reliability_after.ece),
-        };
-        let pixel_valid: Vec<Sample> = synth_samples
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| synth_parts[*i] == Part::Valid)
-            .filter_map(|(_, s)| s.as_ref().map(|s| s.1.clone()))
-            .collect();
-        let export = run::Export {
-            config: &config,
-            plan: &plan,
-            command: &options.command,
-            pixel_store: prepared.pixel_store.clone(),
-            check: pixel_valid,
-            metrics: json!({ "cross_validation": report.to_json() }),
-            calibration: Some(calibration),
-            extraction: prepared.extraction.clone(),
-            data: json!({ "synthetic": config.data, "real": options.real, "real_glitches": oof_count, "recipe": best_name, "ignored_classes": ignored }),
-        };
-        run::export(&trained, &dir.join(run::MODEL_FILE), export, &device)?;
+        let shipped = Shipped { recipe: &best, report: &report, oof_count };
+        export_final(&data, &prepared, shipped, &options, &out, &net_of, &device)?;
     }
     Ok(())
 }
 
+/// The recipes of the grid (or the config alone), each with its config and directory.
+fn recipes(config: &TrainConfig, options: &CvOptions, out: &Path) -> Result<Vec<Recipe>> {
+    let grid = if options.grid.is_empty() { vec![(String::new(), json!({}))] } else { options.grid.clone() };
+    grid.into_iter()
+        .map(|(name, recipe)| {
+            let config = with_recipe(config, &recipe)?;
+            let dir = if name.is_empty() { out.to_path_buf() } else { out.join(&name) };
+            Ok(Recipe { name, options: recipe, config, dir })
+        })
+        .collect()
+}
+
+/// Every recipe's folds and report, the comparison table of a grid (`grid.md`), and the recipe that ships:
+/// best macro recall (every class counts the same), ties by top-1; with its report and number of
+/// out-of-fold predictions.
+fn run_recipes(shared: &Shared, recipes: Vec<Recipe>, net_of: &NetOf) -> Result<(Recipe, Report, usize)> {
+    let mut results: Vec<(Report, usize)> = Vec::new();
+    for recipe in &recipes {
+        if !recipe.name.is_empty() {
+            println!("== recipe {}: {}", recipe.name, recipe.options);
+        }
+        results.push(run_recipe(shared, &recipe.config, &recipe.dir, net_of)?);
+    }
+    if results.len() > 1 {
+        let mut table = String::from("| recipe | options | top-1 | top-5 | macro recall | ECE before | ECE after | T |\n|---|---|---:|---:|---:|---:|---:|---:|\n");
+        for (recipe, (r, _)) in recipes.iter().zip(&results) {
+            table += &format!(
+                "| {} | `{}` | {:.1} % | {:.1} % | {:.1} % | {:.1} % | {:.1} % | {:.2} |\n",
+                recipe.name, recipe.options, r.top[0], r.top[4], r.macro_recall, r.reliability_before.ece, r.reliability_after.ece, r.temperature
+            );
+        }
+        std::fs::write(shared.out.join("grid.md"), &table)?;
+        println!("{table}");
+    }
+    let best = (0..results.len())
+        .max_by(|&a, &b| {
+            let key = |i: usize| (results[i].0.macro_recall, results[i].0.top[0]);
+            key(a).partial_cmp(&key(b)).unwrap_or(std::cmp::Ordering::Equal)
+        })
+        .unwrap_or(0);
+    let (report, oof_count) = results.swap_remove(best);
+    let recipe = recipes.into_iter().nth(best).context("internal: no recipe")?;
+    if !recipe.name.is_empty() {
+        println!("best recipe by macro recall: {}", recipe.name);
+    }
+    Ok((recipe, report, oof_count))
+}
+
+/// The recipe that ships and what its cross-validation measured.
+struct Shipped<'a> {
+    recipe: &'a Recipe,
+    report: &'a Report,
+    oof_count: usize,
+}
+
+/// Train the shipped recipe on everything (every real glitch; the synthetic validation part watched) into
+/// `out/final`, and export it with the cross-validation metrics and the out-of-fold temperature in its card.
+fn export_final(
+    data: &FoldData,
+    prepared: &Prepared,
+    shipped: Shipped,
+    options: &CvOptions,
+    out: &Path,
+    net_of: &NetOf,
+    device: &burn::tensor::Device,
+) -> Result<()> {
+    let Shipped { recipe, report, oof_count } = shipped;
+    let config = &recipe.config;
+    let dir = out.join("final");
+    reset_dir(&dir)?;
+    // split.csv of the final fit, in `train`'s format (scripts/make-reference-set.sh reads it): every real
+    // glitch is trained on; the synthetic validation part is only watched.
+    let rows = data.synthetic.iter().zip(&data.synth_parts).map(|((g, _), p)| (g, *p)).chain(data.real.iter().map(|(g, _)| (g, Part::Train)));
+    std::fs::write(dir.join(run::SPLIT_FILE), setup::split_csv(rows)?)?;
+    let mut train = data.synth_samples(prepared, Part::Train);
+    train.extend(data.real_samples(prepared).iter().flatten().map(|s| s.0.clone()));
+    println!("final model: training on {} glitches (all real ones included)", train.len());
+    let fit_data = FitData { store: prepared.store.clone(), train, valid: data.synth_samples(prepared, Part::Valid) };
+    let plan = config.plan()?;
+    fit::fit(&net_of(config)?, config, &plan, fit_data, &dir, 0, Arc::new(Mutex::new(BTreeMap::new())), device)?;
+    let trained = fit::load_epoch(net_of(config)?, &dir, config.epochs)?;
+
+    // --- The export, checked in fp16 against f32 on the pixels of the synthetic validation part.
+    let pixel_valid = data.synth_pixel_samples(prepared, Part::Valid);
+    let card_path = dir.join(run::MODEL_FILE);
+    let base = export::base_card(config, &plan);
+    let (mut card, comparisons) = export::write_and_compare(&trained, &card_path, base, &prepared.pixel_store, &[&pixel_valid], device)?;
+    let check = &comparisons[0];
+    let ((a, b), max_dp) = (check.top1(), check.max_abs_probability_difference());
+    println!("fp16 check on {} held-out synthetic glitches: top-1 {a:.2}% (f32) vs {b:.2}% (fp16), max |dp| {max_dp:.2e}", pixel_valid.len());
+    let rows: Vec<EpochRow> = history::read(&dir.join(history::FILE), usize::MAX)?.into_values().collect();
+    card.metrics = json!({ "cross_validation": report.to_json() });
+    card.calibration = Some(Calibration {
+        temperature: report.temperature as f32,
+        method: format!(
+            "temperature scaling, NLL-fitted on the {} out-of-fold real predictions of {}-fold cross-validation",
+            oof_count, options.folds
+        ),
+        ece_before: Some(report.reliability_before.ece),
+        ece_after: Some(report.reliability_after.ece),
+    });
+    let data_json = json!({ "synthetic": config.data, "real": options.real, "real_glitches": oof_count, "recipe": recipe.name, "ignored_classes": data.ignored });
+    let mut record = export::training_record(config, &plan, &options.command, data_json, &prepared.extraction, &rows, &trained)?;
+    record.insert("epochs_run".into(), json!(rows.len()));
+    record.insert("exported_epoch".into(), json!("last (fixed epochs, chosen by cross-validation)"));
+    record.insert(
+        "fp16_check".into(),
+        json!({ "glitches": pixel_valid.len(), "top1_f32": a, "top1_fp16": b, "max_abs_probability_difference": max_dp }),
+    );
+    card.training = serde_json::Value::Object(record);
+    let title = card.name.clone();
+    export::finish(&card, &card_path, &rows, &title, check.within())
+}
+
 /// What every recipe of a cross-validation shares.
 struct Shared<'a> {
+    data: &'a FoldData,
     /// The extracted views; `None` when every fold of every recipe was already done.
-    prepared: Option<&'a run::Prepared>,
-    real: &'a [(GlitchFiles, usize)],
-    folds: &'a [usize],
-    synth_train: &'a [Sample],
-    synth_valid: &'a [Sample],
+    prepared: Option<&'a Prepared>,
+    synth_train: Vec<Sample>,
+    synth_valid: Vec<Sample>,
+    options: &'a CvOptions,
+    /// The cross-validation's directory (`--out`).
+    out: &'a Path,
     device: &'a burn::tensor::Device,
 }
 
@@ -446,22 +479,22 @@ fn saved_fold(config: &TrainConfig, options: &CvOptions, dir: &Path) -> Result<O
     Ok(Some(serde_json::from_str(&text).with_context(|| format!("reading {}", saved.display()))?))
 }
 
+/// Where fold `f` (from 0) of a recipe keeps its files.
+fn fold_dir(recipe_dir: &Path, f: usize) -> PathBuf {
+    recipe_dir.join(format!("fold-{}", f + 1))
+}
+
 /// All folds of one recipe into `out` (fold-N/ with saved predictions, cv.md, cv.json, plots); the report
 /// and the number of out-of-fold predictions.
-fn run_recipe(
-    shared: &Shared,
-    config: &TrainConfig,
-    options: &CvOptions,
-    out: &Path,
-    make_net: &dyn Fn(&TrainConfig) -> Result<glitchscope::model::GlitchNet>,
-) -> Result<(Report, usize)> {
+fn run_recipe(shared: &Shared, config: &TrainConfig, out: &Path, net_of: &NetOf) -> Result<(Report, usize)> {
+    let options = shared.options;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let plan = config.plan()?;
     // --- The folds.
     let mut predictions: Vec<OutOfFold> = Vec::new();
     let mut fold_seconds = Vec::new();
     for f in 0..options.folds {
-        let dir = out.join(format!("fold-{}", f + 1));
+        let dir = fold_dir(out, f);
         if !options.overwrite {
             if let Some(mut done) = saved_fold(config, options, &dir)? {
                 println!("fold {}/{}: already done ({} predictions in {})", f + 1, options.folds, done.len(), dir.display());
@@ -472,69 +505,16 @@ fn run_recipe(
                 println!("fold {}/{}: saved predictions were made with other options; training again", f + 1, options.folds);
             }
         }
-        let Some(prepared) = shared.prepared else { bail!("internal: fold {} needs training but nothing was extracted", f + 1) };
-        let real_samples = &prepared.samples[prepared.samples.len() - shared.real.len()..];
-        let saved = dir.join(PREDICTIONS);
         let fold_started = Instant::now();
-        reset_dir(&dir)?;
-        std::fs::write(dir.join(RECIPE), serde_json::to_string_pretty(&fingerprint(config, options)?)?)?;
-        let mut train = shared.synth_train.to_vec();
-        train.extend(pick(real_samples, |i| shared.folds[i] != f));
-        let held: Vec<usize> = (0..shared.real.len()).filter(|&i| shared.folds[i] == f && real_samples[i].is_some()).collect();
-        println!(
-            "fold {}/{}: training on {} glitches ({} real), testing on {} real",
-            f + 1,
-            options.folds,
-            train.len(),
-            train.len() - shared.synth_train.len(),
-            held.len()
-        );
-        let data = FitData { store: prepared.store.clone(), train, valid: shared.synth_valid.to_vec() };
-        run::fit(&make_net(config)?, config, &plan, data, &dir, 0, Arc::new(Mutex::new(BTreeMap::new())), shared.device)?;
-        let trained = load_epoch(make_net(config)?, &dir, config.epochs)?;
-        // Every readable real glitch through the fold's network (held-out ones first: their logits are the
-        // out-of-fold predictions); the embeddings of all of them are kept for the neighbour vote.
-        let trained_real: Vec<usize> = (0..shared.real.len()).filter(|&i| shared.folds[i] != f && real_samples[i].is_some()).collect();
-        let order: Vec<usize> = held.iter().chain(&trained_real).copied().collect();
-        let samples: Vec<Sample> = order.iter().map(|&i| real_samples[i].as_ref().map(|s| s.0.clone()).unwrap_or_else(|| unreachable!())).collect();
-        let (mut logits, embeddings) = logits_and_embeddings_of(&trained, prepared.store.clone(), samples, shared.device)?;
-        logits.truncate(held.len());
-        let fold_embeddings: Vec<FoldEmbedding> = order
-            .iter()
-            .zip(embeddings)
-            .enumerate()
-            .map(|(n, (&i, embedding))| FoldEmbedding {
-                key: shared.real[i].0.split_key().to_string(),
-                class: shared.real[i].0.class.clone(),
-                source: shared.real[i].0.source.clone(),
-                held_out: n < held.len(),
-                embedding,
-            })
-            .collect();
-        std::fs::write(dir.join(EMBEDDINGS), serde_json::to_string(&fold_embeddings)?)?;
-        let fold_predictions: Vec<OutOfFold> = held
-            .iter()
-            .zip(logits)
-            .map(|(&i, logits)| OutOfFold {
-                key: shared.real[i].0.split_key().to_string(),
-                class: shared.real[i].0.class.clone(),
-                source: shared.real[i].0.source.clone(),
-                fold: f,
-                logits,
-            })
-            .collect();
-        std::fs::write(&saved, serde_json::to_string(&fold_predictions)?)?;
-        // The checkpoints are not needed once the predictions are saved (hundreds of MB in mode all).
-        let _ = std::fs::remove_dir_all(dir.join(checkpoint::DIR));
+        predictions.extend(train_fold(shared, config, &plan, f, &dir, net_of)?);
         fold_seconds.push(fold_started.elapsed().as_secs_f64());
-        predictions.extend(fold_predictions);
     }
 
     // --- The report.
     let report = Report::new(&predictions, options.folds);
     let markdown = report.markdown(config, options);
     std::fs::write(out.join("cv.md"), &markdown)?;
-    report.write_files(&out)?;
+    report.write_files(out)?;
     let mut json_report = report.to_json();
     json_report["command"] = json!(options.command);
     json_report["config"] = serde_json::to_value(config)?;
@@ -547,25 +527,82 @@ fn run_recipe(
     Ok((report, predictions.len()))
 }
 
+/// Train fold `f` in `dir` on the synthetic data and the other folds' real glitches, and predict its own real
+/// glitches; saves the recipe fingerprint, the predictions and every real glitch's embedding in `dir`.
+fn train_fold(shared: &Shared, config: &TrainConfig, plan: &Plan, f: usize, dir: &Path, net_of: &NetOf) -> Result<Vec<OutOfFold>> {
+    let (options, real, folds) = (shared.options, &shared.data.real, &shared.data.folds);
+    let Some(prepared) = shared.prepared else { bail!("internal: fold {} needs training but nothing was extracted", f + 1) };
+    let real_samples = shared.data.real_samples(prepared);
+    reset_dir(dir)?;
+    std::fs::write(dir.join(RECIPE), serde_json::to_string_pretty(&fingerprint(config, options)?)?)?;
+    let mut train = shared.synth_train.clone();
+    train.extend(pick(real_samples, |i| folds[i] != f, |s| &s.0));
+    let held: Vec<usize> = (0..real.len()).filter(|&i| folds[i] == f && real_samples[i].is_some()).collect();
+    println!(
+        "fold {}/{}: training on {} glitches ({} real), testing on {} real",
+        f + 1,
+        options.folds,
+        train.len(),
+        train.len() - shared.synth_train.len(),
+        held.len()
+    );
+    let data = FitData { store: prepared.store.clone(), train, valid: shared.synth_valid.clone() };
+    fit::fit(&net_of(config)?, config, plan, data, dir, 0, Arc::new(Mutex::new(BTreeMap::new())), shared.device)?;
+    let trained = fit::load_epoch(net_of(config)?, dir, config.epochs)?;
+    // Every readable real glitch through the fold's network (held-out ones first: their logits are the
+    // out-of-fold predictions); the embeddings of all of them are kept for the neighbour vote.
+    let trained_real: Vec<usize> = (0..real.len()).filter(|&i| folds[i] != f && real_samples[i].is_some()).collect();
+    let order: Vec<usize> = held.iter().chain(&trained_real).copied().collect();
+    let samples: Vec<Sample> = order.iter().filter_map(|&i| real_samples[i].as_ref().map(|s| s.0.clone())).collect();
+    let (mut logits, embeddings) = logits_and_embeddings_of(&trained, prepared.store.clone(), samples, shared.device)?;
+    logits.truncate(held.len());
+    let fold_embeddings: Vec<FoldEmbedding> = order
+        .iter()
+        .zip(embeddings)
+        .enumerate()
+        .map(|(n, (&i, embedding))| FoldEmbedding {
+            key: real[i].0.split_key().to_string(),
+            class: real[i].0.class.clone(),
+            source: real[i].0.source.clone(),
+            held_out: n < held.len(),
+            embedding,
+        })
+        .collect();
+    std::fs::write(dir.join(EMBEDDINGS), serde_json::to_string(&fold_embeddings)?)?;
+    let fold_predictions: Vec<OutOfFold> = held
+        .iter()
+        .zip(logits)
+        .map(|(&i, logits)| OutOfFold {
+            key: real[i].0.split_key().to_string(),
+            class: real[i].0.class.clone(),
+            source: real[i].0.source.clone(),
+            fold: f,
+            logits,
+        })
+        .collect();
+    std::fs::write(dir.join(PREDICTIONS), serde_json::to_string(&fold_predictions)?)?;
+    // The checkpoints are not needed once the predictions are saved (hundreds of MB in mode all).
+    let _ = std::fs::remove_dir_all(dir.join(checkpoint::DIR));
+    Ok(fold_predictions)
+}
+
 fn join(paths: &[PathBuf]) -> String {
     paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
 }
 
-/// The training samples of the glitches `keep` selects (by index), skipping unreadable ones.
-fn pick(samples: &[Option<(Sample, Sample)>], keep: impl Fn(usize) -> bool) -> Vec<Sample> {
-    samples.iter().enumerate().filter(|(i, _)| keep(*i)).filter_map(|(_, s)| s.as_ref().map(|s| s.0.clone())).collect()
+/// The samples of the glitches `keep` selects (by index), skipping unreadable ones: `which` takes the training
+/// sample (`.0`) or the pixel one (`.1`) of each.
+fn pick(
+    samples: &[Option<(Sample, Sample)>],
+    keep: impl Fn(usize) -> bool,
+    which: fn(&(Sample, Sample)) -> &Sample,
+) -> Vec<Sample> {
+    samples.iter().enumerate().filter(|(i, _)| keep(*i)).filter_map(|(_, s)| s.as_ref().map(|s| which(s).clone())).collect()
 }
 
 fn reset_dir(dir: &Path) -> Result<()> {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
-}
-
-/// The trained network of one epoch of a fit.
-fn load_epoch(net: glitchscope::model::GlitchNet, dir: &Path, epoch: usize) -> Result<Trainee> {
-    let path = record_path(&dir.join(checkpoint::DIR), "model", epoch);
-    let record = ModuleRecord::load(&path).with_context(|| format!("loading {}", path.display()))?;
-    Ok(Trainee { net }.load_record(record))
 }
 
 /// Logits and glitch embeddings of every sample, in order.
@@ -589,171 +626,6 @@ fn logits_and_embeddings_of(
         embeddings.extend(rows(e)?);
     }
     Ok((logits, embeddings))
-}
-
-/// Everything the cross-validation reports.
-pub struct Report {
-    pub n: usize,
-    pub folds: usize,
-    pub top: [f64; 5],
-    pub macro_recall: f64,
-    pub macro_f1: f64,
-    /// (class, glitches, right, recall %, what the wrong ones were called)
-    pub per_class: Vec<(String, usize, usize, f64, BTreeMap<String, usize>)>,
-    /// (source, glitches, top-1 %)
-    pub per_source: Vec<(String, usize, f64)>,
-    pub confusion: Vec<Vec<usize>>,
-    pub temperature: f64,
-    pub reliability_before: Reliability,
-    /// With the cross-fitted temperatures.
-    pub reliability_after: Reliability,
-    /// Mean top-1 probability of the wrong predictions, before and after.
-    pub wrong_confidence: (f64, f64),
-}
-
-impl Report {
-    pub fn new(predictions: &[OutOfFold], folds: usize) -> Report {
-        let labels: Vec<String> = O1_CLASSES.iter().map(|s| s.to_string()).collect();
-        let targets: Vec<usize> = predictions.iter().map(|p| class_index(&p.class).unwrap_or(0)).collect();
-        let outcomes: Vec<Outcome> = predictions
-            .iter()
-            .zip(&targets)
-            .map(|(p, &t)| Outcome { target: t, probabilities: calibration::softmax_t(&p.logits, 1.0) })
-            .collect();
-        let summary = summarise(&outcomes, &labels);
-        // Cross-fitted temperature per fold, and the one fitted on everything.
-        let logits: Vec<Vec<f32>> = predictions.iter().map(|p| p.logits.clone()).collect();
-        let temperature = calibration::fit_temperature(&logits, &targets);
-        let fold_t: Vec<f64> = (0..folds)
-            .map(|f| {
-                let (l, t): (Vec<Vec<f32>>, Vec<usize>) =
-                    predictions.iter().zip(&targets).filter(|(p, _)| p.fold != f).map(|(p, &t)| (p.logits.clone(), t)).unzip();
-                calibration::fit_temperature(&l, &t)
-            })
-            .collect();
-        let top1 = |probs: &[f32], target: usize| -> (f32, bool) {
-            let o = Outcome { target, probabilities: probs.to_vec() };
-            (probs[o.predicted()], o.predicted() == target)
-        };
-        let before: Vec<(f32, bool)> = outcomes.iter().map(|o| top1(&o.probabilities, o.target)).collect();
-        let after: Vec<(f32, bool)> = predictions
-            .iter()
-            .zip(&targets)
-            .map(|(p, &t)| top1(&calibration::softmax_t(&p.logits, fold_t.get(p.fold).copied().unwrap_or(1.0)), t))
-            .collect();
-        let mean_wrong = |v: &[(f32, bool)]| {
-            let w: Vec<f64> = v.iter().filter(|x| !x.1).map(|x| f64::from(x.0)).collect();
-            if w.is_empty() { 0.0 } else { 100.0 * w.iter().sum::<f64>() / w.len() as f64 }
-        };
-        let mut per_class = Vec::new();
-        for (c, label) in labels.iter().enumerate() {
-            let n = summary.confusion[c].iter().sum::<usize>();
-            if n == 0 {
-                continue;
-            }
-            let right = summary.confusion[c][c];
-            let wrong: BTreeMap<String, usize> = summary.confusion[c]
-                .iter()
-                .enumerate()
-                .filter(|&(p, &count)| p != c && count > 0)
-                .map(|(p, &count)| (labels[p].clone(), count))
-                .collect();
-            per_class.push((label.clone(), n, right, 100.0 * right as f64 / n as f64, wrong));
-        }
-        let macro_recall = per_class.iter().map(|c| c.3).sum::<f64>() / per_class.len().max(1) as f64;
-        let mut sources: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
-        for (p, o) in predictions.iter().zip(&outcomes) {
-            let e = sources.entry(p.source.as_str()).or_default();
-            e.0 += 1;
-            e.1 += usize::from(o.predicted() == o.target);
-        }
-        let per_source = sources.into_iter().map(|(s, (n, r))| (s.to_string(), n, 100.0 * r as f64 / n as f64)).collect();
-        Report {
-            n: predictions.len(),
-            folds,
-            top: summary.top,
-            macro_recall,
-            macro_f1: summary.macro_f1,
-            per_class,
-            per_source,
-            confusion: summary.confusion,
-            temperature,
-            reliability_before: calibration::reliability(&before),
-            reliability_after: calibration::reliability(&after),
-            wrong_confidence: (mean_wrong(&before), mean_wrong(&after)),
-        }
-    }
-
-    pub fn to_json(&self) -> serde_json::Value {
-        json!({
-            "glitches": self.n,
-            "folds": self.folds,
-            "top1": self.top[0], "top2": self.top[1], "top3": self.top[2], "top4": self.top[3], "top5": self.top[4],
-            "macro_recall": self.macro_recall,
-            "macro_f1": self.macro_f1,
-            "classes": self.per_class.len(),
-            "per_class": self.per_class.iter().map(|(c, n, r, rec, wrong)| json!({ "class": c, "glitches": n, "right": r, "recall": rec, "called": wrong })).collect::<Vec<_>>(),
-            "per_source": self.per_source.iter().map(|(s, n, t)| json!({ "source": s, "glitches": n, "top1": t })).collect::<Vec<_>>(),
-            "temperature": self.temperature,
-            "ece_before": self.reliability_before.ece,
-            "ece_after_cross_fitted": self.reliability_after.ece,
-            "mce_before": self.reliability_before.mce,
-            "mce_after_cross_fitted": self.reliability_after.mce,
-            "wrong_mean_confidence_before": self.wrong_confidence.0,
-            "wrong_mean_confidence_after": self.wrong_confidence.1,
-            "reliability_before": self.reliability_before.bins,
-            "reliability_after": self.reliability_after.bins,
-            "unit": "percent",
-        })
-    }
-
-    /// confusion.png, confusion.csv, reliability.png.
-    pub fn write_files(&self, out: &Path) -> Result<()> {
-        let labels: Vec<String> = O1_CLASSES.iter().map(|s| s.to_string()).collect();
-        let shown: Vec<usize> = (0..labels.len()).filter(|&c| self.confusion[c].iter().sum::<usize>() > 0 || self.confusion.iter().any(|r| r[c] > 0)).collect();
-        let title = format!("{}-fold cross-validation on {} real glitches: top-1 {:.1} %, macro recall {:.1} %", self.folds, self.n, self.top[0], self.macro_recall);
-        plots::confusion_png(&out.join("confusion.png"), &labels, &self.confusion, &shown, &title)?;
-        let mut w = csv::Writer::from_path(out.join("confusion.csv"))?;
-        let mut header = vec!["true \\ predicted".to_string()];
-        header.extend(shown.iter().map(|&c| labels[c].clone()));
-        w.write_record(&header)?;
-        for &t in &shown {
-            let mut row = vec![labels[t].clone()];
-            row.extend(shown.iter().map(|&p| self.confusion[t][p].to_string()));
-            w.write_record(&row)?;
-        }
-        w.flush()?;
-        let after = format!("after temperature scaling (cross-fitted; T = {:.2} on all)", self.temperature);
-        plots::reliability_png(
-            &out.join("reliability.png"),
-            &[("before", &self.reliability_before), (after.as_str(), &self.reliability_after)],
-            &format!("reliability of the out-of-fold predictions ({} real glitches)", self.n),
-        )
-    }
-
-    pub fn markdown(&self, config: &TrainConfig, options: &CvOptions) -> String {
-        let mut s = String::new();
-        s += &format!(
-            "{}-fold cross-validation over {} real glitches of {} classes (mode {}, {}x{}, views {:?}, {} epochs, lr {}, copies {}, real weight {}, label smoothing {})\n\n",
-            options.folds, self.n, self.per_class.len(), config.mode, config.height, config.width, config.views, config.epochs, config.lr, config.copies, config.real_weight, config.label_smoothing
-        );
-        s += "| top-1 | top-2 | top-3 | top-4 | top-5 | macro recall | macro F1 | ECE before | ECE after (T cross-fitted) | T (all folds) |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
-        s += &format!(
-            "| {:.1} % | {:.1} % | {:.1} % | {:.1} % | {:.1} % | {:.1} % | {:.1} % | {:.1} % | {:.1} % | {:.2} |\n\n",
-            self.top[0], self.top[1], self.top[2], self.top[3], self.top[4], self.macro_recall, self.macro_f1,
-            self.reliability_before.ece, self.reliability_after.ece, self.temperature
-        );
-        s += "| class | real glitches | right | recall | wrong ones called |\n|---|---:|---:|---:|---|\n";
-        for (c, n, r, rec, wrong) in &self.per_class {
-            let w: Vec<String> = wrong.iter().map(|(k, v)| format!("{k} {v}")).collect();
-            s += &format!("| {c} | {n} | {r} | {rec:.0} % | {} |\n", w.join(", "));
-        }
-        s += "\n| source | glitches | top-1 |\n|---|---:|---:|\n";
-        for (src, n, t) in &self.per_source {
-            s += &format!("| {src} | {n} | {t:.1} % |\n");
-        }
-        s
-    }
 }
 
 #[cfg(test)]
@@ -785,26 +657,5 @@ mod tests {
         assert!(e.contains("B has only 2") && e.contains("--folds 2"), "{e}");
         assert!(assign_folds(&refs, 2, 1).is_ok(), "a class of one glitch does not limit k");
         assert!(assign_folds(&refs, 1, 1).unwrap_err().to_string().contains("at least 2"));
-    }
-
-    #[test]
-    fn report_counts_recall_per_class_and_calibrates() {
-        let p = |class: &str, fold, hot: usize| {
-            let mut logits = vec![0.0; O1_CLASSES.len()];
-            logits[hot] = 8.0;
-            OutOfFold { key: format!("{class}{hot}{fold}"), class: class.into(), source: "s".into(), fold, logits }
-        };
-        let blip = class_index("Blip").unwrap();
-        let whistle = class_index("Whistle").unwrap();
-        let preds = vec![p("Blip", 0, blip), p("Blip", 1, whistle), p("Whistle", 0, whistle), p("Whistle", 1, whistle)];
-        let r = Report::new(&preds, 2);
-        assert_eq!(r.n, 4);
-        assert!((r.top[0] - 75.0).abs() < 1e-9);
-        assert!((r.macro_recall - 75.0).abs() < 1e-9, "(50 + 100) / 2");
-        let blip_row = r.per_class.iter().find(|c| c.0 == "Blip").unwrap();
-        assert_eq!((blip_row.1, blip_row.2), (2, 1));
-        assert_eq!(blip_row.4.get("Whistle"), Some(&1));
-        assert!(r.temperature > 1.0, "one confident error in four: cool down, got {}", r.temperature);
-        assert!(r.reliability_before.ece > 20.0);
     }
 }
