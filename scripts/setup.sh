@@ -71,5 +71,14 @@ if [ "$(geckodriver --version 2>/dev/null | awk 'NR==1{print $2}')" != "0.37.1" 
   cargo install geckodriver --version 0.37.1 --locked --force
 fi
 
+# h5py pinned, in a venv outside the clone: the strain-trigger tests write their GWOSC-layout HDF5 files with it
+# (tests/fixtures/make_gwosc_h5.py; trainer/tests/strain_triggers.rs finds it here).
+H5PY_VENV="$HOME/.cache/glitchscope/h5py-venv"
+if ! "$H5PY_VENV/bin/python" -c 'import h5py; assert h5py.__version__ == "3.14.0"' 2>/dev/null; then
+  echo "setup: h5py 3.14.0 in $H5PY_VENV"
+  python3 -m venv "$H5PY_VENV" || { DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv && python3 -m venv "$H5PY_VENV"; }
+  "$H5PY_VENV/bin/pip" install --quiet "h5py==3.14.0"
+fi
+
 (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
 echo "setup: done"

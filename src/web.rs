@@ -714,3 +714,140 @@ pub fn strain_views(file_name: String, bytes: &[u8], sample_rate: Option<f64>, c
     set("views", list.into())?;
     Ok(out.into())
 }
+
+// Triggers in strain files (issue 26): the page drops a GWOSC HDF5 file (up to 512 MiB) and a trigger list. The
+// worker reads only what each trigger needs: the HDF5 metadata and the chunks of its window, through
+// `Blob.slice` and `FileReaderSync` (synchronous, so usable as hdf5-pure's `Source`; workers only).
+
+// Declared here rather than through web-sys features, so that adding them does not rebuild wgpu's web-sys.
+#[wasm_bindgen]
+extern "C" {
+    /// A `Blob` (or the `File` the page was given).
+    #[wasm_bindgen(js_name = Blob)]
+    pub type JsBlob;
+    #[wasm_bindgen(method, getter)]
+    fn size(this: &JsBlob) -> f64;
+    #[wasm_bindgen(method)]
+    fn slice(this: &JsBlob, start: f64, end: f64) -> JsBlob;
+    type FileReaderSync;
+    #[wasm_bindgen(constructor, catch)]
+    fn new() -> Result<FileReaderSync, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = readAsArrayBuffer)]
+    fn read_as_array_buffer(this: &FileReaderSync, blob: &JsBlob) -> Result<js_sys::ArrayBuffer, JsValue>;
+}
+
+/// A dropped file read by byte ranges.
+struct BlobSource {
+    blob: JsBlob,
+    reader: FileReaderSync,
+}
+
+// SAFETY: wasm32 here is single-threaded (no shared memory); hdf5-pure asks for Send + Sync only because its
+// native sources may be shared between threads.
+unsafe impl Send for BlobSource {}
+unsafe impl Sync for BlobSource {}
+
+impl hdf5_pure::Source for BlobSource {
+    fn len(&self) -> u64 {
+        self.blob.size() as u64
+    }
+
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), hdf5_pure::FormatError> {
+        let fail = |e: JsValue| hdf5_pure::FormatError::Source(format!("reading the dropped file: {e:?}"));
+        let end = offset + buf.len() as u64;
+        if end > self.len() {
+            return Err(hdf5_pure::FormatError::UnexpectedEof { expected: end as usize, available: self.len() as usize });
+        }
+        let slice = self.blob.slice(offset as f64, end as f64);
+        let bytes = self.reader.read_as_array_buffer(&slice).map_err(fail)?;
+        Uint8Array::new(&bytes).copy_to(buf);
+        Ok(())
+    }
+}
+
+/// The series of a dropped strain file: HDF5 by byte ranges, anything else (ASCII, .npy) read whole.
+fn blob_series(blob: JsBlob, name: &str, sample_rate: Option<f64>) -> Result<Vec<crate::strain_series::StrainSeries>, JsValue> {
+    let reader = FileReaderSync::new()?;
+    let head = reader.read_as_array_buffer(&blob.slice(0.0, 8.0))?;
+    if Uint8Array::new(&head).to_vec() == b"\x89HDF\r\n\x1a\n" {
+        return crate::strain_hdf5::open_hdf5(name, BlobSource { blob, reader }).map_err(js_err);
+    }
+    let whole = reader.read_as_array_buffer(&blob)?;
+    let bytes = Uint8Array::new(&whole).to_vec();
+    crate::strain_series::read_strain_series(name, bytes, sample_rate).map_err(js_err)
+}
+
+/// `readTriggers(listName, bytes, snrMin, fmin, fmax)`: the triggers of a list (GPS times, CSV, Omicron text,
+/// LIGO_LW XML) that pass the cuts, `[{gps, ifo, snr, frequency, line}]`, and how many the list held.
+#[wasm_bindgen(js_name = readTriggers)]
+pub fn read_triggers(list_name: String, bytes: &[u8], snr_min: f64, fmin: f64, fmax: f64) -> Result<JsValue, JsValue> {
+    ensure_runtime();
+    let all = crate::triggers::read_triggers(&list_name, bytes).map_err(js_err)?;
+    let cuts = crate::triggers::TriggerCuts { snr_min, fmin, fmax };
+    let kept = Array::new();
+    for t in all.iter().filter(|t| cuts.keep(t)) {
+        let o = Object::new();
+        Reflect::set(&o, &"gps".into(), &t.gps.into())?;
+        Reflect::set(&o, &"ifo".into(), &t.ifo.clone().map_or(JsValue::NULL, JsValue::from))?;
+        Reflect::set(&o, &"snr".into(), &t.snr.map_or(JsValue::NULL, JsValue::from))?;
+        Reflect::set(&o, &"frequency".into(), &t.frequency.map_or(JsValue::NULL, JsValue::from))?;
+        Reflect::set(&o, &"line".into(), &(t.line as f64).into())?;
+        kept.push(&o);
+    }
+    let out = Object::new();
+    Reflect::set(&out, &"total".into(), &(all.len() as f64).into())?;
+    Reflect::set(&out, &"triggers".into(), &kept.into())?;
+    Ok(out.into())
+}
+
+/// `strainTriggerViews(file, fileName, gps, ifo | undefined, window | undefined, sampleRate | undefined)`: in a
+/// worker, the four views of the trigger at `gps` in every series of the dropped file that holds it (only that
+/// detector's when `ifo` is given), made exactly as `glitchscope classify --strain` makes them. Returns
+/// `[{key, ifo, gps, error | null, views: [{name, duration, bytes: Uint8Array}]}]`, empty when no series holds
+/// the time; a trigger that cannot be rendered (edge, gap, NaN) has its error naming the file and the trigger.
+#[wasm_bindgen(js_name = strainTriggerViews)]
+pub fn strain_trigger_views(
+    file: JsBlob,
+    file_name: String,
+    gps: f64,
+    ifo: Option<String>,
+    window: Option<f64>,
+    sample_rate: Option<f64>,
+) -> Result<JsValue, JsValue> {
+    ensure_runtime();
+    use crate::strain_series::{TRIGGER_WINDOW_S, trigger_views};
+    let out = Array::new();
+    for s in blob_series(file, &file_name, sample_rate)? {
+        let same_ifo = match (&ifo, &s.ifo) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        };
+        if !(same_ifo && gps >= s.gps_start && gps < s.gps_end()) {
+            continue;
+        }
+        let item = Object::new();
+        let views = Array::new();
+        let key = crate::strain_series::trigger_key(s.ifo.as_deref(), gps);
+        match trigger_views(&s, gps, window.unwrap_or(TRIGGER_WINDOW_S)) {
+            Ok(made) => {
+                for (duration, image) in &made.views {
+                    let png = crate::strain::encode_png(&file_name, *duration, image).map_err(js_err)?;
+                    let view = Object::new();
+                    Reflect::set(&view, &"name".into(), &format!("{key}_spectrogram_{}.png", duration.label()).into())?;
+                    Reflect::set(&view, &"duration".into(), &f64::from(duration.seconds()).into())?;
+                    Reflect::set(&view, &"bytes".into(), &Uint8Array::from(png.as_slice()).into())?;
+                    views.push(&view);
+                }
+                Reflect::set(&item, &"error".into(), &JsValue::NULL)?;
+            }
+            Err(e) => Reflect::set(&item, &"error".into(), &e.to_string().into()).map(|_| ())?,
+        }
+        Reflect::set(&item, &"key".into(), &key.into())?;
+        Reflect::set(&item, &"ifo".into(), &s.ifo.clone().map_or(JsValue::NULL, JsValue::from))?;
+        Reflect::set(&item, &"gps".into(), &gps.into())?;
+        Reflect::set(&item, &"views".into(), &views.into())?;
+        out.push(&item);
+    }
+    Ok(out.into())
+}

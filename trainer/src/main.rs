@@ -6,6 +6,7 @@ mod device;
 mod files;
 mod gallery;
 mod report;
+mod strain_inputs;
 mod synth;
 mod train;
 

@@ -13,14 +13,17 @@ use serde::Serialize;
 
 use crate::catalogue::write_atomically;
 use crate::files::{Inputs, Selection, load_inputs};
+use crate::strain_inputs::{self, StrainInputs};
 
 #[derive(Args)]
 pub struct ClassifyArgs {
     /// Spectrogram images (PNG, JPEG, GIF) or folders to search recursively.
-    #[arg(required_unless_present = "list")]
+    #[arg(required_unless_present_any = ["list", "strain"], conflicts_with = "strain")]
     pub inputs: Vec<PathBuf>,
     #[command(flatten)]
     pub selection: Selection,
+    #[command(flatten)]
+    pub strain: StrainInputs,
     /// Write a CSV catalogue here (one row per glitch: top-5, every class's probability, warnings, errors)
     /// instead of the table; it appears complete or not at all.
     #[arg(long, conflicts_with = "json")]
@@ -68,6 +71,9 @@ impl From<Prediction> for PredictionOut {
 }
 
 pub fn run(args: ClassifyArgs) -> Result<()> {
+    if args.strain.given() {
+        return run_triggers(args);
+    }
     let Inputs { classifier, spec, files, groups } = load_inputs(&args.model, &args.device, &args.inputs, &args.selection)?;
 
     let mut outputs = Vec::with_capacity(groups.len());
@@ -112,7 +118,15 @@ pub fn run(args: ClassifyArgs) -> Result<()> {
     }
 
     if let Some(path) = &args.out {
-        write_atomically(path, |tmp| write_csv(tmp, &classifier.card.labels, &groups, &files, &outputs))
+        let rows: Vec<RowMeta> = groups
+            .iter()
+            .map(|g| RowMeta {
+                ifo: g.ifo.clone().unwrap_or_default(),
+                files: g.files.iter().map(|f| files[f.index].display().to_string()).collect::<Vec<_>>().join(";"),
+                extra: Vec::new(),
+            })
+            .collect();
+        write_atomically(path, |tmp| write_csv(tmp, &classifier.card.labels, &[], &rows, &outputs))
             .with_context(|| format!("writing {}", path.display()))?;
         let classified = outputs.iter().filter(|g| g.prediction.is_some()).count();
         println!("wrote {} glitches ({classified} classified) to {}", outputs.len(), path.display());
@@ -129,6 +143,10 @@ pub fn run(args: ClassifyArgs) -> Result<()> {
     } else {
         print_table(&mut out, &outputs)
     };
+    finish(written)
+}
+
+fn finish(written: std::io::Result<()>) -> Result<()> {
     match written {
         // A reader that stopped early (`| head`) is not an error.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
@@ -136,18 +154,92 @@ pub fn run(args: ClassifyArgs) -> Result<()> {
     }
 }
 
+/// `classify --strain FILES --triggers LIST`: each trigger in each strain file holding it, made into its four
+/// views and classified like pictures; rows add the trigger's GPS time, SNR and frequency.
+fn run_triggers(args: ClassifyArgs) -> Result<()> {
+    if args.selection.list.is_some() {
+        anyhow::bail!("--list names picture files; with --strain give the triggers with --triggers");
+    }
+    let (series, jobs) = strain_inputs::plan(&args.strain, args.selection.shard)?;
+    let device = crate::device::select(&args.device)?;
+    let classifier = glitchscope::inference::Classifier::from_card_file(&args.model, &device)?;
+    let spec = pipeline::input_spec(&classifier.card);
+    let bar = strain_inputs::progress(jobs.len(), "triggers");
+    let (mut outputs, mut rows) = (Vec::with_capacity(jobs.len()), Vec::with_capacity(jobs.len()));
+    // Time spent making views (read, Q-transform, render, PNG, preprocess) and in the network, for the summary.
+    let (start, mut views_s, mut network_s) = (std::time::Instant::now(), 0.0, 0.0);
+    for chunk in jobs.chunks(args.batch_size.max(1)) {
+        let t0 = std::time::Instant::now();
+        let glitches = strain_inputs::make(chunk, &series, &args.strain, spec);
+        views_s += t0.elapsed().as_secs_f64();
+        let mut pending: Vec<(usize, GlitchViews)> = Vec::new();
+        for g in glitches {
+            let t = &g.trigger;
+            let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+            rows.push(RowMeta { ifo: g.ifo.clone(), files: g.file.clone(), extra: vec![format!("{:.4}", t.gps), opt(t.snr), opt(t.frequency)] });
+            match g.prepared {
+                Ok(prepared) => {
+                    let error = prepared.views.is_none().then(|| "no usable view".to_string());
+                    let warning = prepared.warning();
+                    if let Some(views) = prepared.views {
+                        pending.push((outputs.len(), views));
+                    }
+                    outputs.push(GlitchOut { key: g.key, views: prepared.reports, error, warning, prediction: None });
+                }
+                Err(e) => outputs.push(GlitchOut { key: g.key, views: Vec::new(), error: Some(e), warning: None, prediction: None }),
+            }
+        }
+        if !pending.is_empty() {
+            let t0 = std::time::Instant::now();
+            let views: Vec<GlitchViews> = pending.iter().map(|(_, v)| v.clone()).collect();
+            for ((index, _), prediction) in pending.iter().zip(classifier.predict(&views)?) {
+                outputs[*index].prediction = Some(prediction.into());
+            }
+            network_s += t0.elapsed().as_secs_f64();
+        }
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    let classified = outputs.iter().filter(|g| g.prediction.is_some()).count();
+    let total_s = start.elapsed().as_secs_f64();
+    eprintln!(
+        "{} triggers ({classified} classified) in {total_s:.2} s = {:.2} triggers/s: views {views_s:.2} s, network {network_s:.2} s",
+        outputs.len(),
+        outputs.len() as f64 / total_s.max(1e-9)
+    );
+    for g in outputs.iter().filter(|g| g.prediction.is_none()) {
+        eprintln!("error: {}: {}", g.key, g.error.as_deref().unwrap_or("not classified"));
+    }
+    if let Some(path) = &args.out {
+        write_atomically(path, |tmp| write_csv(tmp, &classifier.card.labels, &["gps", "snr", "frequency"], &rows, &outputs))
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("wrote {} triggers ({classified} classified) to {}", outputs.len(), path.display());
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    let written = if args.json {
+        let doc = serde_json::json!({ "model": classifier.card.name, "labels": classifier.card.labels, "glitches": outputs });
+        serde_json::to_writer_pretty(&mut out, &doc).map_err(std::io::Error::from).and_then(|_| writeln!(out))
+    } else {
+        print_table(&mut out, &outputs)
+    };
+    finish(written)
+}
+
+/// What a catalogue row says besides the classification: detector, source files, and extra columns.
+struct RowMeta {
+    ifo: String,
+    files: String,
+    extra: Vec<String>,
+}
+
 /// The catalogue CSV: key, ifo, the views used, the files, top-5 labels and probabilities, then the calibrated
 /// probability of every class (`p_<label>`), the warning and the error. Unclassifiable glitches keep their row
 /// (empty probabilities, the error says why), so a catalogue has one row per glitch of its inputs.
-fn write_csv(
-    path: &Path,
-    labels: &[String],
-    groups: &[pipeline::GroupedGlitch],
-    files: &[PathBuf],
-    outputs: &[GlitchOut],
-) -> Result<()> {
+fn write_csv(path: &Path, labels: &[String], extra_header: &[&str], meta: &[RowMeta], outputs: &[GlitchOut]) -> Result<()> {
     let mut w = csv::Writer::from_path(path)?;
     let mut header: Vec<String> = ["key", "ifo", "views", "files"].map(String::from).to_vec();
+    header.extend(extra_header.iter().map(|h| h.to_string()));
     for rank in 1..=5 {
         header.push(format!("top{rank}"));
         header.push(format!("p{rank}"));
@@ -155,11 +247,11 @@ fn write_csv(
     header.extend(labels.iter().map(|l| format!("p_{l}")));
     header.extend(["warning", "error"].map(String::from));
     w.write_record(&header)?;
-    for (group, g) in groups.iter().zip(outputs) {
+    for (m, g) in meta.iter().zip(outputs) {
         let views: Vec<String> =
             g.views.iter().filter(|v| v.ok).filter_map(|v| v.duration.map(|d| d.to_string())).collect();
-        let names: Vec<String> = group.files.iter().map(|f| files[f.index].display().to_string()).collect();
-        let mut row = vec![g.key.clone(), group.ifo.clone().unwrap_or_default(), views.join(";"), names.join(";")];
+        let mut row = vec![g.key.clone(), m.ifo.clone(), views.join(";"), m.files.clone()];
+        row.extend(m.extra.iter().cloned());
         match &g.prediction {
             Some(p) => {
                 for rank in 0..5 {

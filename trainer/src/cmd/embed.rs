@@ -19,10 +19,12 @@ use crate::files::{Inputs, Selection, folder_label, load_inputs, prepare_group};
 #[derive(Args)]
 pub struct EmbedArgs {
     /// Spectrogram images (PNG, JPEG, GIF) or folders to search recursively.
-    #[arg(required_unless_present = "list")]
+    #[arg(required_unless_present_any = ["list", "strain"], conflicts_with = "strain")]
     pub inputs: Vec<PathBuf>,
     #[command(flatten)]
     pub selection: Selection,
+    #[command(flatten)]
+    pub strain: crate::strain_inputs::StrainInputs,
     /// Model card (JSON); its weights file sits next to it.
     #[arg(long, default_value = "models/default.json")]
     pub model: PathBuf,
@@ -254,16 +256,44 @@ pub fn run(args: EmbedArgs) -> Result<()> {
     if format == Format::Reference && !args.label_from_folder {
         bail!("a reference set (.gsref) needs labels: add --label-from-folder");
     }
-    let Inputs { classifier, spec, files, groups } = load_inputs(&args.model, &args.device, &args.inputs, &args.selection)?;
-
     let (mut keys, mut labels, mut pending) = (Vec::new(), Vec::new(), Vec::<GlitchViews>::new());
-    for group in &groups {
-        let Some((key, views)) = prepare_group(group, &files, spec) else { continue };
-        let label = if args.label_from_folder { folder_label(group, &files) } else { String::new() };
-        keys.push(key);
-        labels.push(label);
-        pending.push(views);
-    }
+    let (classifier, total) = if args.strain.given() {
+        // Triggers in strain files: each one's four views, made as `classify --strain` makes them.
+        if args.label_from_folder || args.selection.list.is_some() {
+            bail!("--label-from-folder and --list are for picture files, not --strain");
+        }
+        let (series, jobs) = crate::strain_inputs::plan(&args.strain, args.selection.shard)?;
+        let device = crate::device::select(&args.device)?;
+        let classifier = glitchscope::inference::Classifier::from_card_file(&args.model, &device)?;
+        let spec = glitchscope::pipeline::input_spec(&classifier.card);
+        let bar = crate::strain_inputs::progress(jobs.len(), "triggers");
+        for chunk in jobs.chunks(args.batch_size.max(1)) {
+            for g in crate::strain_inputs::make(chunk, &series, &args.strain, spec) {
+                match g.prepared.map(|p| p.views) {
+                    Ok(Some(views)) => {
+                        keys.push(g.key);
+                        labels.push(String::new());
+                        pending.push(views);
+                    }
+                    Ok(None) => bar.println(format!("skipped {}: no usable view", g.key)),
+                    Err(e) => bar.println(format!("skipped {}: {e}", g.key)),
+                }
+            }
+            bar.inc(chunk.len() as u64);
+        }
+        bar.finish_and_clear();
+        (classifier, jobs.len())
+    } else {
+        let Inputs { classifier, spec, files, groups } = load_inputs(&args.model, &args.device, &args.inputs, &args.selection)?;
+        for group in &groups {
+            let Some((key, views)) = prepare_group(group, &files, spec) else { continue };
+            let label = if args.label_from_folder { folder_label(group, &files) } else { String::new() };
+            keys.push(key);
+            labels.push(label);
+            pending.push(views);
+        }
+        (classifier, groups.len())
+    };
     if pending.is_empty() {
         if args.selection.shard.is_some() && format == Format::Csv {
             // An empty shard is finished too: a header-only result that the merge passes over.
@@ -271,7 +301,7 @@ pub fn run(args: EmbedArgs) -> Result<()> {
             println!("wrote 0 embeddings to {} (no usable glitch in this shard)", args.out.display());
             return Ok(());
         }
-        bail!("none of the {} glitches had a usable view", groups.len());
+        bail!("none of the {total} glitches had a usable view");
     }
     let (mut predicted, mut probability, mut values) = (Vec::new(), Vec::new(), Vec::new());
     let mut dim = 0;
