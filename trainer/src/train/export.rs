@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use burn::tensor::activation::softmax;
-use glitchscope::card::{CARD_FORMAT, InputSpec, ModelCard, WeightsSpec};
+use glitchscope::card::{CARD_FORMAT, CardInput, ModelCard, WeightsSpec};
 use glitchscope::inference::Classifier;
 use glitchscope::labels::O1_CLASSES;
 use glitchscope::model::weights::{save_burnpack_f16, sha256_hex};
@@ -34,7 +34,7 @@ pub fn untrained_card(variant: LiteVariant, height: usize, width: usize) -> Mode
         labels: O1_CLASSES.iter().map(|s| s.to_string()).collect(),
         backbone: variant.name().into(),
         fusion: None,
-        input: InputSpec { height, width, preprocessing: String::new() },
+        input: CardInput { height, width, preprocessing: String::new() },
         views: vec![0.5, 1.0, 2.0, 4.0],
         weights: WeightsSpec { file: String::new(), sha256: String::new(), bytes: 0, dtype: "f16".into() },
         training: serde_json::json!({ "initialisation": "imagenet", "head": "random" }),

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use anyhow::Result;
-use glitchscope::model::NUM_VIEWS;
+use glitchscope::views::VIEW_COUNT;
 use glitchscope::preprocess::InputSpec;
 use serde_json::json;
 
@@ -78,8 +78,8 @@ pub fn prepare(
                 samples.push(None);
                 continue;
             };
-            let mut store_slots = [None; NUM_VIEWS];
-            let mut pixel_slots = [None; NUM_VIEWS];
+            let mut store_slots = [None; VIEW_COUNT];
+            let mut pixel_slots = [None; VIEW_COUNT];
             for (slot, view) in views.into_iter().enumerate() {
                 let Some(px) = view else { continue };
                 let copies = std::mem::take(&mut extra[slot]);
