@@ -163,7 +163,7 @@ fn run_triggers(args: ClassifyArgs) -> Result<()> {
     let (series, jobs) = strain_inputs::plan(&args.strain, args.selection.shard)?;
     let device = crate::device::select(&args.device)?;
     let classifier = glitchscope::inference::Classifier::from_card_file(&args.model, &device)?;
-    let spec = pipeline::input_spec(&classifier.card);
+    let spec = classifier.card.input_spec();
     let bar = strain_inputs::progress(jobs.len(), "triggers");
     let (mut outputs, mut rows) = (Vec::with_capacity(jobs.len()), Vec::with_capacity(jobs.len()));
     // Time spent making views (read, Q-transform, render, PNG, preprocess) and in the network, for the summary.

@@ -265,7 +265,7 @@ pub fn run(args: EmbedArgs) -> Result<()> {
         let (series, jobs) = crate::strain_inputs::plan(&args.strain, args.selection.shard)?;
         let device = crate::device::select(&args.device)?;
         let classifier = glitchscope::inference::Classifier::from_card_file(&args.model, &device)?;
-        let spec = glitchscope::pipeline::input_spec(&classifier.card);
+        let spec = classifier.card.input_spec();
         let bar = crate::strain_inputs::progress(jobs.len(), "triggers");
         for chunk in jobs.chunks(args.batch_size.max(1)) {
             for g in crate::strain_inputs::make(chunk, &series, &args.strain, spec) {
