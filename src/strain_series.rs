@@ -15,11 +15,17 @@ pub const TRIGGER_WINDOW_S: f64 = 64.0;
 /// 2 s whitening filter), so the longest view never reaches into missing data.
 pub const MIN_SIDE_S: f64 = MIN_STRAIN_SECONDS / 2.0;
 
+/// Samples that stay in their file until a window of them is asked for (an HDF5 dataset: strain_hdf5.rs).
+pub trait LazySamples: Send + Sync {
+    /// Samples `start .. start + count`; `file` names the file in errors.
+    fn read(&self, file: &str, start: u64, count: u64) -> Result<Vec<f64>, StrainError>;
+}
+
 /// Where a series' samples are.
 #[derive(Clone)]
 pub enum SeriesData {
-    /// An HDF5 dataset, read a window at a time.
-    Hdf5 { file: Arc<hdf5_pure::File>, dataset: String },
+    /// In the file, read a window at a time (an HDF5 dataset).
+    Lazy(Arc<dyn LazySamples>),
     /// ASCII or `.npy` strain, read whole (they are at most 2^20 samples).
     Memory(Arc<Vec<f64>>),
 }
@@ -91,18 +97,18 @@ impl StrainSeries {
     /// Samples `start .. start + count`.
     pub fn read(&self, start: u64, count: u64) -> Result<Vec<f64>, StrainError> {
         match &self.data {
-            SeriesData::Hdf5 { file, dataset } => crate::strain_hdf5::read_rows(&self.file, file, dataset, start, count),
+            SeriesData::Lazy(samples) => samples.read(&self.file, start, count),
             SeriesData::Memory(samples) => Ok(samples[start as usize..(start + count) as usize].to_vec()),
         }
     }
 }
 
-/// Every series in a strain file given as bytes: HDF5 (GWOSC or gwpy layout), or GWOSC ASCII / `.npy` (one
-/// series; its GPS start from the header, else 0 so trigger times count seconds from the first sample; its
-/// sample rate from the header, else `sample_rate`, else 4096 Hz).
+/// The series of a GWOSC ASCII or `.npy` strain file given as bytes (its GPS start from the header, else 0 so
+/// trigger times count seconds from the first sample; its sample rate from the header, else `sample_rate`, else
+/// 4096 Hz). HDF5 files are read lazily instead, by `strain_hdf5::open_hdf5`.
 pub fn read_strain_series(name: &str, bytes: Vec<u8>, sample_rate: Option<f64>) -> Result<Vec<StrainSeries>, StrainError> {
     if bytes.starts_with(b"\x89HDF\r\n\x1a\n") {
-        return crate::strain_hdf5::open_hdf5(name, crate::strain_hdf5::MemorySource(bytes));
+        return Err(StrainError::Format { name: name.into(), message: "an HDF5 file: read it with strain_hdf5::open_hdf5".into() });
     }
     let file = strain::read_strain(name, &bytes)?;
     let rate = file.sample_rate.or(sample_rate).unwrap_or(strain::DEFAULT_SAMPLE_RATE);
@@ -198,74 +204,6 @@ mod tests {
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
-    use hdf5_pure::{AttrValue, FileBuilder};
-
-    /// A GWOSC-layout file (gzip-chunked /strain/Strain, /meta, DQ mask with a gap) built in memory.
-    fn gwosc_bytes(rate: f64, seconds: usize, gap: Option<usize>) -> Vec<u8> {
-        let n = seconds * rate as usize;
-        let mut state = 7u64;
-        let mut strain: Vec<f64> = (0..n)
-            .map(|i| {
-                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                let t = i as f64 / rate - 10.0;
-                ((state >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 1e-21 + 3e-20 * (-(t / 0.01).powi(2)).exp() * (2.0 * std::f64::consts::PI * 200.0 * t).sin()
-            })
-            .collect();
-        let mut dq = vec![1i32; seconds];
-        if let Some(g) = gap {
-            strain[g * rate as usize..(g + 1) * rate as usize].fill(f64::NAN);
-            dq[g] = 0;
-        }
-        let mut b = FileBuilder::new();
-        let mut meta = b.create_group("meta");
-        meta.create_dataset("GPSstart").with_i64_data(&[1000]);
-        b.add_group(meta.finish());
-        let mut g = b.create_group("strain");
-        g.create_dataset("Strain").with_f64_data(&strain).with_chunks(&[rate as u64]).with_deflate(4).set_attr("Xspacing", AttrValue::F64(1.0 / rate));
-        b.add_group(g.finish());
-        let mut q = b.create_group("quality");
-        let mut simple = q.create_group("simple");
-        simple.create_dataset("DQmask").with_i32_data(&dq);
-        q.add_group(simple.finish());
-        b.add_group(q.finish());
-        b.finish().unwrap()
-    }
-
-    #[test]
-    fn gwosc_hdf5_trigger_views_equal_the_views_of_the_same_samples() {
-        let bytes = gwosc_bytes(4096.0, 24, Some(20));
-        let series = read_strain_series("H-H1_GWOSC_4KHZ_R1-1000-24.hdf5", bytes, None).unwrap();
-        let s = &series[0];
-        assert_eq!((s.ifo.as_deref(), s.gps_start, s.sample_rate, s.len, s.gaps.clone()), (Some("H1"), 1000.0, 4096.0, 24 * 4096, vec![1020.0]));
-        let views = trigger_views(s, 1010.0, 64.0).unwrap();
-        assert_eq!(views.key, "H1_1010.000");
-        // The window stops at the gap (GPS 1020): samples 0 .. 20 s, the trigger 10 s in.
-        assert_eq!(views.window_gps, (1000.0, 20.0 * 4096.0));
-        let samples = s.read(0, 20 * 4096).unwrap();
-        let direct = gravity_spy_views("x", &samples, 4096.0, 10.0).unwrap();
-        assert!(views.views.iter().zip(&direct).all(|(a, b)| a.1 == b.1), "same pixels as the strain path");
-        let e = trigger_views(s, 1020.5, 64.0).unwrap_err().to_string();
-        assert!(e.contains("in a gap") && e.contains("GPS 1020.5"), "{e}");
-        let e = trigger_views(s, 1017.0, 64.0).unwrap_err().to_string();
-        assert!(e.contains("too close") && e.contains("gap"), "{e}");
-        let e = trigger_views(s, 1030.0, 64.0).unwrap_err().to_string();
-        assert!(e.starts_with("H-H1_GWOSC_4KHZ_R1-1000-24.hdf5: trigger at GPS 1030 (H1): outside"), "{e}");
-    }
-
-    #[test]
-    fn bad_hdf5_is_named() {
-        let e = read_strain_series("t.h5", b"\x89HDF\r\n\x1a\n\0\0\0".to_vec(), None).unwrap_err().to_string();
-        assert!(e.starts_with("t.h5: not a readable HDF5 file"), "{e}");
-        let mut b = FileBuilder::new();
-        b.create_dataset("L1:X").with_f64_data(&[0.0; 64]).set_attr("x0", AttrValue::F64(5.0)).set_attr("dx", AttrValue::F64(1.0 / 3000.0));
-        let e = read_strain_series("r.h5", b.finish().unwrap(), None).unwrap_err().to_string();
-        assert!(e.contains("not a power of two"), "{e}");
-        let mut b = FileBuilder::new();
-        b.create_dataset("other").with_f64_data(&[0.0; 4]);
-        let e = read_strain_series("o.h5", b.finish().unwrap(), None).unwrap_err().to_string();
-        assert!(e.contains("no strain in this HDF5 file"), "{e}");
-    }
-
     #[test]
     fn text_strain_is_a_series_too() {
         let s = &read_strain_series("L1-x.txt", b"# sample rate: 2048 Hz\n# starting GPS 100\n1\n2\n".to_vec(), None).unwrap()[0];
