@@ -192,22 +192,28 @@ pub fn encode_png(name: &str, duration: Duration, image: &image::RgbaImage) -> R
     Ok(out.into_inner())
 }
 
-/// A Gravity Spy style glitch key for an upload: `<IFO>_<stem>-t<centre>`, the detector taken from the file name
-/// (e.g. GWOSC's `H-H1_GWOSC_4KHZ_R1-...`) or `X1` when it names none. Only letters, digits, `-` and `_` are kept
-/// so the view names `<key>_spectrogram_<d>.png` group like any Gravity Spy upload.
-pub fn glitch_key(name: &str, center_s: f64) -> String {
+/// The detector named in a file or channel name: `H1`, `L1`, `V1`, `K1`, `G1` standing alone (`H-H1_GWOSC_...`,
+/// `L1:LDAS-STRAIN`, `O3a_L1_Whistle_0.npy`).
+pub fn detector_in_name(name: &str) -> Option<String> {
     let base = crate::views::base_name(name);
-    let stem = base.split('.').next().unwrap_or(base);
-    let bytes = stem.as_bytes();
-    let ifo = (0..bytes.len().saturating_sub(1))
+    let bytes = base.as_bytes();
+    (0..bytes.len().saturating_sub(1))
         .find(|&i| {
             matches!(bytes[i], b'H' | b'L' | b'V' | b'K' | b'G')
                 && bytes[i + 1] == b'1'
                 && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric())
                 && bytes.get(i + 2).is_none_or(|c| !c.is_ascii_alphanumeric())
         })
-        .map(|i| stem[i..i + 2].to_string())
-        .unwrap_or_else(|| "X1".into());
+        .map(|i| base[i..i + 2].to_string())
+}
+
+/// A Gravity Spy style glitch key for an upload: `<IFO>_<stem>-t<centre>`, the detector taken from the file name
+/// (e.g. GWOSC's `H-H1_GWOSC_4KHZ_R1-...`) or `X1` when it names none. Only letters, digits, `-` and `_` are kept
+/// so the view names `<key>_spectrogram_<d>.png` group like any Gravity Spy upload.
+pub fn glitch_key(name: &str, center_s: f64) -> String {
+    let base = crate::views::base_name(name);
+    let stem = base.split('.').next().unwrap_or(base);
+    let ifo = detector_in_name(stem).unwrap_or_else(|| "X1".into());
     let clean: String = stem.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
     let clean = if clean.is_empty() { "strain".to_string() } else { clean };
     format!("{ifo}_{clean}-t{center_s:.3}")

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use hdf5_pure::{AttrValue, Source};
 
-use crate::strain::StrainError;
-use crate::strain_series::{LazySamples, SeriesData, StrainSeries, detector_in_name};
+use crate::strain::{StrainError, detector_in_name};
+use crate::strain_series::{LazySamples, SeriesData, StrainSeries};
 
 /// The GWOSC DQ mask bit that says "data exist and are science-quality strain" (bit 0, `DATA`).
 const DQ_DATA_BIT: i64 = 1;

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use crate::strain::{self, MIN_STRAIN_SECONDS, StrainError, gravity_spy_views};
+use crate::strain::{self, MIN_STRAIN_SECONDS, StrainError, detector_in_name, gravity_spy_views};
 use crate::views::Duration;
 
 /// Strain taken around a trigger: 64 s (32 s each side), the same for every trigger so that its views do not
@@ -51,21 +51,6 @@ impl std::fmt::Debug for StrainSeries {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "StrainSeries({} {} {:?} GPS {}+{} s at {} Hz)", self.file, self.channel, self.ifo, self.gps_start, self.duration(), self.sample_rate)
     }
-}
-
-/// The detector named in a file or channel name: `H1`, `L1`, `V1`, `K1`, `G1` standing alone (`H-H1_GWOSC_...`,
-/// `L1:LDAS-STRAIN`, `O3a_L1_Whistle_0.npy`).
-pub fn detector_in_name(name: &str) -> Option<String> {
-    let base = crate::views::base_name(name);
-    let bytes = base.as_bytes();
-    (0..bytes.len().saturating_sub(1))
-        .find(|&i| {
-            matches!(bytes[i], b'H' | b'L' | b'V' | b'K' | b'G')
-                && bytes[i + 1] == b'1'
-                && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric())
-                && bytes.get(i + 2).is_none_or(|c| !c.is_ascii_alphanumeric())
-        })
-        .map(|i| base[i..i + 2].to_string())
 }
 
 impl StrainSeries {
