@@ -802,10 +802,7 @@ pub fn read_triggers(list_name: String, bytes: &[u8], snr_min: f64, fmin: f64, f
 }
 
 /// `strainTriggerViews(file, fileName, gps, ifo | undefined, window | undefined, sampleRate | undefined)`: in a
-/// worker, the four views of the trigger at `gps` in every series of the dropped file that holds it (only that
-/// detector's when `ifo` is given), made exactly as `glitchscope classify --strain` makes them. Returns
-/// `[{key, ifo, gps, error | null, views: [{name, duration, bytes: Uint8Array}]}]`, empty when no series holds
-/// the time; a trigger that cannot be rendered (edge, gap, NaN) has its error naming the file and the trigger.
+/// worker, the views of one trigger (`StrainFile.open(...).triggerViews(...)` in one call; opens the file anew).
 #[wasm_bindgen(js_name = strainTriggerViews)]
 pub fn strain_trigger_views(
     file: JsBlob,
@@ -815,39 +812,98 @@ pub fn strain_trigger_views(
     window: Option<f64>,
     sample_rate: Option<f64>,
 ) -> Result<JsValue, JsValue> {
-    ensure_runtime();
-    use crate::strain_series::{TRIGGER_WINDOW_S, trigger_views};
-    let out = Array::new();
-    for s in blob_series(file, &file_name, sample_rate)? {
-        let same_ifo = match (&ifo, &s.ifo) {
+    StrainFile::open(file, file_name, sample_rate)?.trigger_views(gps, ifo, window)
+}
+
+/// A strain file dropped in the page, opened once in a worker (HDF5: its metadata and DQ mask; its samples are
+/// read by byte ranges, trigger by trigger), so that many triggers of one file do not re-read its metadata.
+#[wasm_bindgen]
+pub struct StrainFile {
+    name: String,
+    series: Vec<crate::strain_series::StrainSeries>,
+}
+
+#[wasm_bindgen]
+impl StrainFile {
+    /// `StrainFile.open(file, fileName, sampleRate | undefined)`: every strain series of a `File`/`Blob` (GWOSC or
+    /// gwpy HDF5 by byte ranges; ASCII or `.npy` whole). A file that is not readable strain is an error naming it.
+    pub fn open(file: JsBlob, file_name: String, sample_rate: Option<f64>) -> Result<StrainFile, JsValue> {
+        ensure_runtime();
+        let series = blob_series(file, &file_name, sample_rate)?;
+        Ok(StrainFile { name: file_name, series })
+    }
+
+    /// `[{channel, ifo, gps_start, gps_end, sample_rate, gaps}]`, one per series (detector) of the file.
+    #[wasm_bindgen(getter)]
+    pub fn series(&self) -> Result<JsValue, JsValue> {
+        let out = Array::new();
+        for s in &self.series {
+            let o = Object::new();
+            Reflect::set(&o, &"channel".into(), &s.channel.clone().into())?;
+            Reflect::set(&o, &"ifo".into(), &s.ifo.clone().map_or(JsValue::NULL, JsValue::from))?;
+            Reflect::set(&o, &"gps_start".into(), &s.gps_start.into())?;
+            Reflect::set(&o, &"gps_end".into(), &s.gps_end().into())?;
+            Reflect::set(&o, &"sample_rate".into(), &s.sample_rate.into())?;
+            Reflect::set(&o, &"gaps".into(), &(s.gaps.len() as f64).into())?;
+            out.push(&o);
+        }
+        Ok(out.into())
+    }
+
+    /// `triggerViews(gps, ifo | undefined, window | undefined)`: the four views of the trigger at `gps` in every
+    /// series of the file that holds it (only that detector's when `ifo` is given), made exactly as `glitchscope
+    /// classify --strain` makes them. Returns `[{key, ifo, gps, error | null, views: [{name, duration, bytes}]}]`;
+    /// a trigger that cannot be rendered (edge, gap, NaN) or that no series holds has one item whose error names
+    /// the file and the trigger.
+    #[wasm_bindgen(js_name = triggerViews)]
+    pub fn trigger_views(&self, gps: f64, ifo: Option<String>, window: Option<f64>) -> Result<JsValue, JsValue> {
+        ensure_runtime();
+        use crate::strain_series::{TRIGGER_WINDOW_S, trigger_key, trigger_views};
+        let out = Array::new();
+        let same_ifo = |s: &&crate::strain_series::StrainSeries| match (&ifo, &s.ifo) {
             (Some(a), Some(b)) => a == b,
             _ => true,
         };
-        if !(same_ifo && gps >= s.gps_start && gps < s.gps_end()) {
-            continue;
+        let item = |key: String, item_ifo: Option<String>, error: Option<String>, views: Array| -> Result<(), JsValue> {
+            let o = Object::new();
+            Reflect::set(&o, &"key".into(), &key.into())?;
+            Reflect::set(&o, &"ifo".into(), &item_ifo.map_or(JsValue::NULL, JsValue::from))?;
+            Reflect::set(&o, &"gps".into(), &gps.into())?;
+            Reflect::set(&o, &"error".into(), &error.map_or(JsValue::NULL, JsValue::from))?;
+            Reflect::set(&o, &"views".into(), &views.into())?;
+            out.push(&o);
+            Ok(())
+        };
+        let candidates: Vec<&crate::strain_series::StrainSeries> = self.series.iter().filter(same_ifo).collect();
+        if candidates.is_empty() {
+            let have: Vec<&str> = self.series.iter().map(|s| s.ifo.as_deref().unwrap_or("?")).collect();
+            let wanted = ifo.clone().unwrap_or_default();
+            let error = format!("{}: trigger at GPS {gps} ({wanted}): the file holds no {wanted} strain (only {})", self.name, have.join(", "));
+            item(trigger_key(ifo.as_deref(), gps), ifo.clone(), Some(error), Array::new())?;
+            return Ok(out.into());
         }
-        let item = Object::new();
-        let views = Array::new();
-        let key = crate::strain_series::trigger_key(s.ifo.as_deref(), gps);
-        match trigger_views(&s, gps, window.unwrap_or(TRIGGER_WINDOW_S)) {
-            Ok(made) => {
-                for (duration, image) in &made.views {
-                    let png = crate::strain::encode_png(&file_name, *duration, image).map_err(js_err)?;
-                    let view = Object::new();
-                    Reflect::set(&view, &"name".into(), &format!("{key}_spectrogram_{}.png", duration.label()).into())?;
-                    Reflect::set(&view, &"duration".into(), &f64::from(duration.seconds()).into())?;
-                    Reflect::set(&view, &"bytes".into(), &Uint8Array::from(png.as_slice()).into())?;
-                    views.push(&view);
+        let holders: Vec<_> = candidates.iter().copied().filter(|s| gps >= s.gps_start && gps < s.gps_end()).collect();
+        // No series holds the time: the first candidate's own error says where the file's data are.
+        let todo = if holders.is_empty() { vec![candidates[0]] } else { holders };
+        for s in todo {
+            let key = trigger_key(s.ifo.as_deref(), gps);
+            let views = Array::new();
+            let error = match trigger_views(s, gps, window.unwrap_or(TRIGGER_WINDOW_S)) {
+                Ok(made) => {
+                    for (duration, image) in &made.views {
+                        let png = crate::strain::encode_png(&self.name, *duration, image).map_err(js_err)?;
+                        let view = Object::new();
+                        Reflect::set(&view, &"name".into(), &format!("{key}_spectrogram_{}.png", duration.label()).into())?;
+                        Reflect::set(&view, &"duration".into(), &f64::from(duration.seconds()).into())?;
+                        Reflect::set(&view, &"bytes".into(), &Uint8Array::from(png.as_slice()).into())?;
+                        views.push(&view);
+                    }
+                    None
                 }
-                Reflect::set(&item, &"error".into(), &JsValue::NULL)?;
-            }
-            Err(e) => Reflect::set(&item, &"error".into(), &e.to_string().into()).map(|_| ())?,
+                Err(e) => Some(e.to_string()),
+            };
+            item(key, s.ifo.clone(), error, views)?;
         }
-        Reflect::set(&item, &"key".into(), &key.into())?;
-        Reflect::set(&item, &"ifo".into(), &s.ifo.clone().map_or(JsValue::NULL, JsValue::from))?;
-        Reflect::set(&item, &"gps".into(), &gps.into())?;
-        Reflect::set(&item, &"views".into(), &views.into())?;
-        out.push(&item);
+        Ok(out.into())
     }
-    Ok(out.into())
 }

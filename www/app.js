@@ -8,7 +8,7 @@ import { results } from './results-store.js';
 import { renderTop5, formatProbability } from './top5-chart.js';
 import { TABLE_COLUMNS, toRow, sortRows, toCsv, toJson } from './results-export.js';
 import { createFewShot } from './fewshot.js';
-import { createStrainUpload, STRAIN_NAME } from './strain-upload.js';
+import { createStrainUpload } from './strain-upload.js';
 
 const IMAGE_NAME = /\.(png|jpe?g|gif)$/i;
 const MAX_FILE_BYTES = 64 * 1024 * 1024; // far above any spectrogram; stops someone dropping a video
@@ -157,13 +157,12 @@ function screenFiles(files) {
 }
 
 function addFiles(fileList, { strain = true } = {}) {
-  // Strain time series (GWOSC .txt/.txt.gz, .npy) picked or dropped go to the strain upload; images to the
-  // classifier. A whole folder of spectrograms is images only (a stray readme.txt there is no strain).
-  const isStrain = (f) => strain && STRAIN_NAME.test(f.name);
-  const strainFiles = [...fileList].filter(isStrain);
-  if (strainFiles.length) strainUpload.handle(strainFiles);
-  if (strainFiles.length === fileList.length) return;
-  const files = screenFiles([...fileList].filter((f) => !isStrain(f)));
+  // Strain (GWOSC .txt/.txt.gz, .npy, HDF5) and trigger lists picked or dropped go to the strain panel; images to
+  // the classifier. A whole folder of spectrograms is images only (a stray readme.txt there is no strain).
+  const sorted = strain ? strainUpload.sort([...fileList]) : { strain: [], lists: [], rest: [...fileList] };
+  if (sorted.strain.length || sorted.lists.length) strainUpload.handle(sorted.strain, sorted.lists);
+  if (sorted.rest.length === 0) return;
+  const files = screenFiles(sorted.rest);
   if (files.length === 0) {
     setStatus('None of those files is an image GlitchScope can read; see the list of problems.', 'error');
     return;
@@ -294,7 +293,9 @@ function renderCard(result) {
   meta.className = 'glitch-meta';
   const usable = result.views.filter((v) => v.ok).length;
   const ms = Number.isFinite(result.ms) ? `${Math.round(result.ms)} ms` : '';
-  meta.textContent = [`${usable} of ${result.views.length} view${result.views.length === 1 ? '' : 's'} used`,
+  const t = result.trigger;
+  const trigger = t ? [`${t.file} GPS ${t.gps}`, t.snr != null ? `SNR ${t.snr}` : '', t.frequency != null ? `${t.frequency} Hz` : ''].filter(Boolean).join(', ') : '';
+  meta.textContent = [trigger, `${usable} of ${result.views.length} view${result.views.length === 1 ? '' : 's'} used`,
     result.backend ? BACKEND_NAMES[result.backend] ?? result.backend : '', ms].filter(Boolean).join(' · ');
   meta.dataset.backend = result.backend ?? '';
   meta.dataset.ms = String(result.ms ?? '');
@@ -630,6 +631,10 @@ const strainUpload = createStrainUpload({
   classify: async (name, bytes, options) => {
     await ready;
     return client.strain(name, bytes, options);
+  },
+  classifyTriggers: async (file, options) => {
+    await ready;
+    return client.triggers(file, options);
   },
   onResult: (result) => {
     reportViewProblems(result);

@@ -4,11 +4,22 @@
 //   const { backend, labels, card } = await client.load(cardUrl, 'auto');
 //   const groups = await client.group(['H1_x_spectrogram_1.0.png', ...]);
 //   await client.classify([{ key, files: [{ name, bytes: ArrayBuffer }] }], ({ done, total, result }) => ...);
+//   await client.triggers(hdf5File, { list: triggerListFile, gps: [], onProgress: ({ done, total, results }) => ... });
 //   client.terminate();
 //
 // The bytes' ArrayBuffers are transferred to the workers (they become detached here).
 
 const WORKER_URL = new URL('./worker.js', import.meta.url);
+const MAX_LIST_BYTES = 64 * 1024 * 1024; // a trigger list is read whole (Omicron CSV of a whole day: a few MiB)
+
+// Workers keep a strain file open between triggers; they know it again by this id (a File posted to a worker
+// arrives as a new object each time).
+const fileIds = new WeakMap();
+let nextFileId = 1;
+function fileIdOf(file) {
+  if (!fileIds.has(file)) fileIds.set(file, `f${nextFileId++}`);
+  return fileIds.get(file);
+}
 
 // A module worker must come from the page's own origin. When this file is loaded from another origin (the widget
 // embedded in someone else's page), start the worker from a tiny same-origin blob that imports the real one;
@@ -24,7 +35,8 @@ function startWorker(url) {
 // independent, so N workers classify N at once. This needs no SharedArrayBuffer, so it works the same in a
 // cross-origin isolated page and inside a host page that is not (the widget case), where wasm threads
 // (wasm-bindgen-rayon) could not start; it costs one model per worker in memory. WebGPU keeps one worker (one GPU
-// queue). Everything but classify (grouping, few-shot, strain) goes to the first worker.
+// queue). Glitches and triggers go to whichever worker is free; grouping, few-shot, strain upload and reading a
+// trigger list go to the first worker.
 
 /** The page's default pool size: one worker per core the browser reports, at most 4. */
 export function defaultThreads() {
@@ -37,7 +49,7 @@ export class ClassifierClient {
   #threads;
   #channels = []; // WorkerChannel, the first one loaded first
   #idle = []; // channels free for the next glitch
-  #jobs = []; // glitches waiting for a channel: { glitch, resolve, reject }
+  #jobs = []; // jobs waiting for a channel: { message, transfer, resolve, reject }
   #loaded = false; // glitches wait in #jobs until the model is loaded
   #failure = null; // why no glitch can be classified any more (the load failed, every worker stopped)
   #terminated = false;
@@ -100,46 +112,83 @@ export class ClassifierClient {
    * keep one order whatever the pool). Resolves when all are done.
    */
   async classify(glitches, onProgress = () => {}) {
+    const jobs = glitches.map((glitch) => ({
+      message: { type: 'classify', glitches: [glitch] },
+      transfer: glitch.files.map((f) => f.bytes).filter((b) => b instanceof ArrayBuffer),
+    }));
+    await this.#runInOrder(jobs, ({ done, total, results }) => onProgress({ done, total, result: results[0] }));
+  }
+
+  /**
+   * Classify the triggers of a strain file (issue 26). `file`: a File (GWOSC/gwpy HDF5, ASCII or .npy); the
+   * workers read HDF5 by byte ranges, so it is never loaded whole. `list`: a trigger-list File (GPS times, CSV,
+   * Omicron text, LIGO_LW XML, .gz) or null; `gps`: GPS times; `cuts`: { snrMin, fmin, fmax } (default 7.5, 10,
+   * 2048 Hz, as Gravity Spy and the CLI). `onPlan({ series, total, triggers })` once the file and list are read;
+   * `onProgress({ done, total, trigger, results })` per trigger, in list order, with one result per detector of
+   * the file holding it (a trigger that cannot be rendered has a failed result naming the file and the trigger).
+   * Rejects when the file is no readable strain or no trigger is left; resolves to the plan.
+   */
+  async triggers(file, { list = null, gps = [], cuts = {}, window = null, sampleRate = null, onPlan = () => {}, onProgress = () => {} } = {}) {
     if (this.#failure) throw new Error(this.#failure);
-    const total = glitches.length;
+    const fileId = fileIdOf(file);
+    const fileName = file.name ?? 'strain';
+    let listMessage = null;
+    if (list) {
+      if (list.size > MAX_LIST_BYTES) throw new Error(`${list.name}: the trigger list is ${(list.size / 2 ** 20).toFixed(0)} MiB, more than ${MAX_LIST_BYTES / 2 ** 20} MiB`);
+      listMessage = { name: list.name, bytes: await list.arrayBuffer() };
+    }
+    const common = { file, fileId, fileName, sampleRate };
+    const plan = await this.#channels[0].request(
+      { type: 'trigger-plan', ...common, list: listMessage, gps, cuts },
+      listMessage ? [listMessage.bytes] : [],
+    );
+    const info = { series: plan.series, total: plan.total, triggers: plan.triggers };
+    onPlan(info);
+    const jobs = plan.triggers.map((trigger) => ({ message: { type: 'trigger', ...common, window, trigger }, transfer: [] }));
+    await this.#runInOrder(jobs, ({ done, total, results }) => onProgress({ done, total, trigger: plan.triggers[done - 1], results }));
+    return info;
+  }
+
+  // Run jobs ({ message, transfer }) on the pool, one message per job; `report({ done, total, results })` for each
+  // job in the order given, with the results of its progress messages.
+  async #runInOrder(jobs, report) {
+    if (this.#failure) throw new Error(this.#failure);
+    const total = jobs.length;
     const results = new Array(total);
-    let done = 0; // results reported so far: 0..done-1, in order
-    const report = () => {
+    let done = 0; // jobs reported so far: 0..done-1, in order
+    const flush = () => {
       for (; done < total && results[done] !== undefined; done++) {
         try {
-          onProgress({ done: done + 1, total, result: results[done] });
+          report({ done: done + 1, total, results: results[done] });
         } catch (err) {
           // A rendering bug must not leave the batch hanging.
           console.error('GlitchScope: progress handler failed', err);
         }
       }
     };
-    const finished = glitches.map((glitch, i) =>
-      new Promise((resolve, reject) => this.#jobs.push({ glitch, resolve, reject })).then((result) => {
-        results[i] = result;
-        report();
+    const finished = jobs.map((job, i) =>
+      new Promise((resolve, reject) => this.#jobs.push({ ...job, resolve, reject })).then((got) => {
+        results[i] = got;
+        flush();
       }),
     );
     this.#pump();
     await Promise.all(finished);
   }
 
-  // Give waiting glitches to free workers, one glitch per message.
+  // Give waiting jobs to free workers, one job per message.
   #pump() {
     if (!this.#loaded) return; // not loaded yet: load() pumps when it is
     // Every worker has stopped: nothing will take the waiting glitches.
     if (this.#channels.every((channel) => channel.dead)) this.#fail('every classification worker stopped');
     while (this.#idle.length && this.#jobs.length) {
       const channel = this.#idle.shift();
-      const { glitch, resolve, reject } = this.#jobs.shift();
-      const transfer = glitch.files.map((f) => f.bytes).filter((b) => b instanceof ArrayBuffer);
-      let result = null;
+      const { message, transfer, resolve, reject } = this.#jobs.shift();
+      const got = [];
       channel
-        .request({ type: 'classify', glitches: [glitch] }, transfer, (message) => {
-          result = message.result;
-        })
+        .request(message, transfer, (progress) => got.push(progress.result))
         .then(
-          () => resolve(result),
+          () => resolve(got),
           (err) => reject(err),
         )
         .finally(() => {

@@ -15,6 +15,13 @@
 //                      backend, ms }); also fired with ok=false when no image could be fetched or decoded
 //   classifier-error   detail = { message } when the model cannot be loaded
 // Property: .result, the last result (or null).
+// Method (issue 26): classifyTriggers(file, triggers, { snrMin, fmin, fmax }) classifies the triggers of a strain
+//   file (a File or Blob: GWOSC/gwpy HDF5, read by byte ranges in the worker so never whole; or ASCII/.npy);
+//   `triggers` is a trigger-list File (GPS times, CSV, Omicron text, LIGO_LW XML, .gz; cut at SNR >= snrMin and
+//   fmin..fmax Hz, default 7.5, 10, 2048) or an array of GPS times. Each trigger fires `classified` (detail.trigger
+//   = { file, gps, ifo, snr, frequency, line }; a trigger that cannot be rendered has ok=false and an error naming
+//   the file and the trigger); resolves to every result in list order (also in .results). Rejects (and shows why)
+//   when the file is no readable strain or no trigger is left.
 //
 // The widget renders into an open shadow root with its own constructed stylesheet (no inline styles, so a strict
 // CSP on the host page is fine). Images are fetched by the page; inference runs in a worker shared by all widgets
@@ -58,6 +65,8 @@ const STYLES = `
 .top5-bar { height: 0.75rem; background: var(--gc-track); border-radius: 0.375rem; overflow: hidden; }
 .top5-fill { display: block; height: 100%; width: calc(var(--p, 0) * 100%); background: var(--gc-accent); }
 .top5-value { text-align: right; font-variant-numeric: tabular-nums; }
+.triggers { margin: 0; padding-left: 1.1rem; font-size: 0.85rem; max-height: 16rem; overflow: auto; overflow-wrap: anywhere; }
+.triggers li[data-ok="false"] { color: var(--gc-error); }
 `;
 
 let sharedSheet = null;
@@ -118,6 +127,7 @@ class GlitchClassifierElement extends HTMLElement {
   #scheduled = false;
   #ui;
   result = null;
+  results = [];
 
   constructor() {
     super();
@@ -187,19 +197,17 @@ class GlitchClassifierElement extends HTMLElement {
     }
 
     let absolute;
-    let cardUrl;
+    let settings;
     try {
       absolute = urls.map((u) => new URL(u, document.baseURI).href);
-      cardUrl = this.hasAttribute('model') ? new URL(this.getAttribute('model'), document.baseURI).href : DEFAULT_MODEL;
+      settings = this.#settings();
     } catch (err) {
       this.#setStatus(`Bad URL in src or model: ${err.message}`, 'error');
       return;
     }
-    const requested = this.getAttribute('backend') ?? 'auto';
-    const backend = BACKENDS.has(requested) ? requested : 'auto';
+    const { cardUrl, backend, threads } = settings;
 
     this.#setStatus('Loading the classifier…');
-    const threads = Math.max(1, Math.min(16, Math.floor(Number(this.getAttribute('threads') ?? 1)) || 1));
     const { client, ready } = classifierFor(cardUrl, backend, threads);
     const fetching = Promise.all(absolute.map(fetchView));
     let info;
@@ -237,6 +245,76 @@ class GlitchClassifierElement extends HTMLElement {
     this.#show(result);
     this.result = result;
     this.dispatchEvent(new CustomEvent('classified', { detail: result, bubbles: true, composed: true }));
+  }
+
+  // The model card URL, backend and CPU workers the attributes ask for (throws on a bad model URL).
+  #settings() {
+    const cardUrl = this.hasAttribute('model') ? new URL(this.getAttribute('model'), document.baseURI).href : DEFAULT_MODEL;
+    const requested = this.getAttribute('backend') ?? 'auto';
+    const backend = BACKENDS.has(requested) ? requested : 'auto';
+    const threads = Math.max(1, Math.min(16, Math.floor(Number(this.getAttribute('threads') ?? 1)) || 1));
+    return { cardUrl, backend, threads };
+  }
+
+  /** Classify the triggers of a strain file; see the comment at the top of this file. */
+  async classifyTriggers(file, triggers, { snrMin = 7.5, fmin = 10, fmax = 2048 } = {}) {
+    const run = ++this.#run; // a later src change or call takes the display over
+    const shown = () => run === this.#run;
+    const { cardUrl, backend, threads } = this.#settings();
+    const list = Array.isArray(triggers) ? null : triggers;
+    const gps = Array.isArray(triggers) ? triggers.map(Number) : [];
+    this.#ui.output.replaceChildren();
+    this.#ui.meta.textContent = '';
+    this.#ui.errors.replaceChildren();
+    this.#setStatus('Loading the classifier…');
+    const { client, ready } = classifierFor(cardUrl, backend, threads);
+    try {
+      await ready;
+    } catch (err) {
+      const message = `Could not load the model ${cardUrl} on ${BACKEND_NAMES[backend]}: ${err.message}`;
+      if (shown()) this.#setStatus(message, 'error');
+      this.dispatchEvent(new CustomEvent('classifier-error', { detail: { message }, bubbles: true, composed: true }));
+      throw new Error(message);
+    }
+    const all = [];
+    const rows = document.createElement('ul');
+    rows.className = 'triggers';
+    rows.setAttribute('part', 'triggers');
+    if (shown()) this.#ui.output.replaceChildren(rows);
+    const started = performance.now();
+    try {
+      await client.triggers(file, {
+        list,
+        gps,
+        cuts: { snrMin, fmin, fmax },
+        onPlan: ({ triggers: kept }) => {
+          if (shown()) this.#setStatus(`Classifying ${kept.length} trigger${kept.length === 1 ? '' : 's'} of ${file.name ?? 'the strain file'}…`);
+        },
+        onProgress: ({ done, total, results }) => {
+          for (const result of results) {
+            all.push(result);
+            const li = document.createElement('li');
+            li.dataset.key = result.key;
+            li.dataset.ok = String(Boolean(result.ok));
+            li.textContent = result.ok ? `${result.key}: ${result.top5[0]?.label} ${(100 * result.top5[0]?.probability).toFixed(1)} %` : `${result.key}: ${result.error}`;
+            rows.append(li);
+            this.dispatchEvent(new CustomEvent('classified', { detail: result, bubbles: true, composed: true }));
+          }
+          if (shown()) this.#setStatus(`Classifying triggers: ${done} of ${total} done…`);
+        },
+      });
+    } catch (err) {
+      if (shown()) this.#setStatus(`Not classified: ${err.message}`, 'error');
+      throw err;
+    }
+    this.results = all;
+    this.result = all.at(-1) ?? null;
+    if (shown()) {
+      const failed = all.filter((r) => !r.ok).length;
+      const seconds = ((performance.now() - started) / 1000).toFixed(1);
+      this.#setStatus(`${all.length - failed} of ${all.length} triggers classified in ${seconds} s`, failed === all.length ? 'error' : 'ok');
+    }
+    return all;
   }
 
   #show(result) {

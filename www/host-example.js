@@ -62,6 +62,24 @@ classifier.addEventListener('classifier-error', (event) => {
   $('event-log').textContent = event.detail.message;
 });
 
+// Triggers of a strain file the visitor picks (issue 26): the widget's classifyTriggers method.
+$('trigger-classify').addEventListener('click', async () => {
+  const file = $('trigger-strain').files?.[0];
+  const list = $('trigger-list').files?.[0];
+  const gps = $('trigger-gps').value.split(/[\s,;]+/).filter(Boolean).map(Number);
+  if (!file) {
+    $('trigger-log').textContent = 'Choose a strain file first.';
+    return;
+  }
+  try {
+    const results = await $('trigger-classifier').classifyTriggers(file, list ?? gps);
+    const ok = results.filter((r) => r.ok).length;
+    $('trigger-log').textContent = `classifyTriggers resolved: ${ok} of ${results.length} triggers classified.`;
+  } catch (err) {
+    $('trigger-log').textContent = `classifyTriggers failed: ${err.message}`;
+  }
+});
+
 // The samples exist only when the shared data folder is next to the repository.
 async function samplesAvailable() {
   try {

@@ -75,10 +75,13 @@ function csvCell(value) {
 export function toCsv(results, labels) {
   const base = ['key', 'ok', 'views', 'top_class', 'top_probability', 'second_class', 'second_probability',
     'backend', 'ms', 'error'];
+  // Triggers in strain files (issue 26) add the CLI catalogue's trigger columns.
+  if (results.some((r) => r.trigger)) base.push('ifo', 'files', 'gps', 'snr', 'frequency');
   const header = [...base, ...labels.map((l) => `p_${l}`)];
   const lines = [header.map(csvCell).join(',')];
   for (const result of results) {
-    const row = toRow(result);
+    const t = result.trigger;
+    const row = { ...toRow(result), ifo: t?.ifo ?? null, files: t?.file ?? null, gps: t?.gps ?? null, snr: t?.snr ?? null, frequency: t?.frequency ?? null };
     const probabilities = result.ok ? result.probabilities ?? [] : [];
     const cells = [...base.map((c) => row[c]), ...labels.map((_, i) => probabilities[i] ?? null)];
     lines.push(cells.map(csvCell).join(','));

@@ -1,9 +1,16 @@
 // Strain upload: a detector time series (GWOSC ASCII .txt or .txt.gz, or a 1-d .npy) becomes the four Gravity Spy
 // views in the worker (wasm: strain.rs + spectrogram/, the code of `glitchscope qtransform`), which are then
 // classified like uploaded images. Gzip is undone here with the browser's DecompressionStream, with a size cap.
+//
+// Triggers in strain files (issue 26): a GWOSC or gwpy HDF5 file (any size: the workers read it by byte ranges,
+// never whole) with a trigger list (GPS times, CSV, Omicron text, LIGO_LW XML, .gz) or GPS times typed in the
+// field; every trigger that passes the SNR/frequency cuts becomes a glitch (strain-triggers.js).
 
-// HDF5 names are taken too, so that they get the message that GWOSC HDF5 is not read (use the ASCII file).
+import { createTriggerRuns, HDF5_NAME } from './strain-triggers.js';
+
 export const STRAIN_NAME = /\.(txt|txt\.gz|npy|hdf5?|h5)$/i;
+/** Trigger lists by name; a .txt (or .txt.gz) is a list only beside an HDF5 file or while one waits for times. */
+export const TRIGGER_LIST_NAME = /\.(csv|csv\.gz|xml|xml\.gz|lst)$/i;
 const MAX_FILE_BYTES = 64 * 1024 * 1024; // 2^20 samples as text is ~25 MB; more cannot be accepted anyway
 const MAX_TEXT_BYTES = 128 * 1024 * 1024; // decompressed size cap (a small .gz can expand enormously)
 
@@ -55,9 +62,10 @@ function numberField(input, what, { positive = false } = {}) {
 
 /**
  * Wire the strain panel. `classify(name, bytes, {sampleRate, center})` runs the worker and resolves to the
- * result; `onResult(result)` shows it; `onProblem(fileName, message)` lists a failure.
+ * result; `classifyTriggers(file, options)` runs ClassifierClient.triggers; `onResult(result)` shows a result;
+ * `onProblem(fileName, message)` lists a failure.
  */
-export function createStrainUpload({ classify, onResult, onProblem }) {
+export function createStrainUpload({ classify, classifyTriggers, onResult, onProblem }) {
   const ui = {
     choose: $('strain-choose'),
     input: $('strain-input'),
@@ -71,7 +79,10 @@ export function createStrainUpload({ classify, onResult, onProblem }) {
     ui.status.dataset.state = state;
   }
 
+  const triggers = createTriggerRuns({ classifyTriggers, onResult, onProblem, status });
+
   async function upload(file) {
+    if (HDF5_NAME.test(file.name)) return triggers.run(file);
     const started = performance.now();
     try {
       const sampleRate = numberField(ui.rate, 'Sample rate', { positive: true });
@@ -97,16 +108,32 @@ export function createStrainUpload({ classify, onResult, onProblem }) {
   ui.input.addEventListener('change', () => {
     const files = [...(ui.input.files ?? [])];
     ui.input.value = '';
-    handle(files);
+    const sorted = sort(files);
+    for (const f of sorted.rest) onProblem(f.name, 'not a strain file or trigger list; skipped');
+    handle(sorted.strain, sorted.lists);
   });
 
   let queue = Promise.resolve();
-  /** Upload strain files one after the other; resolves when all are done. */
-  function handle(files) {
+  /**
+   * Upload strain files one after the other, HDF5 files with the trigger list in `lists` (the last one given) or
+   * the one chosen before; resolves when all are done.
+   */
+  function handle(files, lists = []) {
     queue = queue.then(async () => {
+      if (lists.length) await triggers.setList(lists.at(-1), { run: files.length === 0 });
       for (const file of files) await upload(file);
     });
     return queue;
   }
-  return { handle };
+
+  /** Split picked or dropped files into strain, trigger lists and the rest (images). */
+  function sort(files) {
+    const strain = files.filter((f) => STRAIN_NAME.test(f.name));
+    // A .txt beside an HDF5 file (or while one waits for its times) is its trigger list, not ASCII strain.
+    const textIsList = strain.some((f) => HDF5_NAME.test(f.name)) || triggers.waiting();
+    const isList = (f) => TRIGGER_LIST_NAME.test(f.name) || (textIsList && /\.txt(\.gz)?$/i.test(f.name));
+    const lists = files.filter(isList);
+    return { strain: strain.filter((f) => !isList(f)), lists, rest: files.filter((f) => !STRAIN_NAME.test(f.name) && !isList(f)) };
+  }
+  return { handle, sort };
 }

@@ -10,10 +10,12 @@
 //   {type: "group", id, names}                     -> {type: "groups", id, groups}               | {type: "error", id, message}
 //   {type: "classify", id, glitches: [{key, files: [{name, bytes: ArrayBuffer}]}]}
 //                                                  -> {type: "progress", id, done, total, result} per glitch, then {type: "done", id}
+//   {type: "trigger-plan" | "trigger", ...}          triggers in a strain file: see worker-triggers.js
 // Results carry `unfamiliar: {score, percentile, new_class_candidate}` when the card ships a reference set.
 // ArrayBuffers are transferred both ways (image bytes in, thumbnail PNGs out).
 
 import { loadReference } from './reference-loader.js';
+import { triggerHandlers } from './worker-triggers.js';
 
 const BACKENDS = new Set(['auto', 'webgpu', 'cpu']);
 const PKG_URL = new URL('./pkg/glitchscope.js', import.meta.url);
@@ -140,22 +142,32 @@ async function group({ id, names }) {
   self.postMessage({ type: 'groups', id, groups: plain(module.groupViews(names)) });
 }
 
+/** Classify one glitch's views ({key, files: [{name, bytes: Uint8Array}]}); never throws. */
+async function classifyGlitch(glitch) {
+  if (!classifier) throw new Error('classify: no model loaded yet');
+  try {
+    const result = normaliseResult(await classifier.classify(glitch.files), glitch);
+    addUnfamiliar(result);
+    return result;
+  } catch (err) {
+    return failedResult(glitch, `classification failed: ${errorMessage(err)}`);
+  }
+}
+
+/** One result to the page, its thumbnails' bytes transferred. */
+function postResult(id, done, total, result) {
+  const transfer = [...new Set(result.views.filter((v) => v.thumbnail).map((v) => v.thumbnail.buffer))];
+  self.postMessage({ type: 'progress', id, done, total, result }, transfer);
+}
+
 async function classify({ id, glitches }) {
   if (!classifier) throw new Error('classify: no model loaded yet');
   if (!Array.isArray(glitches)) throw new Error('classify: glitches must be an array');
   const total = glitches.length;
   for (let i = 0; i < total; i++) {
     const glitch = glitches[i];
-    let result;
-    try {
-      const views = glitch.files.map((f) => ({ name: f.name, bytes: new Uint8Array(f.bytes) }));
-      result = normaliseResult(await classifier.classify(views), glitch);
-      addUnfamiliar(result);
-    } catch (err) {
-      result = failedResult(glitch, `classification failed: ${errorMessage(err)}`);
-    }
-    const transfer = [...new Set(result.views.filter((v) => v.thumbnail).map((v) => v.thumbnail.buffer))];
-    self.postMessage({ type: 'progress', id, done: i + 1, total, result }, transfer);
+    const files = glitch.files.map((f) => ({ name: f.name, bytes: new Uint8Array(f.bytes) }));
+    postResult(id, i + 1, total, await classifyGlitch({ key: glitch.key, files }));
   }
   self.postMessage({ type: 'done', id });
 }
@@ -201,24 +213,19 @@ async function strain({ id, name, bytes, sampleRate, center }) {
   const made = module.strainViews(name, new Uint8Array(bytes), sampleRate ?? undefined, center ?? undefined);
   const qMs = performance.now() - started;
   const views = Array.from(made.views, (v) => ({ name: v.name, bytes: v.bytes }));
-  const glitch = { key: made.key, files: views };
-  let result;
-  try {
-    result = normaliseResult(await classifier.classify(views), glitch);
-    addUnfamiliar(result);
-  } catch (err) {
-    result = failedResult(glitch, `classification failed: ${errorMessage(err)}`);
-  }
+  const result = await classifyGlitch({ key: made.key, files: views });
   result.strain = {
     file: name, sample_rate: made.sample_rate, sample_rate_from: made.sample_rate_from, gps_start: made.gps_start,
     duration_s: made.duration_s, center_s: made.center_s, qtransform_ms: qMs,
   };
-  const transfer = [...new Set(result.views.filter((v) => v.thumbnail).map((v) => v.thumbnail.buffer))];
-  self.postMessage({ type: 'progress', id, done: 1, total: 1, result }, transfer);
+  postResult(id, 1, 1, result);
   self.postMessage({ type: 'done', id });
 }
 
-const HANDLERS = { load, group, classify, fewshot, strain };
+const HANDLERS = {
+  load, group, classify, fewshot, strain,
+  ...triggerHandlers({ wasm, classifyGlitch, failedResult, postResult }),
+};
 
 self.onmessage = (event) => {
   const message = event.data ?? {};

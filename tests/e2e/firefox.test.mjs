@@ -9,25 +9,15 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Builder, By, until } from 'selenium-webdriver';
-import firefox from 'selenium-webdriver/firefox.js';
+import { By, until } from 'selenium-webdriver';
 import {
   ARTIFACTS, BROKEN, DURATIONS, HAS_SHARED, PAGE_GLITCHES, REPO, SHARED_REAL, requireWasmPackage, skipIf, startServer, writePageInputs,
 } from './helpers.mjs';
+import { GECKODRIVER, NO_FIREFOX, launchFirefox, startRecordingProxy } from './firefox-helpers.mjs';
 
-const FIREFOX = process.env.FIREFOX ?? '/usr/bin/firefox-esr';
-const GECKODRIVER = [process.env.GECKODRIVER, join(homedir(), '.cargo', 'bin', 'geckodriver'), '/usr/local/bin/geckodriver', '/usr/bin/geckodriver']
-  .find((p) => p && existsSync(p));
-const SKIP = !existsSync(FIREFOX)
-  ? `needs Firefox ESR at ${FIREFOX} (scripts/setup.sh installs it)`
-  : !GECKODRIVER
-    ? 'needs geckodriver (scripts/setup.sh installs it with cargo)'
-    : !HAS_SHARED
-      ? `needs real Gravity Spy images at ${SHARED_REAL}`
-      : false;
+const SKIP = NO_FIREFOX || (!HAS_SHARED && `needs real Gravity Spy images at ${SHARED_REAL}`);
 
 const GLITCHES = PAGE_GLITCHES;
 const TIMEOUT = 480_000; // 2 shared cores
@@ -38,62 +28,15 @@ let driver;
 let inputDir;
 const requests = [];
 
-/** An HTTP proxy that records every URL and forwards it (only to the page's server: anything else fails). */
-function startProxy(origin) {
-  const target = new URL(origin);
-  const srv = http.createServer((req, res) => {
-    requests.push(req.url);
-    const url = new URL(req.url);
-    if (url.origin !== target.origin) {
-      res.writeHead(502).end('the test proxy forwards only to the page server');
-      return;
-    }
-    const upstream = http.request(
-      { host: target.hostname, port: target.port, path: url.pathname + url.search, method: req.method, headers: req.headers },
-      (up) => {
-        res.writeHead(up.statusCode, up.headers);
-        up.pipe(res);
-      },
-    );
-    upstream.on('error', (e) => res.writeHead(502).end(String(e)));
-    req.pipe(upstream);
-  });
-  return new Promise((resolve) => srv.listen(0, '127.0.0.1', () => resolve({ port: srv.address().port, close: () => srv.close() })));
-}
-
 before(async () => {
   if (SKIP) return;
   requireWasmPackage();
   server = await startServer();
-  proxy = await startProxy(server.origin);
+  proxy = await startRecordingProxy(server.origin, requests);
   inputDir = mkdtempSync(join(tmpdir(), 'glitchscope-firefox-'));
   writePageInputs(inputDir);
 
-  const options = new firefox.Options()
-    .setBinary(FIREFOX)
-    .addArguments('-headless')
-    // Everything through the recording proxy, localhost included.
-    .setPreference('network.proxy.type', 1)
-    .setPreference('network.proxy.http', '127.0.0.1')
-    .setPreference('network.proxy.http_port', proxy.port)
-    .setPreference('network.proxy.ssl', '127.0.0.1')
-    .setPreference('network.proxy.ssl_port', proxy.port)
-    .setPreference('network.proxy.no_proxies_on', '')
-    .setPreference('network.proxy.allow_hijacking_localhost', true)
-    // No background traffic of the browser's own (updates, telemetry, captive-portal checks).
-    .setPreference('app.update.enabled', false)
-    .setPreference('network.captive-portal-service.enabled', false)
-    .setPreference('network.connectivity-service.enabled', false)
-    .setPreference('datareporting.policy.dataSubmissionEnabled', false)
-    .setPreference('toolkit.telemetry.enabled', false)
-    .setPreference('browser.safebrowsing.malware.enabled', false)
-    .setPreference('browser.safebrowsing.phishing.enabled', false)
-    .setPreference('extensions.getAddons.cache.enabled', false);
-  driver = await new Builder()
-    .forBrowser('firefox')
-    .setFirefoxOptions(options)
-    .setFirefoxService(new firefox.ServiceBuilder(GECKODRIVER))
-    .build();
+  driver = await launchFirefox(proxy.port);
   const caps = await driver.getCapabilities();
   console.log(`# ${caps.getBrowserName()} ${caps.getBrowserVersion()} via ${GECKODRIVER}`);
 });

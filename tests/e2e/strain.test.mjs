@@ -1,7 +1,8 @@
 // Strain upload in the page (issue #6): real O3 strain around a real Blip as .npy, GWOSC ASCII .txt (with a header
 // giving the sample rate and start GPS; centre given as GPS) and .txt.gz -> four views in the card and the same
 // top class as the native CLI (`glitchscope qtransform --png` for each view + `glitchscope classify`); bad strain
-// (NaN, too short, centre outside, broken gzip, not numbers) -> a clear message while the page keeps working.
+// (NaN, too short, centre outside, broken gzip, not numbers) -> a clear message while the page keeps working; the S6
+// HDF5 test file waits for trigger times, then each detector's too-short data get a message naming the trigger.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -178,7 +179,6 @@ test('strain upload: .npy, GWOSC .txt and .txt.gz give four views and the native
       ['H1_broken.txt.gz', {}, /gzip/],
       ['H1_long.txt', {}, /more than the 1048576 GlitchScope accepts/],
     ];
-    if (existsSync(join(dir, 'HLV-HW100916-968654552-1.hdf'))) bad.push(['HLV-HW100916-968654552-1.hdf', {}, /HDF5 is not supported/]);
     for (const [name, fields, pattern] of bad) {
       const status = await uploadStrain(page, name, fields);
       console.log(`# ${status.text}`);
@@ -186,6 +186,23 @@ test('strain upload: .npy, GWOSC .txt and .txt.gz give four views and the native
       assert.match(status.text, pattern);
       const listed = await page.locator(`#problem-list li[data-file="${name}"]`).count();
       assert.ok(listed >= 1, `${name} is not in the problem list`);
+    }
+    // An HDF5 file (gwpy's layout, three detectors, 1 s) waits for trigger times; with one typed, each detector
+    // gets its own message naming the file and the trigger (1 s cannot hold the 4 s view).
+    if (existsSync(join(dir, 'HLV-HW100916-968654552-1.hdf'))) {
+      const waiting = await uploadStrain(page, 'HLV-HW100916-968654552-1.hdf');
+      assert.equal(waiting.state, 'warn', waiting.text);
+      assert.match(waiting.text, /choose a trigger list or type GPS times/);
+      await page.locator('#strain-gps').fill('968654552.5');
+      await page.evaluate(() => { document.querySelector('#strain-status').dataset.state = ''; });
+      await page.locator('#trigger-run').click();
+      await page.waitForFunction(() => ['ok', 'warn', 'error'].includes(document.querySelector('#strain-status')?.dataset.state), null, { timeout: STRAIN_TIMEOUT });
+      assert.match(await page.locator('#strain-status').textContent(), /0 of 3 triggers classified .*3 could not be/);
+      for (const ifo of ['H1', 'L1', 'V1']) {
+        const problem = await page.locator(`#problem-list li[data-file="${ifo}_968654552.500"]`).textContent();
+        assert.match(problem, /HLV-HW100916-968654552-1\.hdf: trigger at GPS 968654552\.5 .*too close/);
+      }
+      await page.locator('#strain-gps').fill('');
     }
     // The longest series accepted (256 s) still works, in seconds.
     const t0 = Date.now();
