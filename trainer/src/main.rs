@@ -9,6 +9,7 @@ mod report;
 mod strain_inputs;
 mod synth;
 mod train;
+mod unseen;
 
 use clap::{CommandFactory, FromArgMatches, Subcommand};
 
@@ -55,6 +56,9 @@ enum Command {
     /// Fit and measure the neighbour vote (head + nearest labelled real glitches of the reference set) on real
     /// glitches the network never trained on; --write puts it into the card.
     Vote(cmd::vote::VoteArgs),
+    /// The unseen-class benchmark on real glitches: leave each class out in turn and measure the unfamiliar
+    /// scores, the map's clusters and few-shot classes on its real glitches.
+    Unseen(cmd::unseen::UnseenArgs),
 }
 
 fn main() {
@@ -77,6 +81,7 @@ fn main() {
         Command::Similar(args) => cmd::similar::run(args),
         Command::Realism(args) => cmd::realism::run(args),
         Command::Vote(args) => cmd::vote::run(args),
+        Command::Unseen(args) => cmd::unseen::run(args),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

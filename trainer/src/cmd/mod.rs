@@ -14,4 +14,5 @@ pub mod similar;
 pub mod synth;
 pub mod synth_picture;
 pub mod train;
+pub mod unseen;
 pub mod vote;

@@ -1,0 +1,127 @@
+//! `glitchscope unseen`: the unseen-class benchmark on real glitches (issue 25). Each class in turn is left out:
+//! the known classes' real glitches are cut into folds, and each fold's references, PCA and linear head are
+//! fitted without that fold and without the left-out class; then the left-out class's real glitches are scored
+//! against them. Printed: per candidate unfamiliar score the median AUROC, recall and false alarms at a flag
+//! threshold set by a stated false-alarm rate on known glitches; per class the AUROC, the map's cluster, and
+//! few-shot recall from 1, 3 and 5 examples.
+//!
+//! The embedding is the model's (`--model`). With an ImageNet card from `glitchscope init` (its backbone never
+//! saw a glitch) every row is honest: the left-out class shapes nothing that scores it. With a fine-tuned card
+//! only the classes its network never trained on are (Fast_Scattering for the shipped model); the table marks
+//! the others. The embeddings are computed once and cached, so a rerun with other options takes seconds.
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result, bail};
+use clap::Args;
+
+use crate::unseen::measure::{Options, leave_out, score_names};
+use crate::unseen::real_set::{count_by_class, default_cache, embed_real};
+use crate::unseen::{clusters, report};
+
+#[derive(Args)]
+pub struct UnseenArgs {
+    /// Model card whose embeddings are measured (an ImageNet card from `glitchscope init` for the honest
+    /// protocol on every class).
+    #[arg(long, default_value = "models/default.json")]
+    pub model: PathBuf,
+    /// Folder of sources of labelled real glitches (`<source>/<Class>/<files>`).
+    #[arg(long, default_value = "../shared/data/real")]
+    pub real: PathBuf,
+    /// Classes never among the known ones (no model here was trained on them); each is still left out in turn.
+    #[arg(long, value_delimiter = ',', default_value = "Fast_Scattering")]
+    pub never_known: Vec<String>,
+    /// Leave out only these classes (default: every class with at least --min-glitches real glitches, except
+    /// None_of_the_Above, which is not one shape).
+    #[arg(long, value_delimiter = ',')]
+    pub classes: Vec<String>,
+    #[arg(long, default_value_t = 3)]
+    pub min_glitches: usize,
+    #[arg(long, default_value_t = 5)]
+    pub folds: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Share of known glitches the flag threshold lets through.
+    #[arg(long, default_value_t = 0.05)]
+    pub false_alarm_rate: f64,
+    /// Few-shot example counts.
+    #[arg(long, value_delimiter = ',', default_value = "1,3,5")]
+    pub shots: Vec<usize>,
+    /// Random draws of the examples per count.
+    #[arg(long, default_value_t = 20)]
+    pub draws: usize,
+    /// Classes the model's network never trained on, when its card's labels do not say it (a network trained
+    /// on a subset of the classes keeps all 22 outputs): their rows are the honest ones.
+    #[arg(long, value_delimiter = ',')]
+    pub network_never_saw: Vec<String>,
+    /// Score for the per-class table (default: the best median AUROC on the honest rows).
+    #[arg(long)]
+    pub score: Option<String>,
+    /// Embeddings cache (default ~/.cache/glitchscope/unseen/<card>-real-embeddings.json).
+    #[arg(long)]
+    pub cache: Option<PathBuf>,
+    /// Also write the tables to this markdown file.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    #[arg(long, default_value_t = 8)]
+    pub batch_size: usize,
+}
+
+pub fn run(args: UnseenArgs) -> Result<()> {
+    if args.folds < 2 {
+        bail!("--folds must be at least 2");
+    }
+    let cache = args.cache.clone().unwrap_or_else(|| default_cache(&args.model));
+    let glitches = embed_real(&args.model, &args.real, &cache, args.batch_size)?;
+    let counts = count_by_class(&glitches);
+    let classes: Vec<String> = if args.classes.is_empty() {
+        counts.iter().filter(|(c, n)| **n >= args.min_glitches && c.as_str() != "None_of_the_Above").map(|(c, _)| c.clone()).collect()
+    } else {
+        args.classes.clone()
+    };
+    let card = glitchscope::card::ModelCard::from_json(
+        &args.model.display().to_string(),
+        &std::fs::read_to_string(&args.model).with_context(|| format!("reading {}", args.model.display()))?,
+    )?;
+    // An untrained head (glitchscope init) means the backbone never saw a glitch.
+    let untrained = card.training.get("head").and_then(|h| h.as_str()) == Some("random");
+    let trained: Vec<String> = if untrained {
+        Vec::new()
+    } else {
+        card.labels.iter().filter(|l| !args.network_never_saw.contains(l)).cloned().collect()
+    };
+    let opts = Options { folds: args.folds, seed: args.seed, false_alarm_rate: args.false_alarm_rate, shots: args.shots.clone(), draws: args.draws };
+    let mut results = Vec::new();
+    for class in &classes {
+        let started = std::time::Instant::now();
+        match leave_out(&glitches, class, &args.never_known, &opts) {
+            Ok(r) => {
+                eprintln!("{class}: {} glitches, {:.1} s", r.n, started.elapsed().as_secs_f64());
+                results.push(r);
+            }
+            Err(e) => eprintln!("{class}: skipped: {e:#}"),
+        }
+    }
+    if results.is_empty() {
+        bail!("no class could be left out");
+    }
+    let chosen = match &args.score {
+        Some(name) => score_names().iter().position(|n| n == name).with_context(|| format!("--score {name}: one of {:?}", score_names()))?,
+        None => report::best_score(&results, &trained),
+    };
+    let map = clusters::cluster_classes(&glitches)?;
+    let command = std::env::args().map(|a| if a.contains(' ') { format!("'{a}'") } else { a }).collect::<Vec<_>>().join(" ");
+    let ctx = report::Context {
+        command: &command,
+        model: &args.model.display().to_string(),
+        trained: &trained,
+        folds: args.folds,
+        false_alarm_rate: args.false_alarm_rate,
+    };
+    let md = report::markdown(&ctx, &results, &map, chosen);
+    println!("{md}");
+    if let Some(path) = &args.report {
+        std::fs::write(path, &md).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,309 @@
+//! One left-out class: cross-validated over the real glitches of the known classes, so that every glitch is
+//! scored by references, a head and a PCA that never saw it, and the left-out class shapes none of them.
+//!
+//! Folds are by glitch, stratified by class; the left-out class's glitches are dealt to the folds too, so each
+//! glitch is scored exactly once. The flag threshold of fold f is the (1 - far) quantile of the scores of the
+//! known glitches of the *other* folds (their null distribution), so the false-alarm rate printed is measured
+//! on glitches that did not set it.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Result, bail};
+use chacha20::ChaCha8Rng;
+use glitchscope::discovery::{DEFAULT_TEMPERATURE, Embeddings, FewShotSet, Prototypes, rescore_with_few_shot};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+
+use super::real_set::RealGlitch;
+use super::scores::{COMBOS, FoldModel, RAW};
+
+pub struct Options {
+    pub folds: usize,
+    pub seed: u64,
+    /// Flag threshold: this share of known glitches is flagged (0.05).
+    pub false_alarm_rate: f64,
+    pub shots: Vec<usize>,
+    pub draws: usize,
+}
+
+/// Few-shot recall and false positives from `shots` examples, by the page's rule and by centred prototypes.
+#[derive(Clone, Copy, Default)]
+pub struct FewShot {
+    pub shots: usize,
+    pub recall_page: f64,
+    pub false_page: f64,
+    pub recall_centred: f64,
+    pub false_centred: f64,
+}
+
+pub struct LeftOut {
+    pub class: String,
+    pub n: usize,
+    pub known: usize,
+    /// One per score in `score_names()` order.
+    pub auroc: Vec<f64>,
+    pub recall: Vec<f64>,
+    pub false_alarms: Vec<f64>,
+    pub few_shot: Vec<FewShot>,
+}
+
+pub fn score_names() -> Vec<&'static str> {
+    RAW.iter().copied().chain(COMBOS.iter().map(|c| c.0)).collect()
+}
+
+struct Scored {
+    fold: usize,
+    left_out: bool,
+    scores: Vec<f32>,
+}
+
+/// Measure one left-out class. `never_known`: classes that are never among the known ones (e.g. a class no
+/// model was trained on), unless they are the one left out.
+pub fn leave_out(glitches: &[RealGlitch], class: &str, never_known: &[String], opts: &Options) -> Result<LeftOut> {
+    let known_names: Vec<String> = {
+        let mut v: Vec<String> = glitches.iter().map(|g| g.class.clone()).filter(|c| c != class && !never_known.contains(c)).collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let index_of: BTreeMap<&str, usize> = known_names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+    let chosen: Vec<usize> = (0..glitches.len()).filter(|&i| glitches[i].class == class || index_of.contains_key(glitches[i].class.as_str())).collect();
+    let n_left = chosen.iter().filter(|&&i| glitches[i].class == class).count();
+    if n_left < 2 {
+        bail!("{class}: {n_left} real glitches; a left-out class needs at least 2");
+    }
+    let fold_of = deal_folds(glitches, &chosen, opts.folds, opts.seed);
+    let dim = glitches[0].embedding.len();
+
+    let mut models = Vec::with_capacity(opts.folds);
+    let mut scored: Vec<Scored> = Vec::new();
+    let mut fold_refs: Vec<Vec<usize>> = Vec::new();
+    for f in 0..opts.folds {
+        let refs: Vec<usize> = chosen.iter().copied().filter(|&i| fold_of[&i] != f && glitches[i].class != class).collect();
+        let emb = Embeddings::from_rows(&refs.iter().map(|&i| glitches[i].embedding.as_slice()).collect::<Vec<_>>())?;
+        let labels: Vec<usize> = refs.iter().map(|&i| index_of[glitches[i].class.as_str()]).collect();
+        let model = FoldModel::fit(&emb, &labels, known_names.len())?;
+        for &i in chosen.iter().filter(|&&i| fold_of[&i] == f) {
+            let raw = model.raw_scores(&glitches[i].embedding)?;
+            scored.push(Scored { fold: f, left_out: glitches[i].class == class, scores: raw.to_vec() });
+        }
+        models.push(model);
+        fold_refs.push(refs);
+    }
+    add_combos(&mut scored, opts.folds);
+
+    let names = score_names();
+    let mut auroc = Vec::new();
+    let mut recall = Vec::new();
+    let mut false_alarms = Vec::new();
+    for s in 0..names.len() {
+        let pos: Vec<f32> = scored.iter().filter(|g| g.left_out).map(|g| g.scores[s]).collect();
+        let neg: Vec<f32> = scored.iter().filter(|g| !g.left_out).map(|g| g.scores[s]).collect();
+        auroc.push(auc(&pos, &neg));
+        let (mut hit, mut alarm) = (0usize, 0usize);
+        for g in &scored {
+            let null: Vec<f32> = scored.iter().filter(|o| !o.left_out && o.fold != g.fold).map(|o| o.scores[s]).collect();
+            let flagged = g.scores[s] > quantile(&null, 1.0 - opts.false_alarm_rate);
+            match (g.left_out, flagged) {
+                (true, true) => hit += 1,
+                (false, true) => alarm += 1,
+                _ => {}
+            }
+        }
+        recall.push(hit as f64 / pos.len() as f64);
+        false_alarms.push(alarm as f64 / neg.len() as f64);
+    }
+
+    let few_shot = opts
+        .shots
+        .iter()
+        .filter(|&&s| s < n_left)
+        .map(|&s| few_shot(glitches, class, &chosen, &fold_of, &fold_refs, &models, &known_names, dim, s, opts))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(LeftOut { class: class.to_string(), n: n_left, known: chosen.len() - n_left, auroc, recall, false_alarms, few_shot })
+}
+
+/// Stratified folds: each class's glitches shuffled and dealt round-robin, continuing where the last class
+/// stopped so small classes do not all start in fold 0.
+fn deal_folds(glitches: &[RealGlitch], chosen: &[usize], k: usize, seed: u64) -> BTreeMap<usize, usize> {
+    let mut by_class: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for &i in chosen {
+        by_class.entry(glitches[i].class.as_str()).or_default().push(i);
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut out = BTreeMap::new();
+    let mut next = 0;
+    for members in by_class.values_mut() {
+        members.shuffle(&mut rng);
+        for &i in members.iter() {
+            out.insert(i, next % k);
+            next += 1;
+        }
+    }
+    out
+}
+
+/// Each combination is the mean of its parts' percentiles against the known glitches of the other folds.
+fn add_combos(scored: &mut [Scored], folds: usize) {
+    let nulls: Vec<Vec<Vec<f32>>> = (0..folds)
+        .map(|f| {
+            (0..RAW.len())
+                .map(|s| {
+                    let mut v: Vec<f32> = scored.iter().filter(|o| !o.left_out && o.fold != f).map(|o| o.scores[s]).collect();
+                    v.sort_by(f32::total_cmp);
+                    v
+                })
+                .collect()
+        })
+        .collect();
+    for g in scored.iter_mut() {
+        for (_, parts) in COMBOS {
+            let mean = parts.iter().map(|&p| percentile(&nulls[g.fold][p], g.scores[p])).sum::<f32>() / parts.len() as f32;
+            g.scores.push(mean);
+        }
+    }
+}
+
+/// Share of `sorted` below `x` (ties count half).
+fn percentile(sorted: &[f32], x: f32) -> f32 {
+    let below = sorted.partition_point(|&v| v < x);
+    let upto = sorted.partition_point(|&v| v <= x);
+    (below as f32 + 0.5 * (upto - below) as f32) / sorted.len().max(1) as f32
+}
+
+fn quantile(values: &[f32], q: f64) -> f32 {
+    let mut v = values.to_vec();
+    v.sort_by(f32::total_cmp);
+    if v.is_empty() {
+        return f32::INFINITY;
+    }
+    let at = ((v.len() - 1) as f64 * q).round() as usize;
+    v[at.min(v.len() - 1)]
+}
+
+/// Area under the ROC curve: the chance that a positive scores above a negative (ties half).
+pub fn auc(pos: &[f32], neg: &[f32]) -> f64 {
+    let mut wins = 0.0f64;
+    for &p in pos {
+        for &n in neg {
+            wins += if p > n { 1.0 } else if p == n { 0.5 } else { 0.0 };
+        }
+    }
+    wins / (pos.len() * neg.len()).max(1) as f64
+}
+
+#[allow(clippy::too_many_arguments)]
+fn few_shot(
+    glitches: &[RealGlitch],
+    class: &str,
+    chosen: &[usize],
+    fold_of: &BTreeMap<usize, usize>,
+    fold_refs: &[Vec<usize>],
+    models: &[FoldModel],
+    known_names: &[String],
+    dim: usize,
+    shots: usize,
+    opts: &Options,
+) -> Result<FewShot> {
+    let members: Vec<usize> = chosen.iter().copied().filter(|&i| glitches[i].class == class).collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ (shots as u64 * 7919));
+    let (mut rp, mut fp, mut rc, mut fc) = (0.0, 0.0, 0.0, 0.0);
+    for d in 0..opts.draws {
+        let f = d % opts.folds;
+        let mut pool = members.clone();
+        pool.shuffle(&mut rng);
+        let (examples, rest) = pool.split_at(shots);
+        let known_test: Vec<usize> = chosen.iter().copied().filter(|&i| fold_of[&i] == f && glitches[i].class != class).collect();
+        let eval: Vec<usize> = rest.iter().chain(&known_test).copied().collect();
+        let refs = &fold_refs[f];
+        let ref_emb = Embeddings::from_rows(&refs.iter().map(|&i| glitches[i].embedding.as_slice()).collect::<Vec<_>>())?;
+        let ref_labels: Vec<&str> = refs.iter().map(|&i| glitches[i].class.as_str()).collect();
+        let known = Prototypes::from_labelled(&ref_emb, &ref_labels)?;
+        // Probabilities in `known_names` order (the prototypes are matched to labels by name).
+        let mut probs = Vec::with_capacity(eval.len() * known_names.len());
+        for &i in &eval {
+            probs.extend(models[f].probabilities(&glitches[i].embedding)?);
+        }
+        let eval_emb = Embeddings::from_rows(&eval.iter().map(|&i| glitches[i].embedding.as_slice()).collect::<Vec<_>>())?;
+        let eval_keys: Vec<String> = eval.iter().map(|&i| glitches[i].key.clone()).collect();
+        let mut set = FewShotSet::new(dim, None);
+        let ex_emb = Embeddings::from_rows(&examples.iter().map(|&i| glitches[i].embedding.as_slice()).collect::<Vec<_>>())?;
+        set.add_class("new class", &ex_emb, examples.iter().map(|&i| glitches[i].key.clone()).collect())?;
+        let rescored = rescore_with_few_shot(&set, known_names, &probs, &eval_emb, &eval_keys, Some(&known), DEFAULT_TEMPERATURE)?;
+        let page: Vec<bool> = rescored.iter().map(|r| r.top5.first().is_some_and(|t| t.few_shot)).collect();
+        let centred = centred_rule(&ref_emb, &ref_labels, &ex_emb, &eval_emb)?;
+        let n_rest = rest.len().max(1) as f64;
+        let n_known = known_test.len().max(1) as f64;
+        rp += page[..rest.len()].iter().filter(|&&b| b).count() as f64 / n_rest;
+        fp += page[rest.len()..].iter().filter(|&&b| b).count() as f64 / n_known;
+        rc += centred[..rest.len()].iter().filter(|&&b| b).count() as f64 / n_rest;
+        fc += centred[rest.len()..].iter().filter(|&&b| b).count() as f64 / n_known;
+    }
+    let d = opts.draws.max(1) as f64;
+    Ok(FewShot { shots, recall_page: rp / d, false_page: fp / d, recall_centred: rc / d, false_centred: fc / d })
+}
+
+/// Nearest prototype after centring on the references' mean direction (as the unfamiliar score does): is each
+/// glitch nearer the examples' prototype than every known class's?
+fn centred_rule(refs: &Embeddings, labels: &[&str], examples: &Embeddings, eval: &Embeddings) -> Result<Vec<bool>> {
+    let unit_refs = refs.normalised()?;
+    let dim = refs.dim();
+    let mut centre = vec![0.0f32; dim];
+    unit_refs.rows().for_each(|r| centre.iter_mut().zip(r).for_each(|(c, v)| *c += v / unit_refs.len() as f32));
+    let centred = |e: &Embeddings| -> Result<Embeddings> {
+        let u = e.normalised()?;
+        let flat: Vec<f32> = u.rows().flat_map(|r| r.iter().zip(&centre).map(|(v, c)| v - c)).collect();
+        Ok(Embeddings::from_flat(flat, dim)?)
+    };
+    let known = Prototypes::from_labelled(&centred(refs)?, labels)?;
+    let new = Prototypes::from_labelled(&centred(examples)?, &vec!["new"; examples.len()])?;
+    let q = centred(eval)?;
+    q.rows()
+        .map(|r| {
+            let best_known = known.similarities(r)?.into_iter().fold(f32::NEG_INFINITY, f32::max);
+            Ok(new.similarities(r)?[0] > best_known)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use glitchscope::discovery::synthetic::gaussian_blobs;
+
+    /// Five blobs, one left out: it must score as new, be flagged at about the stated false-alarm rate, and a
+    /// few examples must define it. Blobs that overlap less than real classes do; the benchmark's own numbers
+    /// come from `glitchscope unseen` on real glitches.
+    #[test]
+    fn a_left_out_blob_is_found() {
+        let (data, truth) = gaussian_blobs(5, 30, 96, 0.6, 11).unwrap();
+        let glitches: Vec<RealGlitch> = data
+            .rows()
+            .zip(&truth)
+            .enumerate()
+            .map(|(i, (e, &b))| RealGlitch { key: format!("g{i}"), source: "s".into(), class: format!("c{b}"), embedding: e.to_vec() })
+            .collect();
+        let opts = Options { folds: 3, seed: 1, false_alarm_rate: 0.05, shots: vec![1, 3], draws: 4 };
+        let r = leave_out(&glitches, "c4", &[], &opts).unwrap();
+        assert_eq!((r.n, r.known), (30, 120));
+        let knn5 = score_names().iter().position(|n| *n == "knn5").unwrap();
+        assert!(r.auroc[knn5] > 0.95, "AUROC {}", r.auroc[knn5]);
+        assert!(r.recall[knn5] > 0.8, "recall {}", r.recall[knn5]);
+        assert!(r.false_alarms[knn5] < 0.15, "false alarms {}", r.false_alarms[knn5]);
+        assert!(r.auroc.iter().all(|a| (0.0..=1.0).contains(a)));
+        let three = r.few_shot.iter().find(|f| f.shots == 3).unwrap();
+        assert!(three.recall_centred > 0.8 && three.false_centred < 0.1, "centred few-shot {} / {}", three.recall_centred, three.false_centred);
+        // A class with one glitch cannot be left out.
+        let mut one = glitches[..121].to_vec();
+        one[120].class = "lonely".into();
+        assert!(leave_out(&one, "lonely", &[], &opts).is_err());
+    }
+
+    #[test]
+    fn auc_and_quantiles() {
+        assert_eq!(auc(&[2.0, 3.0], &[0.0, 1.0]), 1.0);
+        assert_eq!(auc(&[1.0], &[1.0]), 0.5);
+        assert_eq!(quantile(&[3.0, 1.0, 2.0], 1.0), 3.0);
+        assert_eq!(percentile(&[1.0, 2.0, 3.0, 4.0], 2.5), 0.5);
+    }
+}

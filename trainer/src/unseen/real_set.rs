@@ -1,0 +1,106 @@
+//! Every labelled real glitch under a folder of sources (`<source>/<Class>/<files>`, as `../shared/data/real`),
+//! embedded once by a model and cached: the benchmark then re-scores the same embeddings for every left-out
+//! class and every candidate score in seconds.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use glitchscope::inference::Classifier;
+use glitchscope::views::GlitchViews;
+use serde::{Deserialize, Serialize};
+
+use crate::files::{find_glitches, folder_label, prepare_group};
+
+/// Folder names that are not classes.
+const NOT_A_CLASS: [&str; 1] = ["Unlabeled"];
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct RealGlitch {
+    pub key: String,
+    /// The first folder under the root: where the pictures came from (o1_cropped, golden_gif, ...).
+    pub source: String,
+    pub class: String,
+    pub embedding: Vec<f32>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Cache {
+    /// sha256 of the weights that made the embeddings; a cache of another model is not used.
+    weights_sha256: String,
+    root: String,
+    glitches: Vec<RealGlitch>,
+}
+
+/// The embeddings of every labelled glitch under `root` by `model`, from `cache` when it was made by the same
+/// weights from the same root (and written there otherwise).
+pub fn embed_real(model: &Path, root: &Path, cache: &Path, batch_size: usize) -> Result<Vec<RealGlitch>> {
+    let device = crate::device::select("cpu")?;
+    let classifier = Classifier::from_card_file(model, &device)?.head_only();
+    let sha = classifier.card.weights.sha256.clone();
+    let root_name = root.display().to_string();
+    if let Ok(text) = std::fs::read_to_string(cache)
+        && let Ok(c) = serde_json::from_str::<Cache>(&text)
+        && c.weights_sha256 == sha
+        && c.root == root_name
+    {
+        eprintln!("unseen: {} embeddings from {}", c.glitches.len(), cache.display());
+        return Ok(c.glitches);
+    }
+    let (files, groups) = find_glitches(&[root.to_path_buf()], None)?;
+    if groups.is_empty() {
+        bail!("{}: no pictures found", root.display());
+    }
+    let spec = classifier.card.input_spec();
+    let mut pending: Vec<(String, String, String, GlitchViews)> = Vec::new();
+    for group in &groups {
+        let class = folder_label(group, &files);
+        if class.is_empty() || NOT_A_CLASS.contains(&class.as_str()) {
+            continue;
+        }
+        let source = source_of(root, &files[group.files[0].index]);
+        let Some((key, views)) = prepare_group(group, &files, spec) else { continue };
+        pending.push((key, source, class, views));
+    }
+    let bar = indicatif::ProgressBar::new(pending.len() as u64);
+    let mut out = Vec::with_capacity(pending.len());
+    for chunk in pending.chunks(batch_size.max(1)) {
+        let views: Vec<GlitchViews> = chunk.iter().map(|c| c.3.clone()).collect();
+        for ((key, source, class, _), p) in chunk.iter().zip(classifier.predict(&views)?) {
+            out.push(RealGlitch { key: key.clone(), source: source.clone(), class: class.clone(), embedding: p.embedding });
+        }
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    if let Some(dir) = cache.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let json = serde_json::to_string(&Cache { weights_sha256: sha, root: root_name, glitches: out.clone() })?;
+    std::fs::write(cache, json).with_context(|| format!("writing {}", cache.display()))?;
+    eprintln!("unseen: embedded {} real glitches (cached in {})", out.len(), cache.display());
+    Ok(out)
+}
+
+fn source_of(root: &Path, file: &Path) -> String {
+    file.strip_prefix(root)
+        .ok()
+        .and_then(|rel| rel.components().next())
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Glitches per class, classes sorted.
+pub fn count_by_class(glitches: &[RealGlitch]) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for g in glitches {
+        *counts.entry(g.class.clone()).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// The default cache file of a model's embeddings of a root.
+pub fn default_cache(model: &Path) -> PathBuf {
+    let stem = model.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    home.join(".cache/glitchscope/unseen").join(format!("{stem}-real-embeddings.json"))
+}

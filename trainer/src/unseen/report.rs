@@ -1,0 +1,99 @@
+//! The benchmark's tables, as markdown.
+
+use std::fmt::Write;
+
+use super::clusters::MapClusters;
+use super::measure::{LeftOut, score_names};
+
+pub struct Context<'a> {
+    pub command: &'a str,
+    pub model: &'a str,
+    /// Classes the model's network was trained on (its labels): for them the protocol is not honest.
+    pub trained: &'a [String],
+    pub folds: usize,
+    pub false_alarm_rate: f64,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    if v.len() % 2 == 1 { v[m] } else { 0.5 * (v[m - 1] + v[m]) }
+}
+
+fn pct(x: f64) -> String {
+    if x.is_nan() { "–".into() } else { format!("{:.0} %", 100.0 * x) }
+}
+
+/// The index of the score with the highest median AUROC over the honest rows (all rows when none is honest).
+pub fn best_score(results: &[LeftOut], trained: &[String]) -> usize {
+    let honest: Vec<&LeftOut> = results.iter().filter(|r| !trained.contains(&r.class)).collect();
+    let rows: Vec<&LeftOut> = if honest.is_empty() { results.iter().collect() } else { honest };
+    (0..score_names().len())
+        .max_by(|&a, &b| median(rows.iter().map(|r| r.auroc[a]).collect()).total_cmp(&median(rows.iter().map(|r| r.auroc[b]).collect())))
+        .unwrap_or(0)
+}
+
+pub fn markdown(ctx: &Context, results: &[LeftOut], clusters: &MapClusters, chosen: usize) -> String {
+    let names = score_names();
+    let honest = |r: &LeftOut| !ctx.trained.contains(&r.class);
+    let mut s = String::new();
+    let _ = writeln!(s, "Model `{}`; {}-fold cross-validation over the real glitches of the known classes; flag threshold: the {:.0}th percentile of the other folds' known glitches (false-alarm rate {:.0} %). Command: `{}`\n", ctx.model, ctx.folds, 100.0 * (1.0 - ctx.false_alarm_rate), 100.0 * ctx.false_alarm_rate, ctx.command);
+    let _ = writeln!(s, "Rows marked * are classes the model's network was trained on: their figures are optimistic (the class shaped the embedding); the honest rows are the others.\n");
+
+    let _ = writeln!(s, "| score | median AUROC, honest rows | median AUROC, all rows | mean recall at the threshold | mean false alarms |");
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|");
+    for (i, name) in names.iter().enumerate() {
+        let h: Vec<f64> = results.iter().filter(|r| honest(r)).map(|r| r.auroc[i]).collect();
+        let all: Vec<f64> = results.iter().map(|r| r.auroc[i]).collect();
+        let rec = results.iter().map(|r| r.recall[i]).sum::<f64>() / results.len().max(1) as f64;
+        let far = results.iter().map(|r| r.false_alarms[i]).sum::<f64>() / results.len().max(1) as f64;
+        let mark = if i == chosen { " (chosen)" } else { "" };
+        let _ = writeln!(s, "| {name}{mark} | {:.3} | {:.3} | {} | {} |", median(h), median(all), pct(rec), pct(far));
+    }
+
+    let shots: Vec<usize> = {
+        let mut v: Vec<usize> = results.iter().flat_map(|r| r.few_shot.iter().map(|f| f.shots)).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let shot_cols: String = shots.iter().map(|k| format!(" {k} |")).collect();
+    let _ = writeln!(s, "\nPer left-out class, score `{}`; few-shot: share of the class's other real glitches whose top class becomes the few-shot class (page rule: `rescore_with_few_shot`, the model's head and the references' class prototypes; centred: nearest prototype after centring), from 1/3/5 examples, with the share of known glitches wrongly put in it.\n", names[chosen]);
+    let _ = writeln!(s, "| left-out class | real glitches | AUROC | recall at threshold | false alarms | map cluster: purity / recall / clusters |{}{} known wrongly in it (page, centred) |", shots.iter().map(|k| format!(" few-shot page {k} |")).collect::<String>(), shots.iter().map(|k| format!(" centred {k} |")).collect::<String>());
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---|{}{}---|", "---:|".repeat(shots.len()), "---:|".repeat(shots.len()));
+    let _ = shot_cols;
+    for r in results {
+        let c = clusters.per_class.iter().find(|c| c.class == r.class);
+        let cl = c.map_or("–".into(), |c| format!("{:.2} / {:.2} / {}", c.purity, c.recall, c.clusters));
+        let fs = |f: &dyn Fn(&super::measure::FewShot) -> f64| -> String {
+            shots.iter().map(|k| r.few_shot.iter().find(|x| x.shots == *k).map_or(" – |".to_string(), |x| format!(" {} |", pct(f(x))))).collect()
+        };
+        let worst = r.few_shot.iter().map(|x| (x.false_page, x.false_centred)).fold((0.0f64, 0.0f64), |a, b| (a.0.max(b.0), a.1.max(b.1)));
+        let star = if honest(r) { "" } else { " *" };
+        let _ = writeln!(
+            s,
+            "| {}{star} | {} | {:.3} | {} | {} | {cl} |{}{} {} / {} |",
+            r.class,
+            r.n,
+            r.auroc[chosen],
+            pct(r.recall[chosen]),
+            pct(r.false_alarms[chosen]),
+            fs(&|x| x.recall_page),
+            fs(&|x| x.recall_centred),
+            pct(worst.0),
+            pct(worst.1)
+        );
+    }
+
+    let _ = writeln!(s, "\nKnown real glitches per left-out class: {}.", results.first().map_or(0, |r| r.known));
+    let _ = writeln!(s, "\nThe map's clusters over every real glitch (HDBSCAN as in the page): {} clusters, glitch-weighted purity {:.1} %.\n", clusters.n_clusters, 100.0 * clusters.overall_purity);
+    let _ = writeln!(s, "| class | real glitches | purity of its main cluster | share in it | clusters it spans | called noise |");
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|");
+    for c in &clusters.per_class {
+        let _ = writeln!(s, "| {} | {} | {:.2} | {:.2} | {} | {} |", c.class, c.n, c.purity, c.recall, c.clusters, c.noise);
+    }
+    s
+}
