@@ -107,12 +107,38 @@ fn triggers_in_gwosc_hdf5_are_classified_like_their_pngs() {
     let brief = |rows: &[std::collections::HashMap<String, String>]| rows.iter().map(|r| (r["key"].clone(), r["top1"].clone(), r["gps"].clone())).collect::<Vec<_>>();
     assert_eq!(brief(&joined), brief(&cat));
 
+    // catalogue sbatch --strain: the same triggers as a job array of 2 (array tasks run as Slurm would, one after
+    // the other), merged: the rows of the whole run.
+    let cat_dir = dir.path().join("catalogue");
+    let o = run_ok(&[
+        strings(&["catalogue", "sbatch", "--dir", &p(&cat_dir), "--shards", "2", "--model", &model(), "--strain", &p(&h1), &p(&l1), "--triggers", &p(&list)]),
+    ].concat());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("2 files, 5 glitches in 2 shards"), "{}", String::from_utf8_lossy(&o.stdout));
+    for i in 0..2 {
+        let o = Command::new("bash").arg(cat_dir.join("job.sbatch")).env("SLURM_ARRAY_TASK_ID", i.to_string()).output().unwrap();
+        assert!(o.status.success(), "array task {i}: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    let merged = dir.path().join("merged.csv");
+    run_ok(&strings(&["catalogue", "merge", "--dir", &p(&cat_dir), "--out", &p(&merged)]));
+    assert_eq!(brief(&rows(&merged)), brief(&cat));
+
     // embed: the same glitches (here plain --gps times), one embedding row each.
     let emb = dir.path().join("emb.csv");
     run_ok(&strings(&["embed", "--model", &model(), "--strain", &p(&h1), "--gps", "1126259420", "1126259440", "--out", &p(&emb)]));
     let e = rows(&emb);
     assert_eq!(e.iter().map(|r| r["key"].as_str()).collect::<Vec<_>>(), ["H1_1126259420.000", "H1_1126259440.000"]);
     assert_eq!(e[0]["predicted"], cat[0]["top1"]);
+
+    // --json carries the CSV's trigger fields (gps, snr, frequency, ifo, file) beside the prediction.
+    let o = run_ok(&strings(&["classify", "--model", &model(), "--strain", &p(&h1), "--triggers", &p(&list), "--json"]));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let g = &doc["glitches"][0];
+    assert_eq!(
+        (g["key"].as_str(), g["gps"].as_f64(), g["snr"].as_f64(), g["frequency"].as_f64(), g["ifo"].as_str()),
+        (Some("H1_1126259420.000"), Some(1126259420.0), Some(20.0), Some(200.0), Some("H1"))
+    );
+    assert!(g["file"].as_str().unwrap().ends_with("4KHZ_R1-1126259400-64.hdf5"), "{g}");
+    assert_eq!(g["prediction"]["top5"][0]["label"].as_str(), Some(cat[0]["top1"].as_str()));
 }
 
 #[test]

@@ -9,6 +9,7 @@ use clap::{Args, Subcommand};
 
 use crate::catalogue::{self, LIST, MANIFEST, Manifest, SCRIPT, SlurmOptions, Task};
 use crate::files::find_glitches;
+use crate::strain_inputs::StrainInputs;
 
 #[derive(Subcommand)]
 pub enum CatalogueCommand {
@@ -23,7 +24,7 @@ pub enum CatalogueCommand {
 #[derive(Args)]
 pub struct SbatchArgs {
     /// Picture files or folders (searched recursively).
-    #[arg(required_unless_present = "list")]
+    #[arg(required_unless_present_any = ["list", "strain"])]
     pub inputs: Vec<PathBuf>,
     /// A list file of pictures, one per line, instead of or besides the inputs.
     #[arg(long)]
@@ -72,6 +73,10 @@ pub struct SbatchArgs {
     /// Further sbatch options, one per flag, e.g. --sbatch-option=--account=ligo (repeatable).
     #[arg(long = "sbatch-option")]
     pub sbatch_options: Vec<String>,
+    /// Triggers in strain files instead of pictures (--strain FILES --triggers LIST ...): each array task runs
+    /// `classify|embed --strain ... --shard i/N` on its share of the (trigger, file) pairs.
+    #[command(flatten)]
+    pub strain: StrainInputs,
 }
 
 #[derive(Args)]
@@ -120,16 +125,27 @@ fn sbatch(args: SbatchArgs) -> Result<()> {
         bail!("{} already holds a catalogue: use another --dir, or `catalogue status --dir` to continue it", dir.display());
     }
     let started = Instant::now();
-    let inputs: Vec<PathBuf> = args.inputs.iter().map(|p| absolute(p)).collect::<Result<_>>()?;
-    let list = args.list.as_deref().map(absolute).transpose()?;
-    let (files, groups) = find_glitches(&inputs, list.as_deref())?;
-    if files.is_empty() {
-        bail!("no image files (.png, .jpg, .jpeg, .gif) found in the inputs");
-    }
+    // What the shards read: the listed pictures (files.txt), or the strain files and triggers as given.
+    let (files, glitches, input_args) = if args.strain.given() {
+        if !args.inputs.is_empty() || args.list.is_some() || args.label_from_folder {
+            bail!("give pictures (inputs, --list, --label-from-folder) or --strain with triggers, not both");
+        }
+        let strain = strain_args(&args.strain)?;
+        let (_, jobs) = crate::strain_inputs::plan(&strain, None)?;
+        (strain.strain.len(), jobs.len(), strain_command(&strain))
+    } else {
+        let inputs: Vec<PathBuf> = args.inputs.iter().map(|p| absolute(p)).collect::<Result<_>>()?;
+        let list = args.list.as_deref().map(absolute).transpose()?;
+        let (files, groups) = find_glitches(&inputs, list.as_deref())?;
+        if files.is_empty() {
+            bail!("no image files (.png, .jpg, .jpeg, .gif) found in the inputs");
+        }
+        catalogue::write_list(&dir.join(LIST), &files)?;
+        (files.len(), groups.len(), vec!["--list".into(), dir.join(LIST).display().to_string()])
+    };
     for sub in ["shards", "logs"] {
         std::fs::create_dir_all(dir.join(sub)).with_context(|| format!("creating {}", dir.join(sub).display()))?;
     }
-    catalogue::write_list(&dir.join(LIST), &files)?;
 
     let binary = std::env::current_exe().context("finding the glitchscope binary")?;
     let model = absolute(&args.model)?;
@@ -146,18 +162,13 @@ fn sbatch(args: SbatchArgs) -> Result<()> {
         args.device.clone(),
         "--batch-size".into(),
         args.batch_size.to_string(),
-        "--list".into(),
-        dir.join(LIST).display().to_string(),
-        "--shard".into(),
-        "{i}/{n}".into(),
-        "--out".into(),
-        "{out}".into(),
     ];
+    command.extend(input_args);
+    command.extend(["--shard".into(), "{i}/{n}".into(), "--out".into(), "{out}".into()]);
     if args.label_from_folder {
         command.push("--label-from-folder".into());
     }
-    let manifest =
-        Manifest { task: args.task, shards: args.shards, files: files.len(), glitches: groups.len(), model, binary, command };
+    let manifest = Manifest { task: args.task, shards: args.shards, files, glitches, model, binary, command };
     let slurm = SlurmOptions {
         job_name: args.job_name,
         partition: args.partition,
@@ -180,15 +191,50 @@ fn sbatch(args: SbatchArgs) -> Result<()> {
     catalogue::write_atomically(&dir.join(MANIFEST), |tmp| Ok(std::fs::write(tmp, text)?))?;
     println!(
         "{} files, {} glitches in {} shards (about {} each), listed in {:.1} s",
-        files.len(),
-        groups.len(),
+        files,
+        glitches,
         args.shards,
-        groups.len().div_ceil(args.shards),
+        glitches.div_ceil(args.shards),
         started.elapsed().as_secs_f64()
     );
     println!("submit:  sbatch {}", script.display());
     println!("then:    glitchscope catalogue status --dir {0}   and   glitchscope catalogue merge --dir {0}", dir.display());
     Ok(())
+}
+
+/// The strain inputs with absolute paths (the shards run elsewhere); --save-views is created first.
+fn strain_args(given: &StrainInputs) -> Result<StrainInputs> {
+    let mut out = given.clone();
+    out.strain = given.strain.iter().map(|p| absolute(p)).collect::<Result<_>>()?;
+    out.triggers = given.triggers.as_deref().map(absolute).transpose()?;
+    if let Some(views) = &given.save_views {
+        std::fs::create_dir_all(views).with_context(|| format!("creating {}", views.display()))?;
+        out.save_views = Some(absolute(views)?);
+    }
+    Ok(out)
+}
+
+/// The `classify|embed` arguments that give each shard the same triggers.
+fn strain_command(a: &StrainInputs) -> Vec<String> {
+    let mut c: Vec<String> = vec!["--strain".into()];
+    c.extend(a.strain.iter().map(|p| p.display().to_string()));
+    if let Some(list) = &a.triggers {
+        c.extend(["--triggers".into(), list.display().to_string()]);
+    }
+    if !a.gps.is_empty() {
+        c.push("--gps".into());
+        c.extend(a.gps.iter().map(|g| g.to_string()));
+    }
+    for (flag, value) in [("--snr-min", a.snr_min), ("--fmin", a.fmin), ("--fmax", a.fmax), ("--window", a.window)] {
+        c.extend([flag.into(), value.to_string()]);
+    }
+    if let Some(rate) = a.sample_rate {
+        c.extend(["--sample-rate".into(), rate.to_string()]);
+    }
+    if let Some(views) = &a.save_views {
+        c.extend(["--save-views".into(), views.display().to_string()]);
+    }
+    c
 }
 
 fn status(args: DirArgs) -> Result<()> {

@@ -53,6 +53,19 @@ struct GlitchOut {
     warning: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     prediction: Option<PredictionOut>,
+    /// `--strain`: the trigger's fields, as the CSV's ifo, files, gps, snr and frequency columns.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    trigger: Option<TriggerOut>,
+}
+
+/// A trigger row's own fields in `--json` (snr and frequency are null when the list does not give them).
+#[derive(Serialize)]
+struct TriggerOut {
+    gps: f64,
+    ifo: String,
+    file: String,
+    snr: Option<f64>,
+    frequency: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -107,7 +120,7 @@ pub fn run(args: ClassifyArgs) -> Result<()> {
         let key = group.key.clone();
         let mut views = prepared.reports;
         views.extend(unreadable);
-        outputs.push(GlitchOut { key, views, error, warning, prediction: None });
+        outputs.push(GlitchOut { key, views, error, warning, prediction: None, trigger: None });
     }
     for chunk in pending.chunks(args.batch_size.max(1)) {
         let views: Vec<GlitchViews> = chunk.iter().map(|(_, v)| v.clone()).collect();
@@ -177,6 +190,7 @@ fn run_triggers(args: ClassifyArgs) -> Result<()> {
             let t = &g.trigger;
             let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
             rows.push(RowMeta { ifo: g.ifo.clone(), files: g.file.clone(), extra: vec![format!("{:.4}", t.gps), opt(t.snr), opt(t.frequency)] });
+            let trigger = Some(TriggerOut { gps: t.gps, ifo: g.ifo.clone(), file: g.file.clone(), snr: t.snr, frequency: t.frequency });
             match g.prepared {
                 Ok(prepared) => {
                     let error = prepared.views.is_none().then(|| "no usable view".to_string());
@@ -184,9 +198,9 @@ fn run_triggers(args: ClassifyArgs) -> Result<()> {
                     if let Some(views) = prepared.views {
                         pending.push((outputs.len(), views));
                     }
-                    outputs.push(GlitchOut { key: g.key, views: prepared.reports, error, warning, prediction: None });
+                    outputs.push(GlitchOut { key: g.key, views: prepared.reports, error, warning, prediction: None, trigger });
                 }
-                Err(e) => outputs.push(GlitchOut { key: g.key, views: Vec::new(), error: Some(e), warning: None, prediction: None }),
+                Err(e) => outputs.push(GlitchOut { key: g.key, views: Vec::new(), error: Some(e), warning: None, prediction: None, trigger }),
             }
         }
         if !pending.is_empty() {
