@@ -5,7 +5,8 @@
 // --strain F --triggers L --json` (max |dp| <= 1e-5 over the top 5), four PNG views per good trigger, a message
 // naming the file and the trigger for one too near the file's start and one outside it (the others go on), the
 // trigger below the SNR cut left out, the widget's classifyTriggers method in the host example, and no request
-// leaving the origin (Chromium: request events of page and workers; Firefox: a recording proxy).
+// leaving the origin (Chromium: request events of page and workers; Firefox: a recording proxy). In Chromium the
+// triggers are also on the embedding map and found by similarity search, as uploaded pictures are.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -132,6 +133,14 @@ describe('triggers in a GWOSC HDF5 file', { skip: skipIf(SKIP, 'strain-triggers.
       }
       const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#export-json').click()]);
       checkExport(JSON.parse(readFileSync(await download.path(), 'utf8')), 'chromium');
+
+      // The triggers join the map and similarity search like uploaded pictures.
+      await page.waitForFunction(() => document.querySelector('#embedding-map')?.dataset.state === 'done', null, { timeout: TIMEOUT });
+      assert.equal(await page.locator('#map-canvas').getAttribute('data-points'), String(GOOD.length));
+      await page.locator(`#results-table tbody tr[data-key="${GOOD[0]}"]`).click();
+      await page.waitForFunction(() => document.querySelector('#similar-panel')?.dataset.state === 'done', null, { timeout: 60_000 });
+      const among = await page.locator('#similar-among li[data-source="uploaded"]').evaluateAll((items) => items.map((li) => li.dataset.key));
+      assert.deepEqual(among, [GOOD[1]], 'the other trigger is the only uploaded neighbour');
 
       // A list without a time column: one message naming the list, nothing else happens.
       writeFileSync(join(dir, 'bad-list.csv'), 'frequency,snr\n100,8\n');
