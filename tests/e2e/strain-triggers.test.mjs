@@ -6,7 +6,7 @@
 // naming the file and the trigger for one too near the file's start and one outside it (the others go on), the
 // trigger below the SNR cut left out, the widget's classifyTriggers method in the host example, and no request
 // leaving the origin (Chromium: request events of page and workers; Firefox: a recording proxy). In Chromium the
-// triggers are also on the embedding map and found by similarity search, as uploaded pictures are.
+// triggers are also on the embedding map, found by similarity search and make a few-shot class, as pictures do.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -141,6 +141,12 @@ describe('triggers in a GWOSC HDF5 file', { skip: skipIf(SKIP, 'strain-triggers.
       await page.waitForFunction(() => document.querySelector('#similar-panel')?.dataset.state === 'done', null, { timeout: 60_000 });
       const among = await page.locator('#similar-among li[data-source="uploaded"]').evaluateAll((items) => items.map((li) => li.dataset.key));
       assert.deepEqual(among, [GOOD[1]], 'the other trigger is the only uploaded neighbour');
+      // ... and make a few-shot class.
+      for (const key of GOOD) await page.locator(`#results-table tr[data-key="${key}"] input.pick-box`).check();
+      await page.locator('#few-shot-name').fill('Injected_burst');
+      await page.locator('#few-shot-define').click();
+      await page.waitForFunction(() => /defined from 2 glitches/.test(document.querySelector('#few-shot-status')?.textContent ?? ''), null, { timeout: 60_000 });
+      assert.equal(await page.locator('#few-shot-list li[data-name="Injected_burst"]').count(), 1);
 
       // A list without a time column: one message naming the list, nothing else happens.
       writeFileSync(join(dir, 'bad-list.csv'), 'frequency,snr\n100,8\n');
