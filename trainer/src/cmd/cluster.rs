@@ -63,7 +63,7 @@ pub struct ClusterArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Neighbours averaged in the unfamiliar score (when not taken from a .gsref calibration).
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 1)]
     pub novelty_k: usize,
     /// Percentile of known-class scores from which a glitch is flagged as a new-class candidate.
     #[arg(long, default_value_t = 0.95)]

@@ -35,7 +35,7 @@ pub struct EmbedArgs {
     #[arg(long)]
     pub label_from_folder: bool,
     /// Neighbours in the unfamiliar score calibrated into a .gsref.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 1)]
     pub novelty_k: usize,
     /// Glitches per forward pass.
     #[arg(long, default_value_t = 8)]
