@@ -5,11 +5,13 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  ARTIFACTS, REPO, SHARED_REAL, SKIP_NO_SHARED, cspViolations, skipIf, foreignRequests, launchBrowser, requireWasmPackage,
-  startServer,
+  ARTIFACTS, REPO, SHARED_REAL, SKIP_NO_SHARED, cspViolations, logSkip, skipIf, foreignRequests, launchBrowser,
+  requireWasmPackage, startServer,
 } from './helpers.mjs';
 
 // Two glitches of each of three classes, all four views (o1_full_plots: full 800x600 Gravity Spy plots).
@@ -144,6 +146,55 @@ describe('embedding map, unfamiliar score and similarity search', { skip: skipIf
       assert.deepEqual(await cspViolations(page), []);
       assert.deepEqual(browser.cspLog, []);
       assert.deepEqual(browser.problems, [], `errors in the page or its workers: ${browser.problems.join('\n')}`);
+    } finally {
+      await page.close();
+    }
+  });
+
+  // The same unfamiliar score in the page as natively (`glitchscope embed` + `cluster --reference`, the shipped
+  // reference set and its calibration): two O1 glitches that are in the reference set (percentile near 0) and two
+  // O3 Fast_Scattering glitches no model here was trained on (flagged as new-class candidates).
+  test('unfamiliar percentiles equal the native CLI', async () => {
+    const cli = join(process.env.CARGO_TARGET_DIR || join(homedir(), '.cache', 'glitchscope', 'target'), 'release', 'glitchscope');
+    if (!existsSync(cli)) {
+      assert.ok(process.env.CI !== 'true', `native parity needs ${cli} under CI (cargo build --release -p glitchscope-trainer)`);
+      logSkip('discovery.test.mjs: unfamiliar score vs native', `${cli} is not built`);
+      return;
+    }
+    const fastDir = join(SHARED_REAL, 'o3_l1_4s', 'Fast_Scattering');
+    const fast = readdirSync(fastDir).filter((f) => f.endsWith('.png')).sort().slice(0, 2).map((f) => join(fastDir, f));
+    const files = [...pickGlitches(1).flatMap((g) => g.files), ...fast];
+    const tmp = mkdtempSync(join(tmpdir(), 'glitchscope-unfamiliar-'));
+    let native;
+    try {
+      execFileSync(cli, ['embed', '--model', join(REPO, 'models', 'default.json'), '--out', join(tmp, 'e.csv'), ...files], { stdio: 'pipe' });
+      execFileSync(cli, ['cluster', '--embeddings', join(tmp, 'e.csv'), '--reference', join(REPO, 'models', 'default.gsref'), '--out', join(tmp, 'map')], { stdio: 'pipe' });
+      const [header, ...rows] = readFileSync(join(tmp, 'map', 'clusters.csv'), 'utf8').trim().split('\n').map((l) => l.split(','));
+      const col = (name) => header.indexOf(name);
+      native = Object.fromEntries(rows.map((r) => [r[col('key')], { percentile: Number(r[col('unfamiliar_percentile')]), flagged: r[col('new_class_candidate')] === 'true' }]));
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+    const page = await browser.context.newPage();
+    try {
+      await page.goto(`${server.origin}/index.html?backend=cpu`);
+      await page.waitForFunction(() => document.querySelector('#status')?.dataset.state === 'ok', null, { timeout: LOAD_TIMEOUT });
+      await page.locator('#file-input').setInputFiles(files);
+      await page.waitForFunction(() => /^Done/.test(document.querySelector('#status')?.textContent ?? ''), null, { timeout: CLASSIFY_TIMEOUT });
+      const cells = await page.locator('#results-table tbody tr[data-ok="true"]').evaluateAll((rows) =>
+        rows.map((tr) => ({ key: tr.dataset.key, text: tr.querySelector('td.unfamiliar')?.textContent ?? '' })));
+      assert.equal(cells.length, Object.keys(native).length, `page rows ${JSON.stringify(cells)} vs native ${JSON.stringify(native)}`);
+      let flagged = 0;
+      for (const { key, text } of cells) {
+        assert.ok(native[key], `${key} is not in the native output`);
+        const shown = Number(/([\d.]+)\s?%/.exec(text)?.[1]);
+        console.log(`# ${key}: page ${text}, native ${(100 * native[key].percentile).toFixed(1)} %${native[key].flagged ? ' (flagged)' : ''}`);
+        // The page shows one decimal of a percent; the same network and reference set give the same score.
+        assert.ok(Math.abs(shown - 100 * native[key].percentile) <= 0.051, `${key}: page ${text}, native ${native[key].percentile}`);
+        flagged += native[key].flagged ? 1 : 0;
+      }
+      assert.ok(flagged >= 2, `the two Fast_Scattering glitches should be new-class candidates (${flagged} flagged)`);
+      assert.deepEqual(foreignRequests(browser.requests, server.origin), [], 'requests left the origin');
     } finally {
       await page.close();
     }
