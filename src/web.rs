@@ -506,10 +506,10 @@ impl ReferenceIndex {
     }
 
     /// Unfamiliar score of one embedding: `{score, percentile, new_class_candidate}`, or null when the set has no
-    /// calibration.
-    pub fn assess(&self, embedding: &[f32]) -> Result<JsValue, JsValue> {
+    /// calibration. `key`: the glitch's key; a glitch that is in the set is scored without itself (as natively).
+    pub fn assess(&self, embedding: &[f32], key: Option<String>) -> Result<JsValue, JsValue> {
         let (Some(scorer), Some(calibration)) = (&self.scorer, &self.set.calibration) else { return Ok(JsValue::NULL) };
-        let score = scorer.score(embedding).map_err(js_err)?;
+        let score = self.set.unfamiliar_score(scorer, embedding, key.as_deref()).map_err(js_err)?;
         to_js(&calibration.assess(score))
     }
 

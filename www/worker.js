@@ -106,7 +106,7 @@ function failedResult(glitch, message) {
 function addUnfamiliar(result) {
   if (!reference || !result.ok || result.embedding.length === 0) return;
   try {
-    const assessed = reference.assess(Float32Array.from(result.embedding));
+    const assessed = reference.assess(Float32Array.from(result.embedding), result.key);
     if (assessed) result.unfamiliar = plain(assessed);
   } catch (err) {
     result.unfamiliarError = errorMessage(err);

@@ -119,6 +119,16 @@ impl ReferenceSet {
         Ok(self.calibration.insert(calibration))
     }
 
+    /// The raw unfamiliar score of a glitch by `scorer` (made from this set). A glitch that is itself in the set
+    /// (same key) is scored without itself, as the calibration scored every reference and as `glitchscope
+    /// cluster --reference` does: otherwise it would sit at distance 0 from itself and never look unfamiliar.
+    pub fn unfamiliar_score(&self, scorer: &NoveltyScorer, embedding: &[f32], key: Option<&str>) -> Result<f32> {
+        match key.and_then(|k| self.keys.iter().position(|own| own == k)) {
+            Some(i) if scorer.len() == self.len() => scorer.score_reference(i),
+            _ => scorer.score(embedding),
+        }
+    }
+
     /// Cosine similarity of `query` to every reference glitch, in row order.
     pub fn similarities(&self, query: &[f32]) -> Result<Vec<f32>> {
         self.index.similarities(query)
