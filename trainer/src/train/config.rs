@@ -106,7 +106,7 @@ pub struct TrainConfig {
     pub view_dropout: f64,
     /// Probability that a training glitch is shown as one of its views alone, in the unknown-duration slot (as
     /// an O2 Zooniverse subject, a picture without a duration in its name, reaches the model).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.3)]
     pub unknown_view: f64,
     /// How the views are fused before the head: concat (slots side by side) or attention (weighted sum over
     /// the present views, `glitchscope::model::fusion`).
@@ -115,7 +115,7 @@ pub struct TrainConfig {
     /// Picture-level augmented copies made of every training view before preprocessing (`domain.rs`: colour
     /// scale, O2-like JPEG subjects, crop jitter); training draws the view or one of its copies. Works in every
     /// mode, because the copies go through the frozen part once like the views themselves. 0: none.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 2)]
     pub copies: usize,
     /// Largest relative change of the colour-map gain of a copy.
     #[arg(long, default_value_t = 0.2)]
@@ -131,7 +131,7 @@ pub struct TrainConfig {
     pub crop_jitter: u32,
     /// Weight of a real glitch against a synthetic one of the same class when drawing training glitches
     /// (synthetic = from a folder written by `glitchscope synth`, i.e. with a synth.json).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 4.0)]
     pub real_weight: f64,
     /// Label smoothing of the cross-entropy loss (0: none).
     #[arg(long, default_value_t = 0.0)]
