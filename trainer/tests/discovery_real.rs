@@ -170,15 +170,16 @@ fn fast_scattering_is_unfamiliar_clusters_apart_and_is_learnable_from_few_exampl
         println!("few-shot {shots:>2}: {NEW} accuracy {acc_new:.3}, known classes kept {acc_known:.3}");
     }
     // Floors just under what the shipped model measured (2026-12-07, the figures the README quotes): AUROC 1.000,
-    // 30/30 flagged, cluster purity and recall 1.00, few-shot from 1/5/10 examples 67.6/90.4/96.0 % (54.5/89.6/92.0
-    // before the few-shot classes were compared in centred space), known classes kept 100 %. The unfamiliar score
+    // 30/30 flagged, cluster purity and recall 1.00, few-shot from 1/5/10 examples 71.7/92.8/94.0 % (the default of
+    // 2026-12-07 evening; the previous default 67.6/90.4/96.0 %, and 54.5/89.6/92.0 before the few-shot classes were
+    // compared in centred space), known classes kept 100 %. The unfamiliar score
     // is the shipped one (nearest reference glitch, k = 1, since 2026-12-07; the figures were the same with k = 5). Margins: the AUROC may lose a few of its 30x60 pairs (0.98), the flag and the cluster
     // two of 30 glitches (0.93); few-shot about ten of its 145/125/100 judged glitches (1 shot: 29 per draw).
     assert!(a >= 0.98, "AUROC {a} (measured 1.000)");
     assert!(flagged as f64 / n_new as f64 >= 0.93, "flagged {flagged}/{n_new} (measured 30/30)");
     assert!(cluster_purity >= 0.93 && cluster_recall >= 0.93, "cluster purity {cluster_purity}, recall {cluster_recall} (measured 1.00)");
     for ((shots, acc_new, acc_known), floor) in few_shot.iter().zip([0.60, 0.82, 0.86]) {
-        assert!(*acc_new >= floor, "{shots}-shot {NEW} accuracy {acc_new:.3} < {floor} (measured 0.676/0.904/0.960)");
+        assert!(*acc_new >= floor, "{shots}-shot {NEW} accuracy {acc_new:.3} < {floor} (measured 0.717/0.928/0.940)");
         assert!(*acc_known >= 0.97, "{shots}-shot: known classes kept {acc_known:.3} (measured 1.000)");
     }
 }
