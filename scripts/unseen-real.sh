@@ -5,8 +5,8 @@
 # head or its references):
 #   A. "ImageNet": the EfficientNet-Lite0 ImageNet backbone (`glitchscope init`), which never saw a glitch: honest
 #      for every class, but its features are not the fine-tuned ones discovery is meant to use.
-#   B. "half out": two networks fine-tuned through all layers (the shipped recipe: 88x104, four views, 5 epochs,
-#      --unknown-view 0.3) on synthetic glitches only (generator of this checkout, 60 per class, seed 2026), each
+#   B. "half out": two networks fine-tuned through all layers (88x104, four views, 5 epochs, --unknown-view 0.3,
+#      no picture copies: the settings the tables were measured with) on synthetic glitches only (generator of this checkout, 60 per class, seed 2026), each
 #      without one half of the classes; each scores the left-out classes of its half. No real glitch trains any
 #      of them, so the known real glitches are as new to the network as the left-out ones. Honest for every
 #      class, and pessimistic: a network that never saw a real glitch (the shipped one trained on real ones too)
@@ -54,7 +54,7 @@ train_without() { # NAME CLASSES
     "$bin" train --resume --out "$run" >&2
   else
     "$bin" train --data "$dir" --out "$run" --init imagenet --imagenet "$pth" --mode all --height 88 --width 104 \
-      --epochs "$epochs" --valid-fraction 0.1 --seed 1 --unknown-view 0.3 >&2
+      --epochs "$epochs" --valid-fraction 0.1 --seed 1 --unknown-view 0.3 --copies 0 >&2
   fi
   echo "$run/model.json"
 }
