@@ -57,9 +57,14 @@ pub struct VoteArgs {
     #[arg(long)]
     pub report: Option<PathBuf>,
     /// Write the vote's wrong answers at >= 80 % confidence as a PNG contact sheet (their views as the network
-    /// sees them, with what they are and what they were called); --held-out only (a cv run keeps no file names).
+    /// sees them, with what they are and what they were called). With --cv, give --real too: a cv run keeps
+    /// keys and sources, not file names.
     #[arg(long)]
     pub errors: Option<PathBuf>,
+    /// With --cv and --errors: the folder of real sources the cv run read (`<source>/<Class>/<files>`), where the
+    /// views of its glitches are found by source and key.
+    #[arg(long)]
+    pub real: Option<PathBuf>,
     /// Glitches per forward pass.
     #[arg(long, default_value_t = 8)]
     pub batch_size: usize,
@@ -182,7 +187,7 @@ pub fn run(args: VoteArgs) -> Result<()> {
     }
     let card_text = std::fs::read_to_string(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
     let card = glitchscope::card::ModelCard::from_json(&args.model.display().to_string(), &card_text)?;
-    let (glitches, bank, writable) = match &args.cv {
+    let (mut glitches, bank, writable) = match &args.cv {
         Some(run) => from_cv(run, &card.labels, &args.exclude)?,
         None => {
             let Some(reference) = card.reference.clone() else {
@@ -198,6 +203,9 @@ pub fn run(args: VoteArgs) -> Result<()> {
             (held_out(&args, &classifier, &vote)?, bank, true)
         }
     };
+    if let (Some(_), Some(_), Some(real)) = (&args.cv, &args.errors, &args.real) {
+        attach_files(&mut glitches, real)?;
+    }
     if args.write && !writable {
         bail!("--write needs a finished cv run (its cv.json holds the temperature the vote's weights are fitted under)");
     }
@@ -312,6 +320,24 @@ pub fn run(args: VoteArgs) -> Result<()> {
         std::fs::write(&args.model, serde_json::to_string_pretty(&card)? + "\n")
             .with_context(|| format!("writing {}", args.model.display()))?;
         println!("wrote the vote (a = {a:.2}, b = {b:.0}) into {}", args.model.display());
+    }
+    Ok(())
+}
+
+/// The view files of cv glitches, found under `real` by (source, key): the first folder under `real` is the
+/// source, as `glitchscope cv` names it.
+fn attach_files(glitches: &mut [HeldOut], real: &std::path::Path) -> Result<()> {
+    let (files, groups) = find_glitches(&[real.to_path_buf()], None)?;
+    let mut by_key: BTreeMap<(String, String), Vec<PathBuf>> = BTreeMap::new();
+    for group in &groups {
+        let paths: Vec<PathBuf> = group.files.iter().map(|f| files[f.index].clone()).collect();
+        let source = paths[0].strip_prefix(real).ok().and_then(|p| p.components().next()).map(|c| c.as_os_str().to_string_lossy().into_owned());
+        by_key.insert((source.unwrap_or_default(), group.key.clone()), paths);
+    }
+    for g in glitches.iter_mut() {
+        if let Some(paths) = by_key.get(&(g.source.clone(), g.key.clone())) {
+            g.files = paths.clone();
+        }
     }
     Ok(())
 }
