@@ -15,7 +15,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { By } from 'selenium-webdriver';
-import { REPO, cspViolations, foreignRequests, launchBrowser, logSkip, requireWasmPackage, skipIf, startServer } from './helpers.mjs';
+import { ARTIFACTS, REPO, cspViolations, foreignRequests, launchBrowser, logSkip, requireWasmPackage, skipIf, startServer } from './helpers.mjs';
 import { NO_FIREFOX, launchFirefox, startRecordingProxy } from './firefox-helpers.mjs';
 
 const GPS0 = 1126259400;
@@ -133,6 +133,7 @@ describe('triggers in a GWOSC HDF5 file', { skip: skipIf(SKIP, 'strain-triggers.
       }
       const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#export-json').click()]);
       checkExport(JSON.parse(readFileSync(await download.path(), 'utf8')), 'chromium');
+      await page.screenshot({ path: join(ARTIFACTS, 'strain-triggers.png'), fullPage: true });
 
       // The triggers join the map and similarity search like uploaded pictures.
       await page.waitForFunction(() => document.querySelector('#embedding-map')?.dataset.state === 'done', null, { timeout: TIMEOUT });
