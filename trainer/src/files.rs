@@ -83,6 +83,16 @@ pub fn prepare_group(group: &GroupedGlitch, files: &[PathBuf], spec: glitchscope
     Some((prepared.key, views))
 }
 
+/// The first folder of `file` under `root`: the source of a real glitch in `<source>/<Class>/<files>` (empty when
+/// the file is not under `root`).
+pub fn source_of(root: &Path, file: &Path) -> String {
+    file.strip_prefix(root)
+        .ok()
+        .and_then(|rel| rel.components().next())
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 /// The name of the folder that holds a glitch's first file: its class in the Gravity Spy layout `<Class>/<files>`.
 pub fn folder_label(group: &GroupedGlitch, files: &[PathBuf]) -> String {
     let first = &files[group.files[0].index];

@@ -331,8 +331,7 @@ fn attach_files(glitches: &mut [HeldOut], real: &std::path::Path) -> Result<()> 
     let mut by_key: BTreeMap<(String, String), Vec<PathBuf>> = BTreeMap::new();
     for group in &groups {
         let paths: Vec<PathBuf> = group.files.iter().map(|f| files[f.index].clone()).collect();
-        let source = paths[0].strip_prefix(real).ok().and_then(|p| p.components().next()).map(|c| c.as_os_str().to_string_lossy().into_owned());
-        by_key.insert((source.unwrap_or_default(), group.key.clone()), paths);
+        by_key.insert((crate::files::source_of(real, &paths[0]), group.key.clone()), paths);
     }
     for g in glitches.iter_mut() {
         if let Some(paths) = by_key.get(&(g.source.clone(), g.key.clone())) {

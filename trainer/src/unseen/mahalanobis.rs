@@ -1,14 +1,11 @@
 //! Class-conditional Mahalanobis distance with one shared covariance (Lee et al. 2018), in the principal
-//! components of the references' unit embeddings. The embeddings have 1280 dimensions and the references a few
+//! components of the references' unit embeddings (the fold's PCA, shared with its linear head). The embeddings have 1280 dimensions and the references a few
 //! hundred glitches, so the covariance is estimated in `dims` components and shrunk towards a multiple of the
 //! identity (Ledoit-Wolf style, fixed weight): rare classes with 3 glitches still get a usable distance.
 
-use anyhow::Result;
 use glitchscope::discovery::pca::symmetric_eigen;
-use glitchscope::discovery::{Embeddings, Pca};
 
 pub struct Mahalanobis {
-    pca: Pca,
     /// Whitening: `dims x dims`, row-major; whitened = W z.
     whiten: Vec<f64>,
     /// Whitened class means.
@@ -19,11 +16,11 @@ pub struct Mahalanobis {
 const SHRINK: f64 = 0.2;
 
 impl Mahalanobis {
-    /// `unit`: the references' unit embeddings; `labels[i]` in `0..classes`.
-    pub fn fit(unit: &Embeddings, labels: &[usize], classes: usize, dims: usize) -> Result<Self> {
-        let pca = Pca::fit(unit, dims, 0)?;
-        let k = pca.n_components();
-        let z: Vec<Vec<f64>> = unit.rows().map(|r| pca.project(r).map(|v| v.into_iter().map(f64::from).collect())).collect::<Result<_, _>>()?;
+    /// `z`: the references in the principal components of their unit embeddings (`dims` of them, the caller's
+    /// PCA); `labels[i]` in `0..classes`.
+    pub fn fit(z: &[Vec<f32>], labels: &[usize], classes: usize, dims: usize) -> Self {
+        let k = dims;
+        let z: Vec<Vec<f64>> = z.iter().map(|v| v.iter().map(|&x| f64::from(x)).collect()).collect();
         let mut means = vec![vec![0.0f64; k]; classes];
         let mut counts = vec![0usize; classes];
         for (zi, &c) in z.iter().zip(labels) {
@@ -67,9 +64,9 @@ impl Mahalanobis {
                 whiten[r * k + c] = vectors[c * k + r] * s;
             }
         }
-        let mut out = Self { pca, whiten, means: Vec::new(), dims: k };
+        let mut out = Self { whiten, means: Vec::new(), dims: k };
         out.means = (0..classes).filter(|&c| counts[c] > 0).map(|c| out.apply(&means[c])).collect();
-        Ok(out)
+        out
     }
 
     fn apply(&self, z: &[f64]) -> Vec<f64> {
@@ -77,11 +74,11 @@ impl Mahalanobis {
         (0..k).map(|r| (0..k).map(|c| self.whiten[r * k + c] * z[c]).sum()).collect()
     }
 
-    /// Squared distance to the nearest class mean, for a unit embedding.
-    pub fn score(&self, unit: &[f32]) -> Result<f32> {
-        let z: Vec<f64> = self.pca.project(unit)?.into_iter().map(f64::from).collect();
+    /// Squared distance to the nearest class mean, for a glitch in the same principal components.
+    pub fn score(&self, z: &[f32]) -> f32 {
+        let z: Vec<f64> = z.iter().map(|&x| f64::from(x)).collect();
         let w = self.apply(&z);
         let best = self.means.iter().map(|m| m.iter().zip(&w).map(|(a, b)| (a - b) * (a - b)).sum::<f64>()).fold(f64::INFINITY, f64::min);
-        Ok(best as f32)
+        best as f32
     }
 }

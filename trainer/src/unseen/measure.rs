@@ -100,10 +100,16 @@ pub fn leave_out(glitches: &[RealGlitch], class: &str, never_known: &[String], o
         let pos: Vec<f32> = scored.iter().filter(|g| g.left_out).map(|g| g.scores[s]).collect();
         let neg: Vec<f32> = scored.iter().filter(|g| !g.left_out).map(|g| g.scores[s]).collect();
         auroc.push(auc(&pos, &neg));
+        // Each fold's threshold: the (1 - far) quantile of the other folds' known glitches.
+        let thresholds: Vec<f32> = (0..opts.folds)
+            .map(|f| {
+                let null: Vec<f32> = scored.iter().filter(|o| !o.left_out && o.fold != f).map(|o| o.scores[s]).collect();
+                quantile(&null, 1.0 - opts.false_alarm_rate)
+            })
+            .collect();
         let (mut hit, mut alarm) = (0usize, 0usize);
         for g in &scored {
-            let null: Vec<f32> = scored.iter().filter(|o| !o.left_out && o.fold != g.fold).map(|o| o.scores[s]).collect();
-            let flagged = g.scores[s] > quantile(&null, 1.0 - opts.false_alarm_rate);
+            let flagged = g.scores[s] > thresholds[g.fold];
             match (g.left_out, flagged) {
                 (true, true) => hit += 1,
                 (false, true) => alarm += 1,

@@ -10,7 +10,7 @@ use glitchscope::inference::Classifier;
 use glitchscope::views::GlitchViews;
 use serde::{Deserialize, Serialize};
 
-use crate::files::{find_glitches, folder_label, prepare_group};
+use crate::files::{find_glitches, folder_label, prepare_group, source_of};
 
 /// Folder names that are not classes.
 const NOT_A_CLASS: [&str; 1] = ["Unlabeled"];
@@ -79,14 +79,6 @@ pub fn embed_real(model: &Path, root: &Path, cache: &Path, batch_size: usize) ->
     std::fs::write(cache, json).with_context(|| format!("writing {}", cache.display()))?;
     eprintln!("unseen: embedded {} real glitches (cached in {})", out.len(), cache.display());
     Ok(out)
-}
-
-fn source_of(root: &Path, file: &Path) -> String {
-    file.strip_prefix(root)
-        .ok()
-        .and_then(|rel| rel.components().next())
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .unwrap_or_default()
 }
 
 /// Glitches per class, classes sorted.

@@ -21,8 +21,10 @@ pub struct FoldModel {
     knn1: NoveltyScorer,
     knn5: NoveltyScorer,
     prototype: NoveltyScorer,
-    mahalanobis: Mahalanobis,
+    /// Principal components of the references' unit embeddings, for the head and the Mahalanobis distance.
     pca: Pca,
+    mahalanobis: Mahalanobis,
+    /// 1 / standard deviation along each component: the head's inputs are standardised.
     scale: Vec<f32>,
     pub head: LinearHead,
 }
@@ -32,33 +34,37 @@ impl FoldModel {
     pub fn fit(refs: &Embeddings, labels: &[usize], classes: usize) -> Result<Self> {
         let names: Vec<String> = labels.iter().map(|c| c.to_string()).collect();
         let unit = refs.normalised()?;
-        let knn1 = NoveltyScorer::new(refs, &names, NoveltyMethod::KnnMeanDistance { k: 1 })?;
-        let knn5 = NoveltyScorer::new(refs, &names, NoveltyMethod::KnnMeanDistance { k: 5 })?;
-        let prototype = NoveltyScorer::new(refs, &names, NoveltyMethod::NearestPrototype)?;
-        let mahalanobis = Mahalanobis::fit(&unit, labels, classes, DIMS)?;
         let pca = Pca::fit(&unit, DIMS, 0)?;
+        let z: Vec<Vec<f32>> = unit.rows().map(|r| pca.project(r)).collect::<Result<_, _>>()?;
         let scale: Vec<f32> = pca.variances.iter().map(|v| 1.0 / v.max(1e-12).sqrt()).collect();
-        let mut model = Self { knn1, knn5, prototype, mahalanobis, pca, scale, head: LinearHead::fit(&[], &[], classes) };
-        let rows: Vec<Vec<f32>> = unit.rows().map(|r| model.head_input(r)).collect::<Result<_>>()?;
-        model.head = LinearHead::fit(&rows, labels, classes);
-        Ok(model)
+        let rows: Vec<Vec<f32>> = z.iter().map(|v| standardise(v, &scale)).collect();
+        Ok(Self {
+            knn1: NoveltyScorer::new(refs, &names, NoveltyMethod::KnnMeanDistance { k: 1 })?,
+            knn5: NoveltyScorer::new(refs, &names, NoveltyMethod::KnnMeanDistance { k: 5 })?,
+            prototype: NoveltyScorer::new(refs, &names, NoveltyMethod::NearestPrototype)?,
+            mahalanobis: Mahalanobis::fit(&z, labels, classes, pca.n_components()),
+            head: LinearHead::fit(&rows, labels, classes),
+            pca,
+            scale,
+        })
     }
 
-    fn head_input(&self, unit: &[f32]) -> Result<Vec<f32>> {
-        Ok(self.pca.project(unit)?.into_iter().zip(&self.scale).map(|(v, s)| v * s).collect())
+    /// A glitch in the fold's principal components.
+    fn project(&self, embedding: &[f32]) -> Result<Vec<f32>> {
+        Ok(self.pca.project(&unit(embedding))?)
     }
 
     /// The head's probabilities over the fold's known classes.
     pub fn probabilities(&self, embedding: &[f32]) -> Result<Vec<f32>> {
-        let mut z = self.head.logits(&self.head_input(&unit(embedding))?);
-        softmax_in_place(&mut z);
-        Ok(z)
+        let mut p = self.head.logits(&standardise(&self.project(embedding)?, &self.scale));
+        softmax_in_place(&mut p);
+        Ok(p)
     }
 
     /// Every raw score of one glitch, in `RAW` order.
     pub fn raw_scores(&self, embedding: &[f32]) -> Result<[f32; 6]> {
-        let u = unit(embedding);
-        let logits = self.head.logits(&self.head_input(&u)?);
+        let z = self.project(embedding)?;
+        let logits = self.head.logits(&standardise(&z, &self.scale));
         let mut p = logits.clone();
         softmax_in_place(&mut p);
         let max_p = p.iter().copied().fold(0.0, f32::max);
@@ -66,11 +72,15 @@ impl FoldModel {
             self.knn1.score(embedding)?,
             self.knn5.score(embedding)?,
             self.prototype.score(embedding)?,
-            self.mahalanobis.score(&u)?,
+            self.mahalanobis.score(&z),
             1.0 - max_p,
             -log_sum_exp(&logits),
         ])
     }
+}
+
+fn standardise(z: &[f32], scale: &[f32]) -> Vec<f32> {
+    z.iter().zip(scale).map(|(v, s)| v * s).collect()
 }
 
 fn unit(v: &[f32]) -> Vec<f32> {
