@@ -14,6 +14,10 @@
 #   C. the shipped model (`models/default.json`): honest only for Fast_Scattering, which no network here trained
 #      on; its other rows are optimistic and marked.
 # Fast_Scattering is left out by every protocol and relates them: its rows give the three figures side by side.
+# Synthetic later classes: every protocol also scores the generator's later Gravity Spy classes
+# (Blip_Low_Frequency, Fast_Scattering, 70HZLINE, HIGHFREQUENCYBURST; trainer/src/synth/later.rs), 30 each,
+# against 10 synthetic glitches of each O1 class (seed 7, never trained on: the training sets use seed 2026);
+# the synthetic Fast_Scattering row beside the real one says how far the synthetic rows can be trusted.
 # Costs on 2 CPU cores: synthesis ~3 min, each half-out network ~20-30 min (checkpointed: a killed run resumes),
 # each `glitchscope unseen` run ~1 min after its embeddings are cached (~2 min to embed 500 real glitches).
 # Usage: scripts/unseen-real.sh   (env: OUT_MD, DATA, REAL, PTH, EPOCHS)
@@ -41,6 +45,17 @@ if [ ! -d "$data/Blip" ]; then
     --real-noise ../shared/data/strain/o3_glitches_deepextractor/glitch_dict_example.npz
 fi
 
+later="$work/data/unseen-later-s7"
+if [ ! -f "$later/done" ]; then
+  rm -rf "$later"
+  "$bin" synth --out "$later/synthetic" --per-class 30 --seed 7 --format mixed \
+    --classes Blip_Low_Frequency,Fast_Scattering,70HZLINE,HIGHFREQUENCYBURST \
+    --real-noise ../shared/data/strain/o3_glitches_deepextractor/glitch_dict_example.npz >&2
+  "$bin" synth --out "$later/synthetic" --per-class 10 --seed 7 --format mixed \
+    --real-noise ../shared/data/strain/o3_glitches_deepextractor/glitch_dict_example.npz >&2
+  touch "$later/done"
+fi
+
 train_without() { # NAME CLASSES
   local name="$1" classes=",$2," dir="$work/data/$(basename "$data")-without-$1" run="$work/runs/unseen-half-$1"
   rm -rf "$dir" && mkdir -p "$dir"
@@ -65,10 +80,10 @@ run_a=$(train_without a "$half_a")
 run_b=$(train_without b "$half_b")
 
 tmp=$(mktemp -d)
-"$bin" unseen --model "$imagenet" --real "$real" --report "$tmp/imagenet.md" >/dev/null
-"$bin" unseen --model "$run_a" --real "$real" --classes "$half_a,Fast_Scattering" --network-never-saw "$half_a,Fast_Scattering" --report "$tmp/a.md" >/dev/null
-"$bin" unseen --model "$run_b" --real "$real" --classes "$half_b,Fast_Scattering" --network-never-saw "$half_b,Fast_Scattering" --report "$tmp/b.md" >/dev/null
-"$bin" unseen --model models/default.json --real "$real" --report "$tmp/default.md" >/dev/null
+"$bin" unseen --model "$imagenet" --real "$real" --synthetic "$later" --report "$tmp/imagenet.md" >/dev/null
+"$bin" unseen --model "$run_a" --real "$real" --synthetic "$later" --classes "$half_a,Fast_Scattering" --network-never-saw "$half_a,Fast_Scattering" --report "$tmp/a.md" >/dev/null
+"$bin" unseen --model "$run_b" --real "$real" --synthetic "$later" --classes "$half_b,Fast_Scattering" --network-never-saw "$half_b,Fast_Scattering" --report "$tmp/b.md" >/dev/null
+"$bin" unseen --model models/default.json --real "$real" --synthetic "$later" --report "$tmp/default.md" >/dev/null
 {
   echo "# Unseen classes on real glitches (issue 25)"
   echo

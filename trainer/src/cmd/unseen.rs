@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
 
-use crate::unseen::measure::{Options, leave_out, score_names};
+use crate::unseen::measure::{Options, SYNTHETIC_SOURCE, leave_out, leave_out_synthetic, score_names};
 use crate::unseen::real_set::{count_by_class, default_cache, embed_real};
 use crate::unseen::{clusters, report};
 
@@ -57,6 +57,12 @@ pub struct UnseenArgs {
     /// Score for the per-class table (default: the best median AUROC on the honest rows).
     #[arg(long)]
     pub score: Option<String>,
+    /// A folder of synthetic glitches (`<folder>/<any name>/<Class>/<views>`, from `glitchscope synth`): the generator's
+    /// later Gravity Spy classes (Blip_Low_Frequency, Fast_Scattering, 70HZLINE, HIGHFREQUENCYBURST; never
+    /// trained on) and a set of the known classes. Each later class is measured against the synthetic known
+    /// glitches, with the real known glitches as references and null (a table of its own).
+    #[arg(long)]
+    pub synthetic: Option<PathBuf>,
     /// Embeddings cache (default ~/.cache/glitchscope/unseen/<card>-real-embeddings.json).
     #[arg(long)]
     pub cache: Option<PathBuf>,
@@ -109,6 +115,10 @@ pub fn run(args: UnseenArgs) -> Result<()> {
         Some(name) => score_names().iter().position(|n| n == name).with_context(|| format!("--score {name}: one of {:?}", score_names()))?,
         None => report::best_score(&results, &trained),
     };
+    let synthetic_results = match &args.synthetic {
+        Some(dir) => measure_synthetic(&args, dir, &glitches, &opts)?,
+        None => Vec::new(),
+    };
     let map = clusters::cluster_classes(&glitches)?;
     let command = std::env::args().map(|a| if a.contains(' ') { format!("'{a}'") } else { a }).collect::<Vec<_>>().join(" ");
     let ctx = report::Context {
@@ -118,10 +128,36 @@ pub fn run(args: UnseenArgs) -> Result<()> {
         folds: args.folds,
         false_alarm_rate: args.false_alarm_rate,
     };
-    let md = report::markdown(&ctx, &results, &map, chosen);
+    let mut md = report::markdown(&ctx, &results, &map, chosen);
+    if !synthetic_results.is_empty() {
+        md.push_str(&report::synthetic_markdown(&synthetic_results, chosen, args.synthetic.as_deref().unwrap_or(std::path::Path::new(""))));
+    }
     println!("{md}");
     if let Some(path) = &args.report {
         std::fs::write(path, &md).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
+}
+
+/// Every later class in `dir` (a class that is not one of the model's labels), measured by the synthetic
+/// protocol ([`leave_out_synthetic`]).
+fn measure_synthetic(args: &UnseenArgs, dir: &std::path::Path, real: &[crate::unseen::real_set::RealGlitch], opts: &Options) -> Result<Vec<crate::unseen::measure::LeftOut>> {
+    let name = dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = args.model.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let cache = default_cache(&args.model).with_file_name(format!("{stem}-synthetic-{name}.json"));
+    let mut synthetic = embed_real(&args.model, dir, &cache, args.batch_size)?;
+    for g in &mut synthetic {
+        g.source = SYNTHETIC_SOURCE.to_string();
+    }
+    let later: std::collections::BTreeSet<String> =
+        synthetic.iter().map(|g| g.class.clone()).filter(|c| glitchscope::labels::class_index(c).is_none()).collect();
+    let all: Vec<_> = real.iter().cloned().chain(synthetic).collect();
+    let mut out = Vec::new();
+    for class in &later {
+        match leave_out_synthetic(&all, class, &args.never_known, opts) {
+            Ok(r) => out.push(r),
+            Err(e) => eprintln!("{class} (synthetic): skipped: {e:#}"),
+        }
+    }
+    Ok(out)
 }

@@ -20,6 +20,7 @@
 
 pub mod bursts;
 pub mod chirps;
+pub mod later;
 pub mod lines;
 pub mod noise;
 pub mod other;
@@ -165,7 +166,11 @@ pub fn generate_with(
     real: Option<&real_noise::RealNoise>,
 ) -> anyhow::Result<Glitch> {
     let (class_index, h1_share) = class_info(class).ok_or_else(|| {
-        anyhow::anyhow!("unknown class '{class}' (expected one of: {})", glitchscope::labels::O1_CLASSES.join(", "))
+        anyhow::anyhow!(
+            "unknown class '{class}' (expected one of: {}; or a later class for the unseen-class benchmark: {})",
+            glitchscope::labels::O1_CLASSES.join(", "),
+            later::LATER_CLASSES.map(|(c, _)| c).join(", ")
+        )
     })?;
     let digest = stream_digest(seed, class_index, index);
     let mut rng = ChaCha8Rng::from_seed(digest);
@@ -213,6 +218,9 @@ pub fn generate_with(
 
 /// Draws the glitch of `class` on the canvas (not yet scaled to its SNR).
 fn draw(class: &str, rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
+    if let Some(design) = later::draw(class, rng, c) {
+        return design;
+    }
     match class {
         "Blip" => bursts::blip(rng, c),
         "Tomte" => bursts::tomte(rng, c),
@@ -239,8 +247,12 @@ fn draw(class: &str, rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
     }
 }
 
-/// (index in O1_CLASSES, share of H1 among the O1 training examples) of a class, or None if unknown.
+/// (stream index, share of H1) of a class, or None if unknown: an O1 class's index in O1_CLASSES and its share
+/// among the O1 training examples; a later class ([`later::LATER_CLASSES`]) numbered from 22 on.
 fn class_info(class: &str) -> Option<(usize, f64)> {
+    if let Some(i) = later::LATER_CLASSES.iter().position(|(c, _)| *c == class) {
+        return Some((glitchscope::labels::NUM_O1_CLASSES + i, later::LATER_CLASSES[i].1));
+    }
     // H1/L1 counts from the O1 training set (docs/gravity-spy.md); add-one smoothing keeps both detectors possible.
     const H1_L1: [(&str, f64, f64); 22] = [
         ("1080Lines", 327.0, 1.0),

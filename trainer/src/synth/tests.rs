@@ -197,9 +197,9 @@ fn ids_look_like_gravity_spy_ids_and_are_unique() {
 
 #[test]
 fn unknown_class_is_a_clear_error() {
-    let err = generate("Fast_Scattering", 0, 0, &config()).err().expect("O3 class is not an O1 class");
+    let err = generate("Pizzicato", 0, 0, &config()).err().expect("a class with no drawn shape");
     let message = format!("{err}");
-    assert!(message.contains("Fast_Scattering") && message.contains("Blip"), "{message}");
+    assert!(message.contains("Pizzicato") && message.contains("Blip") && message.contains("70HZLINE"), "{message}");
 }
 
 /// Energy fraction of class glitches `0..n` (seed 21) inside `bands`, one value per glitch.
@@ -359,4 +359,38 @@ fn real_noise_changes_only_the_glitches_it_picks_and_stays_deterministic() {
         }
     }
     assert!(picked > 0 && left > 0, "share 0.5 picks some of 8: {picked} picked, {left} left");
+}
+
+#[test]
+fn later_classes_sit_where_their_descriptions_put_them_and_apart_from_their_look_alikes() {
+    // Energy bands of each later class, and a look-alike O1 class whose glitches must mostly fall outside them.
+    let cases: [(&str, Vec<(f64, f64)>, &str); 4] = [
+        ("Blip_Low_Frequency", vec![(0.0, 150.0)], "Blip"),
+        ("Fast_Scattering", vec![(0.0, 130.0)], "Whistle"),
+        ("70HZLINE", vec![(64.0, 76.0)], "Power_Line"),
+        ("HIGHFREQUENCYBURST", vec![(200.0, 2400.0)], "Tomte"),
+    ];
+    for (class, bands, look_alike) in cases {
+        for f in fractions(class, 6, &bands) {
+            assert!(f > 0.9, "{class}: only {:.1}% of the energy in {bands:?}", 100.0 * f);
+        }
+        let other = fractions(look_alike, 6, &bands);
+        let mean = other.iter().sum::<f64>() / other.len() as f64;
+        assert!(mean < 0.6, "{look_alike} puts {:.1}% of its energy in {class}'s bands {bands:?}", 100.0 * mean);
+    }
+    // Fast_Scattering is a train of short arches (every 0.25-0.8 s over 1.5-4 s), not one long one.
+    for i in 0..4 {
+        let g = generate("Fast_Scattering", 3, i, &config()).unwrap();
+        let arches = g.params.design.details["arches"];
+        assert!(arches >= 3.0, "{arches} arches");
+        assert!(g.energy_span_s(0.9) > 0.5, "a train of arches, not one: {}", g.energy_span_s(0.9));
+    }
+}
+
+#[test]
+fn later_classes_are_never_made_unless_named() {
+    for (class, _) in later::LATER_CLASSES {
+        assert!(!glitchscope::labels::O1_CLASSES.contains(&class), "{class} is an O1 class");
+        assert!(generate(class, 0, 0, &config()).is_ok(), "{class} is drawn");
+    }
 }

@@ -51,26 +51,64 @@ pub fn score_names() -> Vec<&'static str> {
     RAW.iter().copied().chain(COMBOS.iter().map(|c| c.0)).collect()
 }
 
-struct Scored {
-    fold: usize,
-    left_out: bool,
-    scores: Vec<f32>,
+/// One scored glitch of a fold. In the real protocol a known glitch is both in the null (it sets thresholds and
+/// percentiles) and a negative (against which the left-out class's AUROC is measured); the synthetic protocol
+/// ([`super::synthetic`]) keeps the two apart.
+pub(super) struct Scored {
+    pub fold: usize,
+    /// A glitch of the left-out class: a positive.
+    pub left_out: bool,
+    /// A known real glitch: the null distribution of the scores.
+    pub null: bool,
+    /// A known glitch that the positives' AUROC and the false alarms are measured against.
+    pub negative: bool,
+    pub scores: Vec<f32>,
 }
 
-/// Measure one left-out class. `never_known`: classes that are never among the known ones (e.g. a class no
-/// model was trained on), unless they are the one left out.
+/// The `source` of the synthetic glitches given to [`leave_out_synthetic`].
+pub const SYNTHETIC_SOURCE: &str = "synthetic";
+
+/// Measure one left-out class on real glitches. `never_known`: classes that are never among the known ones
+/// (e.g. a class no model was trained on), unless they are the one left out. Synthetic glitches in
+/// `glitches` are ignored.
 pub fn leave_out(glitches: &[RealGlitch], class: &str, never_known: &[String], opts: &Options) -> Result<LeftOut> {
+    measure(glitches, class, never_known, false, opts)
+}
+
+/// Measure a synthetic unseen class (a later Gravity Spy class drawn by the generator, never trained on):
+/// its synthetic glitches are the positives and synthetic glitches of the known classes the negatives, so both
+/// sides carry the same synthetic-to-real gap. References, head, PCA, the null of the percentiles and the flag
+/// threshold are the real known glitches' (as in the shipped tools); the false alarms are measured on the
+/// synthetic known glitches, and so include that gap. Real glitches of `class` (O3 Fast_Scattering) are left
+/// out of everything.
+pub fn leave_out_synthetic(glitches: &[RealGlitch], class: &str, never_known: &[String], opts: &Options) -> Result<LeftOut> {
+    measure(glitches, class, never_known, true, opts)
+}
+
+fn measure(glitches: &[RealGlitch], class: &str, never_known: &[String], synthetic: bool, opts: &Options) -> Result<LeftOut> {
+    let is_synth = |i: usize| glitches[i].source == SYNTHETIC_SOURCE;
     let known_names: Vec<String> = {
-        let mut v: Vec<String> = glitches.iter().map(|g| g.class.clone()).filter(|c| c != class && !never_known.contains(c)).collect();
+        let mut v: Vec<String> = (0..glitches.len())
+            .filter(|&i| !is_synth(i))
+            .map(|i| glitches[i].class.clone())
+            .filter(|c| c != class && !never_known.contains(c))
+            .collect();
         v.sort();
         v.dedup();
         v
     };
     let index_of: BTreeMap<&str, usize> = known_names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
-    let chosen: Vec<usize> = (0..glitches.len()).filter(|&i| glitches[i].class == class || index_of.contains_key(glitches[i].class.as_str())).collect();
+    // The glitches in play: real known ones (references and null) and the side measured, real or synthetic.
+    let chosen: Vec<usize> = (0..glitches.len())
+        .filter(|&i| {
+            let known = index_of.contains_key(glitches[i].class.as_str());
+            let left_out = glitches[i].class == class;
+            if is_synth(i) { synthetic && (known || left_out) } else { known || (!synthetic && left_out) }
+        })
+        .collect();
     let n_left = chosen.iter().filter(|&&i| glitches[i].class == class).count();
     if n_left < 2 {
-        bail!("{class}: {n_left} real glitches; a left-out class needs at least 2");
+        bail!("{class}: {n_left} {} glitches; a left-out class needs at least 2", if synthetic { "synthetic" } else { "real" });
     }
     let fold_of = deal_folds(glitches, &chosen, opts.folds, opts.seed);
     let dim = glitches[0].embedding.len();
@@ -79,59 +117,60 @@ pub fn leave_out(glitches: &[RealGlitch], class: &str, never_known: &[String], o
     let mut scored: Vec<Scored> = Vec::new();
     let mut fold_refs: Vec<Vec<usize>> = Vec::new();
     for f in 0..opts.folds {
-        let refs: Vec<usize> = chosen.iter().copied().filter(|&i| fold_of[&i] != f && glitches[i].class != class).collect();
+        let refs: Vec<usize> = chosen.iter().copied().filter(|&i| fold_of[&i] != f && glitches[i].class != class && !is_synth(i)).collect();
         let emb = Embeddings::from_rows(&refs.iter().map(|&i| glitches[i].embedding.as_slice()).collect::<Vec<_>>())?;
         let labels: Vec<usize> = refs.iter().map(|&i| index_of[glitches[i].class.as_str()]).collect();
         let model = FoldModel::fit(&emb, &labels, known_names.len())?;
         for &i in chosen.iter().filter(|&&i| fold_of[&i] == f) {
             let raw = model.raw_scores(&glitches[i].embedding)?;
-            scored.push(Scored { fold: f, left_out: glitches[i].class == class, scores: raw.to_vec() });
+            let left_out = glitches[i].class == class;
+            let negative = !left_out && is_synth(i) == synthetic;
+            scored.push(Scored { fold: f, left_out, null: !left_out && !is_synth(i), negative, scores: raw.to_vec() });
         }
         models.push(model);
         fold_refs.push(refs);
     }
     add_combos(&mut scored, opts.folds);
 
-    let names = score_names();
-    let mut auroc = Vec::new();
-    let mut recall = Vec::new();
-    let mut false_alarms = Vec::new();
-    for s in 0..names.len() {
-        let pos: Vec<f32> = scored.iter().filter(|g| g.left_out).map(|g| g.scores[s]).collect();
-        let neg: Vec<f32> = scored.iter().filter(|g| !g.left_out).map(|g| g.scores[s]).collect();
-        auroc.push(auc(&pos, &neg));
-        // Each fold's threshold: the (1 - far) quantile of the other folds' known glitches.
-        let thresholds: Vec<f32> = (0..opts.folds)
-            .map(|f| {
-                let null: Vec<f32> = scored.iter().filter(|o| !o.left_out && o.fold != f).map(|o| o.scores[s]).collect();
-                quantile(&null, 1.0 - opts.false_alarm_rate)
-            })
-            .collect();
-        let (mut hit, mut alarm) = (0usize, 0usize);
-        for g in &scored {
-            let flagged = g.scores[s] > thresholds[g.fold];
-            match (g.left_out, flagged) {
-                (true, true) => hit += 1,
-                (false, true) => alarm += 1,
-                _ => {}
-            }
-        }
-        recall.push(hit as f64 / pos.len() as f64);
-        false_alarms.push(alarm as f64 / neg.len() as f64);
-    }
+    let (auroc, recall, false_alarms) = rates(&scored, opts);
 
+    let members: Vec<usize> = chosen.iter().copied().filter(|&i| glitches[i].class == class).collect();
+    let negative = |i: usize| glitches[i].class != class && is_synth(i) == synthetic;
+    let known_test = |f: usize| -> Vec<usize> { chosen.iter().copied().filter(|&i| fold_of[&i] == f && negative(i)).collect() };
     let few_shot = opts
         .shots
         .iter()
         .filter(|&&s| s < n_left)
-        .map(|&s| few_shot(glitches, class, &chosen, &fold_of, &fold_refs, &models, &known_names, dim, s, opts))
+        .map(|&s| few_shot(glitches, &members, &known_test, &fold_refs, &models, &known_names, dim, s, opts))
         .collect::<Result<Vec<_>>>()?;
-    Ok(LeftOut { class: class.to_string(), n: n_left, known: chosen.len() - n_left, auroc, recall, false_alarms, few_shot })
+    let known = chosen.iter().filter(|&&i| negative(i)).count();
+    Ok(LeftOut { class: class.to_string(), n: n_left, known, auroc, recall, false_alarms, few_shot })
+}
+
+/// Per score (in `score_names()` order): the positives' AUROC against the negatives, and the shares of positives
+/// and of negatives flagged. Each fold's threshold is the (1 - far) quantile of the other folds' null.
+pub(super) fn rates(scored: &[Scored], opts: &Options) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let (mut auroc, mut recall, mut false_alarms) = (Vec::new(), Vec::new(), Vec::new());
+    for s in 0..score_names().len() {
+        let pos: Vec<f32> = scored.iter().filter(|g| g.left_out).map(|g| g.scores[s]).collect();
+        let neg: Vec<f32> = scored.iter().filter(|g| g.negative).map(|g| g.scores[s]).collect();
+        auroc.push(auc(&pos, &neg));
+        let thresholds: Vec<f32> = (0..opts.folds)
+            .map(|f| {
+                let null: Vec<f32> = scored.iter().filter(|o| o.null && o.fold != f).map(|o| o.scores[s]).collect();
+                quantile(&null, 1.0 - opts.false_alarm_rate)
+            })
+            .collect();
+        let flagged = |g: &&Scored| g.scores[s] > thresholds[g.fold];
+        recall.push(scored.iter().filter(|g| g.left_out).filter(flagged).count() as f64 / pos.len().max(1) as f64);
+        false_alarms.push(scored.iter().filter(|g| g.negative).filter(flagged).count() as f64 / neg.len().max(1) as f64);
+    }
+    (auroc, recall, false_alarms)
 }
 
 /// Stratified folds: each class's glitches shuffled and dealt round-robin, continuing where the last class
 /// stopped so small classes do not all start in fold 0.
-fn deal_folds(glitches: &[RealGlitch], chosen: &[usize], k: usize, seed: u64) -> BTreeMap<usize, usize> {
+pub(super) fn deal_folds(glitches: &[RealGlitch], chosen: &[usize], k: usize, seed: u64) -> BTreeMap<usize, usize> {
     let mut by_class: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for &i in chosen {
         by_class.entry(glitches[i].class.as_str()).or_default().push(i);
@@ -150,12 +189,12 @@ fn deal_folds(glitches: &[RealGlitch], chosen: &[usize], k: usize, seed: u64) ->
 }
 
 /// Each combination is the mean of its parts' percentiles against the known glitches of the other folds.
-fn add_combos(scored: &mut [Scored], folds: usize) {
+pub(super) fn add_combos(scored: &mut [Scored], folds: usize) {
     let nulls: Vec<Vec<Vec<f32>>> = (0..folds)
         .map(|f| {
             (0..RAW.len())
                 .map(|s| {
-                    let mut v: Vec<f32> = scored.iter().filter(|o| !o.left_out && o.fold != f).map(|o| o.scores[s]).collect();
+                    let mut v: Vec<f32> = scored.iter().filter(|o| o.null && o.fold != f).map(|o| o.scores[s]).collect();
                     v.sort_by(f32::total_cmp);
                     v
                 })
@@ -198,12 +237,13 @@ pub fn auc(pos: &[f32], neg: &[f32]) -> f64 {
     wins / (pos.len() * neg.len()).max(1) as f64
 }
 
+/// Few-shot recall and false positives from `shots` of the left-out class's glitches (`members`), over
+/// `opts.draws` draws, draw d in fold d % folds: its other glitches and `known_test(fold)` are classified.
 #[allow(clippy::too_many_arguments)]
-fn few_shot(
+pub(super) fn few_shot(
     glitches: &[RealGlitch],
-    class: &str,
-    chosen: &[usize],
-    fold_of: &BTreeMap<usize, usize>,
+    members: &[usize],
+    known_test: &dyn Fn(usize) -> Vec<usize>,
     fold_refs: &[Vec<usize>],
     models: &[FoldModel],
     known_names: &[String],
@@ -211,42 +251,60 @@ fn few_shot(
     shots: usize,
     opts: &Options,
 ) -> Result<FewShot> {
-    let members: Vec<usize> = chosen.iter().copied().filter(|&i| glitches[i].class == class).collect();
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ (shots as u64 * 7919));
     let (mut rp, mut fp, mut rc, mut fc) = (0.0, 0.0, 0.0, 0.0);
     for d in 0..opts.draws {
         let f = d % opts.folds;
-        let mut pool = members.clone();
+        let mut pool = members.to_vec();
         pool.shuffle(&mut rng);
         let (examples, rest) = pool.split_at(shots);
-        let known_test: Vec<usize> = chosen.iter().copied().filter(|&i| fold_of[&i] == f && glitches[i].class != class).collect();
-        let eval: Vec<usize> = rest.iter().chain(&known_test).copied().collect();
-        let refs = &fold_refs[f];
-        let ref_emb = Embeddings::from_rows(&refs.iter().map(|&i| glitches[i].embedding.as_slice()).collect::<Vec<_>>())?;
-        let ref_labels: Vec<&str> = refs.iter().map(|&i| glitches[i].class.as_str()).collect();
-        let known = Prototypes::from_labelled(&ref_emb, &ref_labels)?;
-        // Probabilities in `known_names` order (the prototypes are matched to labels by name).
-        let mut probs = Vec::with_capacity(eval.len() * known_names.len());
-        for &i in &eval {
-            probs.extend(models[f].probabilities(&glitches[i].embedding)?);
-        }
-        let eval_emb = Embeddings::from_rows(&eval.iter().map(|&i| glitches[i].embedding.as_slice()).collect::<Vec<_>>())?;
-        let eval_keys: Vec<String> = eval.iter().map(|&i| glitches[i].key.clone()).collect();
-        let mut set = FewShotSet::new(dim, None);
-        let ex_emb = Embeddings::from_rows(&examples.iter().map(|&i| glitches[i].embedding.as_slice()).collect::<Vec<_>>())?;
-        set.add_class("new class", &ex_emb, examples.iter().map(|&i| glitches[i].key.clone()).collect())?;
-        let rescored = rescore_with_few_shot(&set, known_names, &probs, &eval_emb, &eval_keys, Some(&known), DEFAULT_TEMPERATURE)?;
-        let page: Vec<bool> = rescored.iter().map(|r| r.top5.first().is_some_and(|t| t.few_shot)).collect();
-        let centred = centred_rule(&ref_emb, &ref_labels, &ex_emb, &eval_emb)?;
-        let n_rest = rest.len().max(1) as f64;
-        let n_known = known_test.len().max(1) as f64;
-        rp += page[..rest.len()].iter().filter(|&&b| b).count() as f64 / n_rest;
-        fp += page[rest.len()..].iter().filter(|&&b| b).count() as f64 / n_known;
-        rc += centred[..rest.len()].iter().filter(|&&b| b).count() as f64 / n_rest;
-        fc += centred[rest.len()..].iter().filter(|&&b| b).count() as f64 / n_known;
+        let known_test = known_test(f);
+        let [r_page, f_page, r_centred, f_centred] = one_draw(glitches, examples, rest, &known_test, &fold_refs[f], &models[f], known_names, dim)?;
+        rp += r_page;
+        fp += f_page;
+        rc += r_centred;
+        fc += f_centred;
     }
     let d = opts.draws.max(1) as f64;
     Ok(FewShot { shots, recall_page: rp / d, false_page: fp / d, recall_centred: rc / d, false_centred: fc / d })
+}
+
+/// One few-shot draw: a new class made from `examples`, then the shares of `rest` (its other glitches) and of
+/// `known_test` (known glitches) whose top class it becomes, by the page's rule and by centred prototypes:
+/// [recall page, false page, recall centred, false centred]. `refs` are the fold's references, `model` its
+/// head; every index is into `glitches`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn one_draw(
+    glitches: &[RealGlitch],
+    examples: &[usize],
+    rest: &[usize],
+    known_test: &[usize],
+    refs: &[usize],
+    model: &FoldModel,
+    known_names: &[String],
+    dim: usize,
+) -> Result<[f64; 4]> {
+    let eval: Vec<usize> = rest.iter().chain(known_test).copied().collect();
+    let rows = |idx: &[usize]| Embeddings::from_rows(&idx.iter().map(|&i| glitches[i].embedding.as_slice()).collect::<Vec<_>>());
+    let ref_emb = rows(refs)?;
+    let ref_labels: Vec<&str> = refs.iter().map(|&i| glitches[i].class.as_str()).collect();
+    let known = Prototypes::from_labelled(&ref_emb, &ref_labels)?;
+    // Probabilities in `known_names` order (the prototypes are matched to labels by name).
+    let mut probs = Vec::with_capacity(eval.len() * known_names.len());
+    for &i in &eval {
+        probs.extend(model.probabilities(&glitches[i].embedding)?);
+    }
+    let eval_emb = rows(&eval)?;
+    let eval_keys: Vec<String> = eval.iter().map(|&i| glitches[i].key.clone()).collect();
+    let mut set = FewShotSet::new(dim, None);
+    let ex_emb = rows(examples)?;
+    set.add_class("new class", &ex_emb, examples.iter().map(|&i| glitches[i].key.clone()).collect())?;
+    let rescored = rescore_with_few_shot(&set, known_names, &probs, &eval_emb, &eval_keys, Some(&known), DEFAULT_TEMPERATURE)?;
+    let page: Vec<bool> = rescored.iter().map(|r| r.top5.first().is_some_and(|t| t.few_shot)).collect();
+    let centred = centred_rule(&ref_emb, &ref_labels, &ex_emb, &eval_emb)?;
+    let share = |v: &[bool]| v.iter().filter(|&&b| b).count() as f64 / v.len().max(1) as f64;
+    let n = rest.len();
+    Ok([share(&page[..n]), share(&page[n..]), share(&centred[..n]), share(&centred[n..])])
 }
 
 /// Nearest prototype after centring on the references' mean direction (as the unfamiliar score does): is each
@@ -303,6 +361,33 @@ mod tests {
         let mut one = glitches[..121].to_vec();
         one[120].class = "lonely".into();
         assert!(leave_out(&one, "lonely", &[], &opts).is_err());
+    }
+
+    /// The synthetic protocol: real known blobs are the references; synthetic copies of the known blobs, moved
+    /// off by a common offset (a domain gap), are the negatives, and a synthetic new blob the positives.
+    #[test]
+    fn a_synthetic_new_blob_is_measured_against_synthetic_known_ones() {
+        let (data, truth) = gaussian_blobs(5, 40, 96, 0.6, 12).unwrap();
+        let offset: Vec<f32> = (0..96).map(|d| if d % 7 == 0 { 0.05 } else { 0.0 }).collect();
+        let mut glitches = Vec::new();
+        for (i, (e, &b)) in data.rows().zip(&truth).enumerate() {
+            let (source, embedding) = if b == 4 || i % 2 == 1 {
+                (SYNTHETIC_SOURCE.to_string(), e.iter().zip(&offset).map(|(v, o)| v + o).collect())
+            } else {
+                ("real".to_string(), e.to_vec())
+            };
+            glitches.push(RealGlitch { key: format!("g{i}"), source, class: format!("c{b}"), embedding });
+        }
+        let opts = Options { folds: 3, seed: 1, false_alarm_rate: 0.05, shots: vec![3], draws: 4 };
+        let r = leave_out_synthetic(&glitches, "c4", &[], &opts).unwrap();
+        // 40 synthetic new glitches against the 80 synthetic known ones (half of c0..c3).
+        assert_eq!((r.n, r.known), (40, 80));
+        let knn1 = score_names().iter().position(|n| *n == "knn1").unwrap();
+        assert!(r.auroc[knn1] > 0.95, "AUROC {}", r.auroc[knn1]);
+        // The real protocol ignores synthetic glitches: c4 has no real glitch to leave out.
+        assert!(leave_out(&glitches, "c4", &[], &opts).is_err());
+        let real = leave_out(&glitches, "c3", &[], &opts).unwrap();
+        assert_eq!((real.n, real.known), (20, 60));
     }
 
     #[test]

@@ -97,3 +97,42 @@ pub fn markdown(ctx: &Context, results: &[LeftOut], clusters: &MapClusters, chos
     }
     s
 }
+
+/// The synthetic later classes' table (`glitchscope unseen --synthetic`), under the same score.
+pub fn synthetic_markdown(results: &[LeftOut], chosen: usize, dir: &std::path::Path) -> String {
+    let names = score_names();
+    let mut s = String::new();
+    let _ = writeln!(s, "\n### Synthetic later classes (never trained on)\n");
+    let _ = writeln!(s, "Glitches of `{}`: the generator's later Gravity Spy classes (`trainer/src/synth/later.rs`), each measured against synthetic glitches of the known classes from the same run, so both sides carry the synthetic-to-real gap. References, head, null and flag threshold are the real known glitches', as shipped; the false alarms are on the synthetic known glitches. Score `{}`; few-shot as above, on synthetic glitches.\n", dir.display(), names[chosen]);
+    let shots: Vec<usize> = {
+        let mut v: Vec<usize> = results.iter().flat_map(|r| r.few_shot.iter().map(|f| f.shots)).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let _ = writeln!(s, "| later class | synthetic glitches | synthetic known | AUROC | best score's AUROC | recall at threshold | false alarms (synthetic known) |{}{}", shots.iter().map(|k| format!(" few-shot page {k} |")).collect::<String>(), shots.iter().map(|k| format!(" centred {k} |")).collect::<String>());
+    let _ = writeln!(s, "|---|---:|---:|---:|---|---:|---:|{}", "---:|".repeat(2 * shots.len()));
+    for r in results {
+        let best = (0..names.len()).max_by(|&a, &b| r.auroc[a].total_cmp(&r.auroc[b])).unwrap_or(0);
+        let fs = |f: &dyn Fn(&super::measure::FewShot) -> f64| -> String {
+            shots.iter().map(|k| r.few_shot.iter().find(|x| x.shots == *k).map_or(" – |".to_string(), |x| format!(" {} |", pct(f(x))))).collect()
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {:.3} | {:.3} ({}) | {} | {} |{}{}",
+            r.class,
+            r.n,
+            r.known,
+            r.auroc[chosen],
+            r.auroc[best],
+            names[best],
+            pct(r.recall[chosen]),
+            pct(r.false_alarms[chosen]),
+            fs(&|x| x.recall_page),
+            fs(&|x| x.recall_centred)
+        );
+    }
+    let med = median(results.iter().map(|r| r.auroc[chosen]).collect());
+    let _ = writeln!(s, "\nMedian AUROC over the synthetic later classes, `{}`: {:.3}.", names[chosen], med);
+    s
+}
