@@ -99,6 +99,12 @@ impl NeighbourVoteSpec {
 pub struct Calibration {
     /// Logits are divided by this before the softmax (1 = none).
     pub temperature: f32,
+    /// The temperature for a glitch given as a single picture in the 1.0 s slot: a picture of unknown
+    /// duration (a volunteer's subject, a figure panel) or a lone 1 s view. Fitted apart because the network is
+    /// over-confident on four views and under-confident on one (the cross-validation's fitted temperatures were
+    /// 1.5 and 0.8). None: `temperature` for every glitch (older cards).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub single_picture_temperature: Option<f32>,
     /// How and on what it was fitted, for people reading the card.
     #[serde(default)]
     pub method: String,
@@ -216,8 +222,10 @@ impl ModelCard {
             return invalid(format!("weights.file {:?} must be a plain file name next to the card", self.weights.file));
         }
         if let Some(c) = &self.calibration {
-            if !(c.temperature.is_finite() && (0.01..=100.0).contains(&c.temperature)) {
-                return invalid(format!("calibration.temperature {} is not a number in [0.01, 100]", c.temperature));
+            for (name, t) in [("temperature", Some(c.temperature)), ("single_picture_temperature", c.single_picture_temperature)] {
+                if let Some(t) = t.filter(|t| !(t.is_finite() && (0.01..=100.0).contains(t))) {
+                    return invalid(format!("calibration.{name} {t} is not a number in [0.01, 100]"));
+                }
             }
         }
         if let Some(vote) = &self.neighbour_vote {
@@ -289,12 +297,21 @@ mod tests {
     #[test]
     fn calibration_round_trips_and_bad_temperatures_are_refused() {
         let mut c = card();
-        c.calibration = Some(Calibration { temperature: 1.7, method: "test".into(), ece_before: Some(9.0), ece_after: None });
+        c.calibration = Some(Calibration { temperature: 1.7, single_picture_temperature: None, method: "test".into(), ece_before: Some(9.0), ece_after: None });
         assert_eq!(ModelCard::from_json("c.json", &c.to_json()).unwrap(), c);
         for t in [0.0, -1.0, f32::NAN, 1e9] {
             c.calibration.as_mut().unwrap().temperature = t;
             let e = c.validate("c.json").unwrap_err().to_string();
             assert!(e.contains("c.json") && e.contains("temperature"), "{e}");
+        }
+        // The single-picture temperature: kept through JSON, checked the same way.
+        c.calibration.as_mut().unwrap().temperature = 1.5;
+        c.calibration.as_mut().unwrap().single_picture_temperature = Some(0.8);
+        assert_eq!(ModelCard::from_json("c.json", &c.to_json()).unwrap(), c);
+        for t in [0.0, f32::INFINITY] {
+            c.calibration.as_mut().unwrap().single_picture_temperature = Some(t);
+            let e = c.validate("c.json").unwrap_err().to_string();
+            assert!(e.contains("single_picture_temperature"), "{e}");
         }
     }
 

@@ -3,14 +3,13 @@
 //! The forward pass is the same everywhere; only reading results differs: natively we can block on the
 //! device, in a browser on WebGPU we must await (`predict_async`).
 
-use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::card::{CardError, ModelCard};
 use crate::discovery::{NeighbourVote, ReferenceSet};
 use crate::model::weights::{self, WeightsError};
 use crate::model::{BatchError, GlitchBatch, GlitchNet, GlitchNetConfig};
-use crate::views::{GlitchViews, VIEW_COUNT};
+use crate::views::{GlitchViews, VIEW_COUNT, is_single_picture};
 
 /// A loaded model.
 #[derive(Debug)]
@@ -154,30 +153,40 @@ impl Classifier {
         self.card.calibration.as_ref().map_or(1.0, |c| c.temperature)
     }
 
-    /// Calibrated probabilities, embeddings and per-view logit contributions still on the device:
-    /// softmax(logits / T), T from the card.
+    /// The temperature for one glitch: the card's single-picture temperature for a lone picture in the
+    /// unknown-duration slot when the card has one, else [`Self::temperature`].
+    pub fn temperature_for(&self, views: &[Option<Vec<f32>>]) -> f32 {
+        match self.card.calibration.as_ref().and_then(|c| c.single_picture_temperature) {
+            Some(t) if is_single_picture(views) => t,
+            _ => self.temperature(),
+        }
+    }
+
+    /// Logits, embeddings and per-view logit contributions still on the device. The temperatures and the
+    /// softmax are applied on the host ([`Self::unpack`]): a glitch's temperature depends on its views, and
+    /// 22 numbers per glitch cost nothing there.
     fn forward(&self, batch: &GlitchBatch) -> (Tensor<2>, Tensor<2>, Tensor<2>) {
         let out = self.model.forward(batch);
-        let t = self.temperature();
-        let (logits, views) = if t == 1.0 { (out.logits, out.view_logits) } else { (out.logits.div_scalar(t), out.view_logits.div_scalar(t)) };
-        (softmax(logits, 1), out.embedding, views)
+        (out.logits, out.embedding, out.view_logits)
     }
 
     /// Classify glitches, blocking until the device is done (native).
     #[cfg(not(target_arch = "wasm32"))]
     pub fn predict(&self, glitches: &[GlitchViews]) -> Result<Vec<Prediction>, BatchError> {
         let batch = self.batch(glitches)?;
-        let (probs, emb, views) = self.forward(&batch);
-        Ok(self.unpack(probs.into_data(), emb.into_data(), views.into_data(), &batch.slots, glitches.len()))
+        let (logits, emb, views) = self.forward(&batch);
+        let temperatures: Vec<f32> = glitches.iter().map(|g| self.temperature_for(g)).collect();
+        Ok(self.unpack(logits.into_data(), emb.into_data(), views.into_data(), &batch.slots, &temperatures))
     }
 
     /// Classify glitches, awaiting the device (needed on WebGPU in a browser; works everywhere).
     pub async fn predict_async(&self, glitches: &[GlitchViews]) -> Result<Result<Vec<Prediction>, String>, BatchError> {
         let batch = self.batch(glitches)?;
-        let (probs, emb, views) = self.forward(&batch);
-        let probs = match probs.into_data_async().await {
+        let temperatures: Vec<f32> = glitches.iter().map(|g| self.temperature_for(g)).collect();
+        let (logits, emb, views) = self.forward(&batch);
+        let logits = match logits.into_data_async().await {
             Ok(d) => d,
-            Err(e) => return Ok(Err(format!("reading probabilities from the device failed: {e:?}"))),
+            Err(e) => return Ok(Err(format!("reading logits from the device failed: {e:?}"))),
         };
         let emb = match emb.into_data_async().await {
             Ok(d) => d,
@@ -187,18 +196,26 @@ impl Classifier {
             Ok(d) => d,
             Err(e) => return Ok(Err(format!("reading view contributions from the device failed: {e:?}"))),
         };
-        Ok(Ok(self.unpack(probs, emb, views, &batch.slots, glitches.len())))
+        Ok(Ok(self.unpack(logits, emb, views, &batch.slots, &temperatures)))
     }
 
-    fn unpack(&self, probs: TensorData, emb: TensorData, views: TensorData, slots: &[(usize, usize)], n: usize) -> Vec<Prediction> {
-        let probs: Vec<f32> = probs.try_into_vec().unwrap_or_default();
+    /// Per glitch: softmax(logits / T) with the glitch's temperature, the neighbour vote if attached, and the
+    /// views' contributions to the top class's logit (divided by the same T).
+    fn unpack(&self, logits: TensorData, emb: TensorData, views: TensorData, slots: &[(usize, usize)], temperatures: &[f32]) -> Vec<Prediction> {
+        let n = temperatures.len();
+        let logits: Vec<f32> = logits.try_into_vec().unwrap_or_default();
         let emb: Vec<f32> = emb.try_into_vec().unwrap_or_default();
-        let views: Vec<f32> = views.try_into_vec().unwrap_or_default();
+        let mut views: Vec<f32> = views.try_into_vec().unwrap_or_default();
         let k = self.card.labels.len();
         let d = if n == 0 { 0 } else { emb.len() / n };
+        for (i, &(g, _)) in slots.iter().enumerate() {
+            if let Some(row) = views.get_mut(i * k..(i + 1) * k) {
+                row.iter_mut().for_each(|v| *v /= temperatures[g]);
+            }
+        }
         let mut predictions: Vec<Prediction> = (0..n)
             .map(|g| {
-                let mut p = probs[g * k..(g + 1) * k].to_vec();
+                let mut p = softmax_with_temperature(&logits[g * k..(g + 1) * k], temperatures[g]);
                 if let Some(vote) = &self.vote {
                     // The vote cannot fail here: the head gives k probabilities and the embedding has the
                     // reference set's dimension (checked when the set was attached). Keep the head's if it does.
@@ -229,6 +246,15 @@ impl Classifier {
 pub struct TopClass {
     pub label: String,
     pub probability: f32,
+}
+
+/// softmax(logits / t), computed stably (the largest logit subtracted first).
+pub fn softmax_with_temperature(logits: &[f32], t: f32) -> Vec<f32> {
+    let max = logits.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    let mut p: Vec<f32> = logits.iter().map(|&v| ((v - max) / t).exp()).collect();
+    let sum: f32 = p.iter().sum();
+    p.iter_mut().for_each(|v| *v /= sum);
+    p
 }
 
 /// The `k` most likely labels with their probabilities, most likely first.

@@ -37,6 +37,19 @@ pub type GlitchViews = [Option<Vec<f32>>; VIEW_COUNT];
 /// The slot a view of unknown duration takes (see the module documentation).
 pub const UNKNOWN_DURATION_SLOT: Duration = Duration::S1;
 
+/// Whether a glitch is a single picture in the unknown-duration slot: a picture of unknown duration or a lone
+/// view of that duration (the model cannot tell them apart). Such glitches get the card's single-picture
+/// temperature.
+pub fn is_single_picture(views: &[Option<Vec<f32>>]) -> bool {
+    let present: Vec<usize> = (0..views.len()).filter(|&i| views[i].is_some()).collect();
+    is_single_picture_slots(&present)
+}
+
+/// [`is_single_picture`] from the slots a glitch's views take.
+pub fn is_single_picture_slots(present: &[usize]) -> bool {
+    present == [UNKNOWN_DURATION_SLOT.index()]
+}
+
 /// Extensions accepted as pictures (compared without case).
 pub const IMAGE_EXTENSIONS: [&str; 4] = ["png", "jpg", "jpeg", "gif"];
 

@@ -258,6 +258,15 @@ impl NoveltyScorer {
         self.score_in_space(self.index.unit_rows().row(i), Some(i))
     }
 
+    /// The score of a glitch that is reference `own` (scored without itself, as [`Self::score_reference`]) or,
+    /// when `own` is None, a glitch outside the references: the one rule for the CLI's map and the page.
+    pub fn score_glitch(&self, own: Option<usize>, embedding: &[f32]) -> Result<f32> {
+        match own {
+            Some(i) => self.score_reference(i),
+            None => self.score(embedding),
+        }
+    }
+
     /// Score of `q` (already in the compared space: unit, centred, unit) as if reference `exclude` were not in
     /// the set (leave-one-out calibration).
     fn score_in_space(&self, q: &[f32], exclude: Option<usize>) -> Result<f32> {

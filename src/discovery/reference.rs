@@ -123,10 +123,9 @@ impl ReferenceSet {
     /// (same key) is scored without itself, as the calibration scored every reference and as `glitchscope
     /// cluster --reference` does: otherwise it would sit at distance 0 from itself and never look unfamiliar.
     pub fn unfamiliar_score(&self, scorer: &NoveltyScorer, embedding: &[f32], key: Option<&str>) -> Result<f32> {
-        match key.and_then(|k| self.keys.iter().position(|own| own == k)) {
-            Some(i) if scorer.len() == self.len() => scorer.score_reference(i),
-            _ => scorer.score(embedding),
-        }
+        // The scorer's rows are this set's only when it was built from all of them.
+        let own = key.and_then(|k| self.keys.iter().position(|own| own == k)).filter(|_| scorer.len() == self.len());
+        scorer.score_glitch(own, embedding)
     }
 
     /// Cosine similarity of `query` to every reference glitch, in row order.

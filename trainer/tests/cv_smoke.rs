@@ -142,4 +142,27 @@ fn cross_validation_reports_resumes_refuses_and_exports_a_calibrated_model() {
     let present: Vec<bool> = contributions.iter().map(|c| c.is_number()).collect();
     assert_eq!(present, vec![true, true, false, false], "views 0.5 s and 1 s only: {contributions:?}");
     assert!(calibrated["glitches"][0]["warning"].is_null(), "generated viridis-like pictures are not flagged");
+
+    // A card with a single-picture temperature: a lone picture of unknown duration (a name outside Gravity
+    // Spy's pattern) is scaled by it, the two-view glitch above still by `temperature`.
+    let mut two = card.clone();
+    two["calibration"]["single_picture_temperature"] = serde_json::json!(2.5);
+    let two_path = out.join("final/two.json");
+    std::fs::write(&two_path, serde_json::to_string(&two).unwrap()).unwrap();
+    let lone = out.join("lone");
+    std::fs::create_dir_all(&lone).unwrap();
+    let first_view = std::fs::read_dir(&picture).unwrap().flatten().map(|e| e.path()).filter(|p| p.is_file()).min().unwrap();
+    std::fs::copy(&first_view, lone.join("figure-panel.png")).unwrap();
+    let classify_path = |model: &Path, input: &Path| -> Vec<f64> {
+        let o = run_ok(&["classify", "--json", "--model", &model.display().to_string(), &input.display().to_string()].map(String::from));
+        let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        doc["glitches"][0]["prediction"]["probabilities"].as_array().unwrap().iter().map(|p| p.as_f64().unwrap()).collect()
+    };
+    let (single, single_raw) = (classify_path(&two_path, &lone), classify_path(&plain_path, &lone));
+    let both = classify_path(&two_path, &picture);
+    for i in 1..single.len() {
+        let (lc, lr) = ((single[i] / single[0]).ln(), (single_raw[i] / single_raw[0]).ln());
+        assert!((lc - lr / 2.5).abs() < 2e-3 * (1.0 + lr.abs()), "single picture, class {i}: {lc} vs {lr} / 2.5");
+        assert!((both[i] - pc[i]).abs() < 1e-6, "two views keep the card's temperature: class {i}");
+    }
 }

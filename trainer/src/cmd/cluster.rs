@@ -215,11 +215,7 @@ fn unfamiliar(args: &ClusterArgs, table: &EmbeddingTable) -> Result<Option<Novel
     let mut nearest_label = Vec::with_capacity(table.len());
     for (row, e) in table.embeddings.rows().enumerate() {
         let own = position.get(table.keys[row].as_str()).copied();
-        let score = match own {
-            Some(i) => scorer.score_reference(i),
-            None => scorer.score(e),
-        }
-        .map_err(|e| row_error(&args.embeddings, &table.keys, e))?;
+        let score = scorer.score_glitch(own, e).map_err(|e| row_error(&args.embeddings, &table.keys, e))?;
         assessed.push(calibration.assess(score));
         let nearest = index.search(e, 1, own)?;
         nearest_label.push(nearest.first().map_or(String::new(), |n| ref_labels[n.index].clone()));

@@ -352,15 +352,28 @@ fn from_cv(run: &std::path::Path, labels: &[String], exclude: &[String]) -> Resu
     // the same in the card. While the run is unfinished (no cv.json yet) the finished folds are measured with
     // T = 1; the vote is then the same family (a ln softmax(l / T) = (a / T) l + a constant), but its `a` is
     // not the card's, so --write refuses it.
+    // Cards from runs with enough single pictures have a second temperature for them; the run's
+    // predictions.json (written with cv.json) says which glitches those are.
+    let mut single_picture_temperature = None;
     let temperature = match std::fs::read_to_string(run.join("cv.json")) {
         Ok(text) => {
             let report: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("reading {}/cv.json", run.display()))?;
+            single_picture_temperature = report["single_picture_temperature"].as_f64().map(|t| t as f32);
             Some(report["temperature"].as_f64().context("cv.json has no temperature")? as f32)
         }
         Err(_) => {
             eprintln!("note: {}/cv.json is not there yet (unfinished run): measuring the finished folds with T = 1", run.display());
             None
         }
+    };
+    let single: std::collections::BTreeSet<(String, String)> = match (single_picture_temperature, std::fs::read_to_string(run.join("predictions.json"))) {
+        (Some(_), Ok(text)) => serde_json::from_str::<Vec<OutOfFold>>(&text)
+            .with_context(|| format!("reading {}/predictions.json", run.display()))?
+            .into_iter()
+            .filter(|p| p.single_picture)
+            .map(|p| (p.source, p.key))
+            .collect(),
+        _ => Default::default(),
     };
     let mut out = Vec::new();
     let mut folds = 0;
@@ -392,7 +405,11 @@ fn from_cv(run: &std::path::Path, labels: &[String], exclude: &[String]) -> Resu
             let (Some(class), Some(embedding)) = (labels.iter().position(|l| *l == p.class), embedding_of.get(p.key.as_str())) else {
                 continue;
             };
-            let head = crate::report::calibration::softmax_t(&p.logits, f64::from(temperature.unwrap_or(1.0)));
+            let t = match single_picture_temperature {
+                Some(t) if single.contains(&(p.source.clone(), p.key.clone())) => Some(t),
+                _ => temperature,
+            };
+            let head = crate::report::calibration::softmax_t(&p.logits, f64::from(t.unwrap_or(1.0)));
             let similarities = vote.class_similarities(embedding, None)?;
             out.push(HeldOut { key: p.key, files: Vec::new(), source: p.source, class, head, similarities });
         }

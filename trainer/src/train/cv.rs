@@ -111,6 +111,10 @@ pub struct OutOfFold {
     pub fold: usize,
     /// Logits before any temperature, in O1 class order.
     pub logits: Vec<f32>,
+    /// One picture in the unknown-duration slot (`views::is_single_picture`): calibrated by the card's
+    /// single-picture temperature. Set from the glitch's files when the predictions are gathered.
+    #[serde(default)]
+    pub single_picture: bool,
 }
 
 const PREDICTIONS: &str = "predictions.json";
@@ -405,8 +409,9 @@ fn export_final(
     card.metrics = json!({ "cross_validation": report.to_json() });
     card.calibration = Some(Calibration {
         temperature: report.temperature as f32,
+        single_picture_temperature: report.single_picture_temperature.map(|t| t as f32),
         method: format!(
-            "temperature scaling, NLL-fitted on the {} out-of-fold real predictions of {}-fold cross-validation",
+            "temperature scaling, NLL-fitted on the {} out-of-fold real predictions of {}-fold cross-validation: one temperature for single pictures in the unknown-duration slot, one for the other glitches",
             oof_count, options.folds
         ),
         ece_before: Some(report.reliability_before.ece),
@@ -510,6 +515,17 @@ fn run_recipe(shared: &Shared, config: &TrainConfig, out: &Path, net_of: &NetOf)
         fold_seconds.push(fold_started.elapsed().as_secs_f64());
     }
 
+    // Which glitches are single pictures, from their files (folds saved by older versions do not say).
+    let single: BTreeMap<(&str, &str), bool> = shared
+        .data
+        .real
+        .iter()
+        .map(|(g, _)| ((g.source.as_str(), g.split_key()), glitchscope::views::is_single_picture_slots(&g.files.iter().map(|f| f.0).collect::<Vec<_>>())))
+        .collect();
+    for p in &mut predictions {
+        p.single_picture = single.get(&(p.source.as_str(), p.key.as_str())).copied().unwrap_or(false);
+    }
+
     // --- The report.
     let report = Report::new(&predictions, options.folds);
     let markdown = report.markdown(config, options);
@@ -578,6 +594,7 @@ fn train_fold(shared: &Shared, config: &TrainConfig, plan: &Plan, f: usize, dir:
             source: real[i].0.source.clone(),
             fold: f,
             logits,
+            single_picture: false,
         })
         .collect();
     std::fs::write(dir.join(PREDICTIONS), serde_json::to_string(&fold_predictions)?)?;

@@ -15,6 +15,9 @@ use crate::report::calibration::{self, Reliability};
 use crate::report::metrics::{Outcome, summarise};
 use crate::report::plots;
 
+/// Fewest glitches a temperature is fitted on: below this for either kind, one temperature serves all.
+const MIN_PER_TEMPERATURE: usize = 20;
+
 /// Everything the cross-validation reports.
 pub struct Report {
     pub n: usize,
@@ -27,7 +30,13 @@ pub struct Report {
     /// (source, glitches, top-1 %)
     pub per_source: Vec<(String, usize, f64)>,
     pub confusion: Vec<Vec<usize>>,
+    /// The temperature fitted on all out-of-fold predictions (on all but the single pictures when they have
+    /// their own).
     pub temperature: f64,
+    /// The single pictures' own temperature, when there were enough of both kinds to fit two.
+    pub single_picture_temperature: Option<f64>,
+    /// ECE (percent) after one cross-fitted temperature for every glitch, for comparison.
+    pub ece_after_one_temperature: f64,
     pub reliability_before: Reliability,
     /// With the cross-fitted temperatures.
     pub reliability_after: Reliability,
@@ -45,16 +54,31 @@ impl Report {
             .map(|(p, &t)| Outcome { target: t, probabilities: calibration::softmax_t(&p.logits, 1.0) })
             .collect();
         let summary = summarise(&outcomes, &labels);
-        // Cross-fitted temperature per fold, and the one fitted on everything.
-        let logits: Vec<Vec<f32>> = predictions.iter().map(|p| p.logits.clone()).collect();
-        let temperature = calibration::fit_temperature(&logits, &targets);
-        let fold_t: Vec<f64> = (0..folds)
+        // Temperatures: one for single pictures in the unknown-duration slot and one for the rest when both
+        // kinds have enough glitches to fit on (the network is over-confident on four views and under-confident
+        // on one: a shared temperature fits neither), else one for all. Each fold's predictions are scaled by
+        // temperatures fitted on the other folds (cross-fitted); the card gets those fitted on everything.
+        let split = {
+            let singles = predictions.iter().filter(|p| p.single_picture).count();
+            singles >= MIN_PER_TEMPERATURE && predictions.len() - singles >= MIN_PER_TEMPERATURE
+        };
+        let kind_of = |p: &OutOfFold| split && p.single_picture;
+        let fit = |keep: &dyn Fn(&OutOfFold) -> bool| -> f64 {
+            let (l, t): (Vec<Vec<f32>>, Vec<usize>) =
+                predictions.iter().zip(&targets).filter(|(p, _)| keep(p)).map(|(p, &t)| (p.logits.clone(), t)).unzip();
+            calibration::fit_temperature(&l, &t)
+        };
+        let temperature = fit(&|p| !kind_of(p));
+        let single_picture_temperature = split.then(|| fit(&|p| kind_of(p)));
+        // [fold][kind]: kind 1 = single picture.
+        let fold_t: Vec<[f64; 2]> = (0..folds)
             .map(|f| {
-                let (l, t): (Vec<Vec<f32>>, Vec<usize>) =
-                    predictions.iter().zip(&targets).filter(|(p, _)| p.fold != f).map(|(p, &t)| (p.logits.clone(), t)).unzip();
-                calibration::fit_temperature(&l, &t)
+                let other = fit(&|p| p.fold != f && !kind_of(p));
+                let single = if split { fit(&|p| p.fold != f && kind_of(p)) } else { other };
+                [other, single]
             })
             .collect();
+        let one_t: Vec<f64> = (0..folds).map(|f| fit(&|p| p.fold != f)).collect();
         let top1 = |probs: &[f32], target: usize| -> (f32, bool) {
             let o = Outcome { target, probabilities: probs.to_vec() };
             (probs[o.predicted()], o.predicted() == target)
@@ -63,8 +87,10 @@ impl Report {
         let after: Vec<(f32, bool)> = predictions
             .iter()
             .zip(&targets)
-            .map(|(p, &t)| top1(&calibration::softmax_t(&p.logits, fold_t.get(p.fold).copied().unwrap_or(1.0)), t))
+            .map(|(p, &t)| top1(&calibration::softmax_t(&p.logits, fold_t.get(p.fold).map_or(1.0, |k| k[usize::from(kind_of(p))])), t))
             .collect();
+        let after_one: Vec<(f32, bool)> =
+            predictions.iter().zip(&targets).map(|(p, &t)| top1(&calibration::softmax_t(&p.logits, one_t.get(p.fold).copied().unwrap_or(1.0)), t)).collect();
         let mean_wrong = |v: &[(f32, bool)]| {
             let w: Vec<f64> = v.iter().filter(|x| !x.1).map(|x| f64::from(x.0)).collect();
             if w.is_empty() { 0.0 } else { 100.0 * w.iter().sum::<f64>() / w.len() as f64 }
@@ -102,6 +128,8 @@ impl Report {
             per_source,
             confusion: summary.confusion,
             temperature,
+            single_picture_temperature,
+            ece_after_one_temperature: calibration::reliability(&after_one).ece,
             reliability_before: calibration::reliability(&before),
             reliability_after: calibration::reliability(&after),
             wrong_confidence: (mean_wrong(&before), mean_wrong(&after)),
@@ -119,6 +147,8 @@ impl Report {
             "per_class": self.per_class.iter().map(|(c, n, r, rec, wrong)| json!({ "class": c, "glitches": n, "right": r, "recall": rec, "called": wrong })).collect::<Vec<_>>(),
             "per_source": self.per_source.iter().map(|(s, n, t)| json!({ "source": s, "glitches": n, "top1": t })).collect::<Vec<_>>(),
             "temperature": self.temperature,
+            "single_picture_temperature": self.single_picture_temperature,
+            "ece_after_one_temperature": self.ece_after_one_temperature,
             "ece_before": self.reliability_before.ece,
             "ece_after_cross_fitted": self.reliability_after.ece,
             "mce_before": self.reliability_before.mce,
@@ -147,7 +177,10 @@ impl Report {
             w.write_record(&row)?;
         }
         w.flush()?;
-        let after = format!("after temperature scaling (cross-fitted; T = {:.2} on all)", self.temperature);
+        let after = match self.single_picture_temperature {
+            Some(single) => format!("after temperature scaling (cross-fitted; T = {:.2}, single pictures {single:.2})", self.temperature),
+            None => format!("after temperature scaling (cross-fitted; T = {:.2} on all)", self.temperature),
+        };
         plots::reliability_png(
             &out.join("reliability.png"),
             &[("before", &self.reliability_before), (after.as_str(), &self.reliability_after)],
@@ -161,11 +194,12 @@ impl Report {
             "{}-fold cross-validation over {} real glitches of {} classes (mode {}, {}x{}, views {:?}, {} epochs, lr {}, copies {}, real weight {}, label smoothing {})\n\n",
             options.folds, self.n, self.per_class.len(), config.mode, config.height, config.width, config.views, config.epochs, config.lr, config.copies, config.real_weight, config.label_smoothing
         );
-        s += "| top-1 | top-2 | top-3 | top-4 | top-5 | macro recall | macro F1 | ECE before | ECE after (T cross-fitted) | T (all folds) |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+        s += "| top-1 | top-2 | top-3 | top-4 | top-5 | macro recall | macro F1 | ECE before | ECE after (T cross-fitted) | ECE after, one T for all | T (all folds) | T single pictures |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
         s += &format!(
-            "| {:.1} % | {:.1} % | {:.1} % | {:.1} % | {:.1} % | {:.1} % | {:.1} % | {:.1} % | {:.1} % | {:.2} |\n\n",
+            "| {:.1} % | {:.1} % | {:.1} % | {:.1} % | {:.1} % | {:.1} % | {:.1} % | {:.1} % | {:.1} % | {:.1} % | {:.2} | {} |\n\n",
             self.top[0], self.top[1], self.top[2], self.top[3], self.top[4], self.macro_recall, self.macro_f1,
-            self.reliability_before.ece, self.reliability_after.ece, self.temperature
+            self.reliability_before.ece, self.reliability_after.ece, self.ece_after_one_temperature, self.temperature,
+            self.single_picture_temperature.map_or("–".to_string(), |t| format!("{t:.2}"))
         );
         s += "| class | real glitches | right | recall | wrong ones called |\n|---|---:|---:|---:|---|\n";
         for (c, n, r, rec, wrong) in &self.per_class {
@@ -189,7 +223,7 @@ mod tests {
         let p = |class: &str, fold, hot: usize| {
             let mut logits = vec![0.0; O1_CLASSES.len()];
             logits[hot] = 8.0;
-            OutOfFold { key: format!("{class}{hot}{fold}"), class: class.into(), source: "s".into(), fold, logits }
+            OutOfFold { key: format!("{class}{hot}{fold}"), class: class.into(), source: "s".into(), fold, logits, single_picture: false }
         };
         let blip = class_index("Blip").unwrap();
         let whistle = class_index("Whistle").unwrap();
@@ -203,5 +237,31 @@ mod tests {
         assert_eq!(blip_row.4.get("Whistle"), Some(&1));
         assert!(r.temperature > 1.0, "one confident error in four: cool down, got {}", r.temperature);
         assert!(r.reliability_before.ece > 20.0);
+        assert_eq!(r.single_picture_temperature, None, "too few glitches for two temperatures");
+    }
+
+    /// Four-view glitches over-confident and single pictures under-confident: each kind gets its own
+    /// temperature (above and below 1), and the two calibrate better than one.
+    #[test]
+    fn single_pictures_get_their_own_temperature() {
+        let blip = class_index("Blip").unwrap();
+        let whistle = class_index("Whistle").unwrap();
+        let mut preds = Vec::new();
+        for i in 0..80 {
+            let single = i % 2 == 0;
+            // Four views: logit 6 on the top class, wrong one time in four; single pictures: logit 2, always right.
+            let (hot, top) = if single { (2.0, blip) } else { (6.0, if i % 8 == 1 { whistle } else { blip }) };
+            let mut logits = vec![0.0; O1_CLASSES.len()];
+            logits[top] = hot;
+            preds.push(OutOfFold { key: format!("g{i}"), class: "Blip".into(), source: "s".into(), fold: i % 2, logits, single_picture: single });
+        }
+        // Alternate the folds within each kind too.
+        for (n, p) in preds.iter_mut().enumerate() {
+            p.fold = (n / 2) % 2;
+        }
+        let r = Report::new(&preds, 2);
+        let single = r.single_picture_temperature.expect("40 of each kind");
+        assert!(single < 1.0 && r.temperature > 1.0, "single pictures sharpened ({single}), four views softened ({})", r.temperature);
+        assert!(r.reliability_after.ece < r.ece_after_one_temperature, "{} vs {}", r.reliability_after.ece, r.ece_after_one_temperature);
     }
 }
