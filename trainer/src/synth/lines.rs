@@ -43,18 +43,14 @@ pub fn power_line(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
 }
 
 pub fn air_compressor(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
-    // A motor hum: a ~50 Hz band a few Hz wide (the compressor's speed wobbles). v3e: short and compact,
-    // 0.15-0.5 s (Gravity Spy's mean Omicron duration for the class is 0.41 s, and the real pictures here show
-    // a bright blob at 45-55 Hz, a short spindle even in the 0.5 s view). v3d drew 0.4-1.5 s of band, which
-    // crosses the whole 0.5 and 1 s views like a Power_Line's line: all 4 real ones were called Power_Line in
-    // the cross-validation.
+    // A motor hum: a ~50 Hz band a few Hz wide (the compressor's speed wobbles), so thicker than a mains line.
     let snr = log_uniform(rng, 12.0, 35.0);
     let f0 = uniform(rng, 45.0, 55.0);
-    let half_band = uniform(rng, 1.5, 4.0);
-    let dur = log_uniform(rng, 0.15, 0.5);
+    let half_band = uniform(rng, 2.0, 5.0);
+    let dur = log_uniform(rng, 0.4, 1.5);
     let t0 = -dur * uniform(rng, 0.3, 0.7);
     let t1 = t0 + dur;
-    c.band_noise(rng, t0, t1, f0 - half_band, f0 + half_band, |t| tukey(t, t0, t1, 0.4 * dur));
+    c.band_noise(rng, t0, t1, f0 - half_band, f0 + half_band, |t| tukey(t, t0, t1, 0.25 * dur));
     Design::new("hum", snr, f0, dur).with("half_bandwidth_hz", half_band)
 }
 
