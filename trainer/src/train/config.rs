@@ -130,8 +130,9 @@ pub struct TrainConfig {
     #[arg(long, default_value_t = 4)]
     pub crop_jitter: u32,
     /// Weight of a real glitch against a synthetic one of the same class when drawing training glitches
-    /// (synthetic = from a folder written by `glitchscope synth`, i.e. with a synth.json).
-    #[arg(long, default_value_t = 4.0)]
+    /// (synthetic = from a folder written by `glitchscope synth`, i.e. with a synth.json). 16: the default
+    /// model's, chosen by the all-real cross-validation over 4, 8 and 16 (docs/cross-validation.md).
+    #[arg(long, default_value_t = 16.0)]
     pub real_weight: f64,
     /// Label smoothing of the cross-entropy loss (0: none).
     #[arg(long, default_value_t = 0.0)]
