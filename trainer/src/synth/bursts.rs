@@ -13,7 +13,7 @@ use rand::RngExt;
 use std::f64::consts::PI;
 
 /// Draws one blip (bulb sine-Gaussian plus a sharp needle) at t0 and returns its bulb frequency.
-fn draw_blip(c: &mut Canvas, t0: f64, f_bulb: f64, q: f64, needle_sigma: f64, needle_weight: f64, ph: f64) {
+pub(crate) fn draw_blip(c: &mut Canvas, t0: f64, f_bulb: f64, q: f64, needle_sigma: f64, needle_weight: f64, ph: f64) {
     c.layer(1.0, |c| c.sine_gaussian(t0, f_bulb, q, 1.0, ph));
     c.layer(needle_weight, |c| c.gaussian_pulse(t0, needle_sigma, 1, 1.0));
 }

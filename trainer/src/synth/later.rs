@@ -55,8 +55,8 @@ fn blip_low_frequency(rng: &mut ChaCha8Rng, c: &mut Canvas) -> Design {
     let needle_weight = uniform(rng, 0.05, 0.25);
     let t0 = uniform(rng, -0.01, 0.01);
     let ph = phase(rng);
-    c.layer(1.0, |c| c.sine_gaussian(t0, f_bulb, q, 1.0, ph));
-    c.layer(needle_weight, |c| c.gaussian_pulse(t0, sigma, 1, 1.0));
+    // A Blip's drawing (bulb plus needle) with a low bulb and a long, weak needle.
+    super::bursts::draw_blip(c, t0, f_bulb, q, sigma, needle_weight, ph);
     Design::new("low_drop", snr, f_bulb, q / f_bulb).with("q", q).with("needle_sigma_s", sigma).with("needle_weight", needle_weight)
 }
 
