@@ -215,7 +215,7 @@ impl Classifier {
         }
         let mut predictions: Vec<Prediction> = (0..n)
             .map(|g| {
-                let mut p = softmax_with_temperature(&logits[g * k..(g + 1) * k], temperatures[g]);
+                let mut p = softmax_with_temperature(&logits[g * k..(g + 1) * k], f64::from(temperatures[g]));
                 if let Some(vote) = &self.vote {
                     // The vote cannot fail here: the head gives k probabilities and the embedding has the
                     // reference set's dimension (checked when the set was attached). Keep the head's if it does.
@@ -248,13 +248,14 @@ pub struct TopClass {
     pub probability: f32,
 }
 
-/// softmax(logits / t), computed stably (the largest logit subtracted first).
-pub fn softmax_with_temperature(logits: &[f32], t: f32) -> Vec<f32> {
-    let max = logits.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-    let mut p: Vec<f32> = logits.iter().map(|&v| ((v - max) / t).exp()).collect();
-    let sum: f32 = p.iter().sum();
-    p.iter_mut().for_each(|v| *v /= sum);
-    p
+/// softmax(logits / t), computed stably in f64 (the largest logit subtracted first): the classifier's and the
+/// trainer's calibration code's one softmax.
+pub fn softmax_with_temperature(logits: &[f32], temperature: f64) -> Vec<f32> {
+    let t = temperature.max(1e-6);
+    let max = logits.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+    let e: Vec<f64> = logits.iter().map(|&l| ((f64::from(l) - f64::from(max)) / t).exp()).collect();
+    let sum: f64 = e.iter().sum();
+    e.iter().map(|&x| (x / sum) as f32).collect()
 }
 
 /// The `k` most likely labels with their probabilities, most likely first.

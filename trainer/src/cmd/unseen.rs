@@ -77,7 +77,7 @@ pub fn run(args: UnseenArgs) -> Result<()> {
     if args.folds < 2 {
         bail!("--folds must be at least 2");
     }
-    let cache = args.cache.clone().unwrap_or_else(|| default_cache(&args.model));
+    let cache = args.cache.clone().unwrap_or_else(|| default_cache(&args.model, "real-embeddings"));
     let glitches = embed_real(&args.model, &args.real, &cache, args.batch_size)?;
     let counts = count_by_class(&glitches);
     let classes: Vec<String> = if args.classes.is_empty() {
@@ -143,8 +143,7 @@ pub fn run(args: UnseenArgs) -> Result<()> {
 /// protocol ([`leave_out_synthetic`]).
 fn measure_synthetic(args: &UnseenArgs, dir: &std::path::Path, real: &[crate::unseen::real_set::RealGlitch], opts: &Options) -> Result<Vec<crate::unseen::measure::LeftOut>> {
     let name = dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let stem = args.model.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let cache = default_cache(&args.model).with_file_name(format!("{stem}-synthetic-{name}.json"));
+    let cache = default_cache(&args.model, &format!("synthetic-{name}"));
     let mut synthetic = embed_real(&args.model, dir, &cache, args.batch_size)?;
     for g in &mut synthetic {
         g.source = SYNTHETIC_SOURCE.to_string();

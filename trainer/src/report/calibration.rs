@@ -7,14 +7,8 @@ use serde::Serialize;
 /// Equal-width confidence bins of the reliability diagram.
 pub const BINS: usize = 15;
 
-/// Softmax of `logits / temperature`.
-pub fn softmax_t(logits: &[f32], temperature: f64) -> Vec<f32> {
-    let t = temperature.max(1e-6);
-    let max = logits.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-    let e: Vec<f64> = logits.iter().map(|&l| ((f64::from(l) - f64::from(max)) / t).exp()).collect();
-    let sum: f64 = e.iter().sum();
-    e.iter().map(|&x| (x / sum) as f32).collect()
-}
+/// Softmax of `logits / temperature`: the classifier's own (`glitchscope::inference`).
+pub use glitchscope::inference::softmax_with_temperature as softmax_t;
 
 /// Mean negative log-likelihood of the true classes at temperature `t`.
 pub fn nll(logits: &[Vec<f32>], targets: &[usize], t: f64) -> f64 {

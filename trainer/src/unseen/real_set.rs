@@ -90,9 +90,9 @@ pub fn count_by_class(glitches: &[RealGlitch]) -> BTreeMap<String, usize> {
     counts
 }
 
-/// The default cache file of a model's embeddings of a root.
-pub fn default_cache(model: &Path) -> PathBuf {
+/// The default cache file of a model's embeddings of a set of glitches: `<card stem>-<what>.json`.
+pub fn default_cache(model: &Path, what: &str) -> PathBuf {
     let stem = model.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
     let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
-    home.join(".cache/glitchscope/unseen").join(format!("{stem}-real-embeddings.json"))
+    home.join(".cache/glitchscope/unseen").join(format!("{stem}-{what}.json"))
 }

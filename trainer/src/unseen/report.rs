@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::clusters::MapClusters;
-use super::measure::{LeftOut, score_names};
+use super::measure::{FewShot, LeftOut, score_names};
 
 pub struct Context<'a> {
     pub command: &'a str,
@@ -25,6 +25,19 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn pct(x: f64) -> String {
     if x.is_nan() { "–".into() } else { format!("{:.0} %", 100.0 * x) }
+}
+
+/// The few-shot example counts measured in any row, ascending.
+fn shot_counts(results: &[LeftOut]) -> Vec<usize> {
+    let mut v: Vec<usize> = results.iter().flat_map(|r| r.few_shot.iter().map(|f| f.shots)).collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// One table cell per example count: `f` of that row's few-shot result, or a dash where it was not measured.
+fn few_shot_cells(r: &LeftOut, shots: &[usize], f: &dyn Fn(&FewShot) -> f64) -> String {
+    shots.iter().map(|k| r.few_shot.iter().find(|x| x.shots == *k).map_or(" – |".to_string(), |x| format!(" {} |", pct(f(x))))).collect()
 }
 
 /// The index of the score with the highest median AUROC over the honest rows (all rows when none is honest).
@@ -54,23 +67,14 @@ pub fn markdown(ctx: &Context, results: &[LeftOut], clusters: &MapClusters, chos
         let _ = writeln!(s, "| {name}{mark} | {:.3} | {:.3} | {} | {} |", median(h), median(all), pct(rec), pct(far));
     }
 
-    let shots: Vec<usize> = {
-        let mut v: Vec<usize> = results.iter().flat_map(|r| r.few_shot.iter().map(|f| f.shots)).collect();
-        v.sort_unstable();
-        v.dedup();
-        v
-    };
-    let shot_cols: String = shots.iter().map(|k| format!(" {k} |")).collect();
+    let shots = shot_counts(results);
     let _ = writeln!(s, "\nPer left-out class, score `{}`; few-shot: share of the class's other real glitches whose top class becomes the few-shot class (page rule: `rescore_with_few_shot`, the model's head and the references' class prototypes; centred: nearest prototype after centring), from 1/3/5 examples, with the share of known glitches wrongly put in it.\n", names[chosen]);
     let _ = writeln!(s, "| left-out class | real glitches | AUROC | recall at threshold | false alarms | map cluster: purity / recall / clusters |{}{} known wrongly in it (page, centred) |", shots.iter().map(|k| format!(" few-shot page {k} |")).collect::<String>(), shots.iter().map(|k| format!(" centred {k} |")).collect::<String>());
     let _ = writeln!(s, "|---|---:|---:|---:|---:|---|{}{}---|", "---:|".repeat(shots.len()), "---:|".repeat(shots.len()));
-    let _ = shot_cols;
     for r in results {
         let c = clusters.per_class.iter().find(|c| c.class == r.class);
         let cl = c.map_or("–".into(), |c| format!("{:.2} / {:.2} / {}", c.purity, c.recall, c.clusters));
-        let fs = |f: &dyn Fn(&super::measure::FewShot) -> f64| -> String {
-            shots.iter().map(|k| r.few_shot.iter().find(|x| x.shots == *k).map_or(" – |".to_string(), |x| format!(" {} |", pct(f(x))))).collect()
-        };
+        let fs = |f: &dyn Fn(&FewShot) -> f64| few_shot_cells(r, &shots, f);
         let worst = r.few_shot.iter().map(|x| (x.false_page, x.false_centred)).fold((0.0f64, 0.0f64), |a, b| (a.0.max(b.0), a.1.max(b.1)));
         let star = if honest(r) { "" } else { " *" };
         let _ = writeln!(
@@ -104,19 +108,12 @@ pub fn synthetic_markdown(results: &[LeftOut], chosen: usize, dir: &std::path::P
     let mut s = String::new();
     let _ = writeln!(s, "\n### Synthetic later classes (never trained on)\n");
     let _ = writeln!(s, "Glitches of `{}`: the generator's later Gravity Spy classes (`trainer/src/synth/later.rs`), each measured against synthetic glitches of the known classes from the same run, so both sides carry the synthetic-to-real gap. References, head, null and flag threshold are the real known glitches', as shipped; the false alarms are on the synthetic known glitches. Score `{}`; few-shot as above, on synthetic glitches.\n", dir.display(), names[chosen]);
-    let shots: Vec<usize> = {
-        let mut v: Vec<usize> = results.iter().flat_map(|r| r.few_shot.iter().map(|f| f.shots)).collect();
-        v.sort_unstable();
-        v.dedup();
-        v
-    };
+    let shots = shot_counts(results);
     let _ = writeln!(s, "| later class | synthetic glitches | synthetic known | AUROC | best score's AUROC | recall at threshold | false alarms (synthetic known) |{}{}", shots.iter().map(|k| format!(" few-shot page {k} |")).collect::<String>(), shots.iter().map(|k| format!(" centred {k} |")).collect::<String>());
     let _ = writeln!(s, "|---|---:|---:|---:|---|---:|---:|{}", "---:|".repeat(2 * shots.len()));
     for r in results {
         let best = (0..names.len()).max_by(|&a, &b| r.auroc[a].total_cmp(&r.auroc[b])).unwrap_or(0);
-        let fs = |f: &dyn Fn(&super::measure::FewShot) -> f64| -> String {
-            shots.iter().map(|k| r.few_shot.iter().find(|x| x.shots == *k).map_or(" – |".to_string(), |x| format!(" {} |", pct(f(x))))).collect()
-        };
+        let fs = |f: &dyn Fn(&FewShot) -> f64| few_shot_cells(r, &shots, f);
         let _ = writeln!(
             s,
             "| {} | {} | {} | {:.3} | {:.3} ({}) | {} | {} |{}{}",
