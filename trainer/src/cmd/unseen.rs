@@ -63,6 +63,11 @@ pub struct UnseenArgs {
     /// glitches, with the real known glitches as references and null (a table of its own).
     #[arg(long)]
     pub synthetic: Option<PathBuf>,
+    /// The `split.csv` of the run that trained the model (or any CSV with a `key` column): its real glitches
+    /// serve as references only and are never scored, so a network fine-tuned on some real glitches is measured
+    /// on the others. A left-out class must have none there.
+    #[arg(long)]
+    pub trained_on: Option<PathBuf>,
     /// Embeddings cache (default ~/.cache/glitchscope/unseen/<card>-real-embeddings.json).
     #[arg(long)]
     pub cache: Option<PathBuf>,
@@ -96,7 +101,17 @@ pub fn run(args: UnseenArgs) -> Result<()> {
     } else {
         card.labels.iter().filter(|l| !args.network_never_saw.contains(l)).cloned().collect()
     };
-    let opts = Options { folds: args.folds, seed: args.seed, false_alarm_rate: args.false_alarm_rate, shots: args.shots.clone(), draws: args.draws };
+    let opts = Options {
+        folds: args.folds,
+        seed: args.seed,
+        false_alarm_rate: args.false_alarm_rate,
+        shots: args.shots.clone(),
+        draws: args.draws,
+        trained_on: match &args.trained_on {
+            Some(path) => keys_of(path)?,
+            None => Default::default(),
+        },
+    };
     let mut results = Vec::new();
     for class in &classes {
         let started = std::time::Instant::now();
@@ -127,6 +142,7 @@ pub fn run(args: UnseenArgs) -> Result<()> {
         trained: &trained,
         folds: args.folds,
         false_alarm_rate: args.false_alarm_rate,
+        trained_on: glitches.iter().filter(|g| opts.trained_on.contains(&g.key)).count(),
     };
     let mut md = report::markdown(&ctx, &results, &map, chosen);
     if !synthetic_results.is_empty() {
@@ -159,4 +175,13 @@ fn measure_synthetic(args: &UnseenArgs, dir: &std::path::Path, real: &[crate::un
         }
     }
     Ok(out)
+}
+
+/// The `key` column of a CSV (a run's split.csv).
+fn keys_of(path: &std::path::Path) -> Result<std::collections::BTreeSet<String>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut lines = text.lines();
+    let header = lines.next().with_context(|| format!("{}: empty", path.display()))?;
+    let column = header.split(',').position(|h| h.trim() == "key").with_context(|| format!("{}: no `key` column", path.display()))?;
+    Ok(lines.filter_map(|l| l.split(',').nth(column)).map(|k| k.trim().to_string()).filter(|k| !k.is_empty()).collect())
 }

@@ -6,7 +6,7 @@
 //! known glitches of the *other* folds (their null distribution), so the false-alarm rate printed is measured
 //! on glitches that did not set it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Result, bail};
 use chacha20::ChaCha8Rng;
@@ -17,6 +17,7 @@ use rand::seq::SliceRandom;
 use super::real_set::RealGlitch;
 use super::scores::{COMBOS, FoldModel, RAW};
 
+#[derive(Clone)]
 pub struct Options {
     pub folds: usize,
     pub seed: u64,
@@ -24,6 +25,10 @@ pub struct Options {
     pub false_alarm_rate: f64,
     pub shots: Vec<usize>,
     pub draws: usize,
+    /// Keys of real glitches the scoring network trained on: they serve as references in every fold (as the
+    /// shipped reference set does) but are never scored, since a network scores what it trained on as familiar.
+    /// Empty for a network that trained on no real glitch.
+    pub trained_on: BTreeSet<String>,
 }
 
 /// Few-shot recall and false positives from `shots` examples, by the page's rule and by centred prototypes.
@@ -106,22 +111,29 @@ fn measure(glitches: &[RealGlitch], class: &str, never_known: &[String], synthet
             if is_synth(i) { synthetic && (known || left_out) } else { known || (!synthetic && left_out) }
         })
         .collect();
+    let trained = |i: usize| !is_synth(i) && opts.trained_on.contains(&glitches[i].key);
+    if let Some(&i) = chosen.iter().find(|&&i| glitches[i].class == class && trained(i)) {
+        bail!("{class}: the network trained on its glitch {}, so it cannot be left out", glitches[i].key);
+    }
     let n_left = chosen.iter().filter(|&&i| glitches[i].class == class).count();
     if n_left < 2 {
         bail!("{class}: {n_left} {} glitches; a left-out class needs at least 2", if synthetic { "synthetic" } else { "real" });
     }
-    let fold_of = deal_folds(glitches, &chosen, opts.folds, opts.seed);
+    // Trained-on glitches get no fold: never scored, references in every fold.
+    let scoreable: Vec<usize> = chosen.iter().copied().filter(|&i| !trained(i)).collect();
+    let fold_of = deal_folds(glitches, &scoreable, opts.folds, opts.seed);
+    let in_fold = |i: usize, f: usize| fold_of.get(&i) == Some(&f);
     let dim = glitches[0].embedding.len();
 
     let mut models = Vec::with_capacity(opts.folds);
     let mut scored: Vec<Scored> = Vec::new();
     let mut fold_refs: Vec<Vec<usize>> = Vec::new();
     for f in 0..opts.folds {
-        let refs: Vec<usize> = chosen.iter().copied().filter(|&i| fold_of[&i] != f && glitches[i].class != class && !is_synth(i)).collect();
+        let refs: Vec<usize> = chosen.iter().copied().filter(|&i| !in_fold(i, f) && glitches[i].class != class && !is_synth(i)).collect();
         let emb = Embeddings::from_rows(&refs.iter().map(|&i| glitches[i].embedding.as_slice()).collect::<Vec<_>>())?;
         let labels: Vec<usize> = refs.iter().map(|&i| index_of[glitches[i].class.as_str()]).collect();
         let model = FoldModel::fit(&emb, &labels, known_names.len())?;
-        for &i in chosen.iter().filter(|&&i| fold_of[&i] == f) {
+        for &i in chosen.iter().filter(|&&i| in_fold(i, f)) {
             let raw = model.raw_scores(&glitches[i].embedding)?;
             let left_out = glitches[i].class == class;
             let negative = !left_out && is_synth(i) == synthetic;
@@ -135,8 +147,8 @@ fn measure(glitches: &[RealGlitch], class: &str, never_known: &[String], synthet
     let (auroc, recall, false_alarms) = rates(&scored, opts);
 
     let members: Vec<usize> = chosen.iter().copied().filter(|&i| glitches[i].class == class).collect();
-    let negative = |i: usize| glitches[i].class != class && is_synth(i) == synthetic;
-    let known_test = |f: usize| -> Vec<usize> { chosen.iter().copied().filter(|&i| fold_of[&i] == f && negative(i)).collect() };
+    let negative = |i: usize| glitches[i].class != class && is_synth(i) == synthetic && !trained(i);
+    let known_test = |f: usize| -> Vec<usize> { chosen.iter().copied().filter(|&i| in_fold(i, f) && negative(i)).collect() };
     let few_shot = opts
         .shots
         .iter()
@@ -347,7 +359,7 @@ mod tests {
             .enumerate()
             .map(|(i, (e, &b))| RealGlitch { key: format!("g{i}"), source: "s".into(), class: format!("c{b}"), embedding: e.to_vec() })
             .collect();
-        let opts = Options { folds: 3, seed: 1, false_alarm_rate: 0.05, shots: vec![1, 3], draws: 4 };
+        let opts = Options { folds: 3, seed: 1, false_alarm_rate: 0.05, shots: vec![1, 3], draws: 4, trained_on: BTreeSet::new() };
         let r = leave_out(&glitches, "c4", &[], &opts).unwrap();
         assert_eq!((r.n, r.known), (30, 120));
         let knn5 = score_names().iter().position(|n| *n == "knn5").unwrap();
@@ -357,6 +369,15 @@ mod tests {
         assert!(r.auroc.iter().all(|a| (0.0..=1.0).contains(a)));
         let three = r.few_shot.iter().find(|f| f.shots == 3).unwrap();
         assert!(three.recall_centred > 0.8 && three.false_centred < 0.1, "centred few-shot {} / {}", three.recall_centred, three.false_centred);
+        // A network that trained on half of the known glitches: they become references only, so the left-out
+        // blob is measured against the other half, and a class the network trained on cannot be left out.
+        let half: BTreeSet<String> = glitches.iter().enumerate().filter(|(i, g)| i % 2 == 0 && g.class != "c4").map(|(_, g)| g.key.clone()).collect();
+        let trained_opts = Options { trained_on: half.clone(), ..opts.clone() };
+        let t = leave_out(&glitches, "c4", &[], &trained_opts).unwrap();
+        assert_eq!((t.n, t.known), (30, 120 - half.len()));
+        assert!(t.auroc[knn5] > 0.95, "AUROC with trained-on references {}", t.auroc[knn5]);
+        let err = leave_out(&glitches, "c3", &[], &Options { trained_on: glitches.iter().map(|g| g.key.clone()).collect(), ..opts.clone() });
+        assert!(err.is_err_and(|e| e.to_string().contains("trained on")));
         // A class with one glitch cannot be left out.
         let mut one = glitches[..121].to_vec();
         one[120].class = "lonely".into();
@@ -378,7 +399,7 @@ mod tests {
             };
             glitches.push(RealGlitch { key: format!("g{i}"), source, class: format!("c{b}"), embedding });
         }
-        let opts = Options { folds: 3, seed: 1, false_alarm_rate: 0.05, shots: vec![3], draws: 4 };
+        let opts = Options { folds: 3, seed: 1, false_alarm_rate: 0.05, shots: vec![3], draws: 4, trained_on: BTreeSet::new() };
         let r = leave_out_synthetic(&glitches, "c4", &[], &opts).unwrap();
         // 40 synthetic new glitches against the 80 synthetic known ones (half of c0..c3).
         assert_eq!((r.n, r.known), (40, 80));

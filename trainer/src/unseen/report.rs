@@ -12,6 +12,8 @@ pub struct Context<'a> {
     pub trained: &'a [String],
     pub folds: usize,
     pub false_alarm_rate: f64,
+    /// Real glitches the network trained on (`--trained-on`): references only, never scored.
+    pub trained_on: usize,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -54,6 +56,9 @@ pub fn markdown(ctx: &Context, results: &[LeftOut], clusters: &MapClusters, chos
     let honest = |r: &LeftOut| !ctx.trained.contains(&r.class);
     let mut s = String::new();
     let _ = writeln!(s, "Model `{}`; {}-fold cross-validation over the real glitches of the known classes; flag threshold: the {:.0}th percentile of the other folds' known glitches (false-alarm rate {:.0} %). Command: `{}`\n", ctx.model, ctx.folds, 100.0 * (1.0 - ctx.false_alarm_rate), 100.0 * ctx.false_alarm_rate, ctx.command);
+    if ctx.trained_on > 0 {
+        let _ = writeln!(s, "The network trained on {} of these real glitches (`--trained-on`): they are references in every fold and never scored; the known glitches scored are the others.\n", ctx.trained_on);
+    }
     let _ = writeln!(s, "Rows marked * are classes the model's network was trained on: their figures are optimistic (the class shaped the embedding); the honest rows are the others.\n");
 
     let _ = writeln!(s, "| score | median AUROC, honest rows | median AUROC, all rows | mean recall at the threshold | mean false alarms |");
