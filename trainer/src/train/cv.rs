@@ -515,7 +515,8 @@ fn run_recipe(shared: &Shared, config: &TrainConfig, out: &Path, net_of: &NetOf)
         fold_seconds.push(fold_started.elapsed().as_secs_f64());
     }
 
-    // Which glitches are single pictures, from their files (folds saved by older versions do not say).
+    // Which glitches are single pictures, from their files: folds saved before the fold files said so have
+    // `false` there, so the flag is set again for every prediction.
     let single: BTreeMap<(&str, &str), bool> = shared
         .data
         .real
@@ -594,7 +595,7 @@ fn train_fold(shared: &Shared, config: &TrainConfig, plan: &Plan, f: usize, dir:
             source: real[i].0.source.clone(),
             fold: f,
             logits,
-            single_picture: false,
+            single_picture: glitchscope::views::is_single_picture_slots(&real[i].0.files.iter().map(|f| f.0).collect::<Vec<_>>()),
         })
         .collect();
     std::fs::write(dir.join(PREDICTIONS), serde_json::to_string(&fold_predictions)?)?;
