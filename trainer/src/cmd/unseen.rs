@@ -142,7 +142,7 @@ pub fn run(args: UnseenArgs) -> Result<()> {
         trained: &trained,
         folds: args.folds,
         false_alarm_rate: args.false_alarm_rate,
-        trained_on: glitches.iter().filter(|g| opts.trained_on.contains(&g.key)).count(),
+        trained_on: glitches.iter().filter(|g| opts.trained_on.contains(crate::train::dataset::split_key_of(&g.key))).count(),
     };
     let mut md = report::markdown(&ctx, &results, &map, chosen);
     if !synthetic_results.is_empty() {

@@ -37,9 +37,15 @@ pub struct GlitchFiles {
 impl GlitchFiles {
     /// The key the train/validation split groups by: the same glitch in two folders stays on one side.
     pub fn split_key(&self) -> &str {
-        // `pipeline::group_names` names a second glitch with the same key "<key> (2)".
-        self.key.split(" (").next().unwrap_or(&self.key)
+        split_key_of(&self.key)
     }
+}
+
+/// A glitch key up to its first " (": `pipeline::group_names` names a second glitch with the same key
+/// "<key> (2)", and copies of one volunteer subject arrive as "<id> (копие)-0", "<id> (копие)-1", ...; all of
+/// them are one glitch to the split (split.csv and the cv's predictions carry this key).
+pub fn split_key_of(key: &str) -> &str {
+    key.split(" (").next().unwrap_or(key)
 }
 
 /// A file that could not be used, with the reason.

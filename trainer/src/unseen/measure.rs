@@ -15,6 +15,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 
 use super::real_set::RealGlitch;
+use crate::train::dataset::split_key_of;
 use super::scores::{COMBOS, FoldModel, RAW};
 
 #[derive(Clone)]
@@ -25,7 +26,8 @@ pub struct Options {
     pub false_alarm_rate: f64,
     pub shots: Vec<usize>,
     pub draws: usize,
-    /// Keys of real glitches the scoring network trained on: they serve as references in every fold (as the
+    /// Keys of real glitches the scoring network trained on, as split.csv writes them ([`split_key_of`]: copies
+    /// of one subject share it, and count as trained on when one of them is): they serve as references in every fold (as the
     /// shipped reference set does) but are never scored, since a network scores what it trained on as familiar.
     /// Empty for a network that trained on no real glitch.
     pub trained_on: BTreeSet<String>,
@@ -111,7 +113,7 @@ fn measure(glitches: &[RealGlitch], class: &str, never_known: &[String], synthet
             if is_synth(i) { synthetic && (known || left_out) } else { known || (!synthetic && left_out) }
         })
         .collect();
-    let trained = |i: usize| !is_synth(i) && opts.trained_on.contains(&glitches[i].key);
+    let trained = |i: usize| !is_synth(i) && opts.trained_on.contains(split_key_of(&glitches[i].key));
     if let Some(&i) = chosen.iter().find(|&&i| glitches[i].class == class && trained(i)) {
         bail!("{class}: the network trained on its glitch {}, so it cannot be left out", glitches[i].key);
     }
@@ -376,6 +378,12 @@ mod tests {
         let t = leave_out(&glitches, "c4", &[], &trained_opts).unwrap();
         assert_eq!((t.n, t.known), (30, 120 - half.len()));
         assert!(t.auroc[knn5] > 0.95, "AUROC with trained-on references {}", t.auroc[knn5]);
+        // Copies of one subject share split.csv's key: one trained on means all are.
+        let mut copies = glitches.clone();
+        copies[0].key = "subject (копие)-0".into();
+        copies[1].key = "subject (копие)-1".into();
+        let one_copy = Options { trained_on: ["subject".to_string()].into(), ..opts.clone() };
+        assert_eq!(leave_out(&copies, "c4", &[], &one_copy).unwrap().known, 120 - 2);
         let err = leave_out(&glitches, "c3", &[], &Options { trained_on: glitches.iter().map(|g| g.key.clone()).collect(), ..opts.clone() });
         assert!(err.is_err_and(|e| e.to_string().contains("trained on")));
         // A class with one glitch cannot be left out.
