@@ -115,6 +115,18 @@ pub struct Calibration {
     pub ece_after: Option<f64>,
 }
 
+impl Calibration {
+    /// The temperature for one glitch: `single_picture_temperature` for a lone picture in the unknown-duration
+    /// slot (`views::is_single_picture`) when there is one, else `temperature`. The one rule for the classifier
+    /// and for the trainer's out-of-fold measures.
+    pub fn temperature_for(&self, single_picture: bool) -> f32 {
+        match self.single_picture_temperature {
+            Some(t) if single_picture => t,
+            _ => self.temperature,
+        }
+    }
+}
+
 /// The reference set file of a card (`.gsref`).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -308,6 +320,10 @@ mod tests {
         c.calibration.as_mut().unwrap().temperature = 1.5;
         c.calibration.as_mut().unwrap().single_picture_temperature = Some(0.8);
         assert_eq!(ModelCard::from_json("c.json", &c.to_json()).unwrap(), c);
+        let cal = c.calibration.clone().unwrap();
+        assert_eq!((cal.temperature_for(true), cal.temperature_for(false)), (0.8, 1.5));
+        let older = Calibration { single_picture_temperature: None, ..cal };
+        assert_eq!(older.temperature_for(true), 1.5, "a card without it uses one temperature for all");
         for t in [0.0, f32::INFINITY] {
             c.calibration.as_mut().unwrap().single_picture_temperature = Some(t);
             let e = c.validate("c.json").unwrap_err().to_string();

@@ -156,10 +156,7 @@ impl Classifier {
     /// The temperature for one glitch: the card's single-picture temperature for a lone picture in the
     /// unknown-duration slot when the card has one, else [`Self::temperature`].
     pub fn temperature_for(&self, views: &[Option<Vec<f32>>]) -> f32 {
-        match self.card.calibration.as_ref().and_then(|c| c.single_picture_temperature) {
-            Some(t) if is_single_picture(views) => t,
-            _ => self.temperature(),
-        }
+        self.card.calibration.as_ref().map_or(1.0, |c| c.temperature_for(is_single_picture(views)))
     }
 
     /// Logits, embeddings and per-view logit contributions still on the device. The temperatures and the

@@ -375,6 +375,14 @@ fn from_cv(run: &std::path::Path, labels: &[String], exclude: &[String]) -> Resu
             .collect(),
         _ => Default::default(),
     };
+    // The card's rule for which temperature a glitch gets, with the run's cross-fitted temperatures.
+    let calibration = temperature.map(|temperature| glitchscope::card::Calibration {
+        temperature,
+        single_picture_temperature,
+        method: String::new(),
+        ece_before: None,
+        ece_after: None,
+    });
     let mut out = Vec::new();
     let mut folds = 0;
     for f in 1.. {
@@ -405,11 +413,8 @@ fn from_cv(run: &std::path::Path, labels: &[String], exclude: &[String]) -> Resu
             let (Some(class), Some(embedding)) = (labels.iter().position(|l| *l == p.class), embedding_of.get(p.key.as_str())) else {
                 continue;
             };
-            let t = match single_picture_temperature {
-                Some(t) if single.contains(&(p.source.clone(), p.key.clone())) => Some(t),
-                _ => temperature,
-            };
-            let head = crate::report::calibration::softmax_t(&p.logits, f64::from(t.unwrap_or(1.0)));
+            let t = calibration.as_ref().map_or(1.0, |c| c.temperature_for(single.contains(&(p.source.clone(), p.key.clone()))));
+            let head = crate::report::calibration::softmax_t(&p.logits, f64::from(t));
             let similarities = vote.class_similarities(embedding, None)?;
             out.push(HeldOut { key: p.key, files: Vec::new(), source: p.source, class, head, similarities });
         }
