@@ -184,16 +184,7 @@ fn read_split(path: &Path, part: &str) -> Result<BTreeSet<(String, String, Strin
     if crate::train::split::Part::parse(part).is_none() {
         bail!("--part {part:?} is not one of train, valid, test, unused");
     }
-    let mut reader = csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut keep = BTreeSet::new();
-    for record in reader.records() {
-        let record = record.with_context(|| format!("{} is not a split file", path.display()))?;
-        let field = |i: usize| record.get(i).unwrap_or_default().to_string();
-        if field(3) == part {
-            keep.insert((field(2), field(1), field(0)));
-        }
-    }
-    Ok(keep)
+    Ok(crate::train::setup::read_split_csv(path)?.into_iter().filter(|r| r.part == part).map(|r| (r.source, r.class, r.key)).collect())
 }
 
 fn write_confusion_csv(path: &Path, labels: &[String], confusion: &[Vec<usize>], shown: &[usize]) -> Result<()> {

@@ -63,7 +63,7 @@ pub struct UnseenArgs {
     /// glitches, with the real known glitches as references and null (a table of its own).
     #[arg(long)]
     pub synthetic: Option<PathBuf>,
-    /// The `split.csv` of the run that trained the model (or any CSV with a `key` column): its real glitches
+    /// The `split.csv` of the run that trained the model: its real glitches
     /// serve as references only and are never scored, so a network fine-tuned on some real glitches is measured
     /// on the others. A left-out class must have none there.
     #[arg(long)]
@@ -108,7 +108,7 @@ pub fn run(args: UnseenArgs) -> Result<()> {
         shots: args.shots.clone(),
         draws: args.draws,
         trained_on: match &args.trained_on {
-            Some(path) => keys_of(path)?,
+            Some(path) => crate::train::setup::read_split_csv(path)?.into_iter().map(|r| r.key).collect(),
             None => Default::default(),
         },
     };
@@ -177,11 +177,3 @@ fn measure_synthetic(args: &UnseenArgs, dir: &std::path::Path, real: &[crate::un
     Ok(out)
 }
 
-/// The `key` column of a CSV (a run's split.csv).
-fn keys_of(path: &std::path::Path) -> Result<std::collections::BTreeSet<String>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut lines = text.lines();
-    let header = lines.next().with_context(|| format!("{}: empty", path.display()))?;
-    let column = header.split(',').position(|h| h.trim() == "key").with_context(|| format!("{}: no `key` column", path.display()))?;
-    Ok(lines.filter_map(|l| l.split(',').nth(column)).map(|k| k.trim().to_string()).filter(|k| !k.is_empty()).collect())
-}

@@ -521,7 +521,7 @@ fn run_recipe(shared: &Shared, config: &TrainConfig, out: &Path, net_of: &NetOf)
         .data
         .real
         .iter()
-        .map(|(g, _)| ((g.source.as_str(), g.split_key()), glitchscope::views::is_single_picture_slots(&g.files.iter().map(|f| f.0).collect::<Vec<_>>())))
+        .map(|(g, _)| ((g.source.as_str(), g.split_key()), g.is_single_picture()))
         .collect();
     for p in &mut predictions {
         p.single_picture = single.get(&(p.source.as_str(), p.key.as_str())).copied().unwrap_or(false);
@@ -595,7 +595,7 @@ fn train_fold(shared: &Shared, config: &TrainConfig, plan: &Plan, f: usize, dir:
             source: real[i].0.source.clone(),
             fold: f,
             logits,
-            single_picture: glitchscope::views::is_single_picture_slots(&real[i].0.files.iter().map(|f| f.0).collect::<Vec<_>>()),
+            single_picture: real[i].0.is_single_picture(),
         })
         .collect();
     std::fs::write(dir.join(PREDICTIONS), serde_json::to_string(&fold_predictions)?)?;

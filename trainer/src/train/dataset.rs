@@ -39,6 +39,13 @@ impl GlitchFiles {
     pub fn split_key(&self) -> &str {
         split_key_of(&self.key)
     }
+
+    /// One picture in the unknown-duration slot (`views::is_single_picture`): the card's single-picture
+    /// temperature calibrates it.
+    pub fn is_single_picture(&self) -> bool {
+        let slots: Vec<usize> = self.files.iter().map(|f| f.0).collect();
+        glitchscope::views::is_single_picture_slots(&slots)
+    }
 }
 
 /// A glitch key up to its first " (": `pipeline::group_names` names a second glitch with the same key

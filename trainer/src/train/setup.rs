@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{Result, bail};
+use anyhow::{Context as _, Result, bail};
 use glitchscope::labels::{O1_CLASSES, class_index};
 use glitchscope::model::weights::load_imagenet;
 use glitchscope::model::{GlitchNet, GlitchNetConfig};
@@ -93,4 +93,27 @@ pub fn split_csv<'a>(rows: impl IntoIterator<Item = (&'a GlitchFiles, Part)>) ->
     }
     let bytes = writer.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(String::from_utf8(bytes)?)
+}
+
+/// One row of a run's split.csv ([`split_csv`]).
+pub struct SplitRow {
+    /// The glitch's split key ([`GlitchFiles::split_key`]).
+    pub key: String,
+    pub class: String,
+    pub source: String,
+    /// The part's name (train, valid, test, unused).
+    pub part: String,
+}
+
+/// The rows of a run's split.csv.
+pub fn read_split_csv(path: &Path) -> Result<Vec<SplitRow>> {
+    let mut reader = csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
+    reader
+        .records()
+        .map(|record| {
+            let record = record.with_context(|| format!("{} is not a split file", path.display()))?;
+            let field = |i: usize| record.get(i).unwrap_or_default().to_string();
+            Ok(SplitRow { key: field(0), class: field(1), source: field(2), part: field(3) })
+        })
+        .collect()
 }
