@@ -508,9 +508,11 @@ impl ReferenceIndex {
     /// Unfamiliar score of one embedding: `{score, percentile, new_class_candidate}`, or null when the set has no
     /// calibration. `key`: the glitch's key; a glitch that is in the set is scored without itself (as natively).
     pub fn assess(&self, embedding: &[f32], key: Option<String>) -> Result<JsValue, JsValue> {
-        let (Some(scorer), Some(calibration)) = (&self.scorer, &self.set.calibration) else { return Ok(JsValue::NULL) };
-        let score = self.set.unfamiliar_score(scorer, embedding, key.as_deref()).map_err(js_err)?;
-        to_js(&calibration.assess(score))
+        let Some(scorer) = &self.scorer else { return Ok(JsValue::NULL) };
+        match self.set.assess(scorer, embedding, key.as_deref()).map_err(js_err)? {
+            Some(unfamiliar) => to_js(&unfamiliar),
+            None => Ok(JsValue::NULL),
+        }
     }
 
     /// The `k` most similar reference glitches: `[{index, key, label, similarity}]`, best first.

@@ -26,6 +26,10 @@ fn default_model_ships_a_matching_calibrated_reference_set() {
     assert_eq!(set.dim(), 1280, "lite0 embeddings");
     let calibration = set.calibration.as_ref().expect("no unfamiliar-score calibration");
     assert!(calibration.n_calibration == set.len() && calibration.flag_percentile > 0.5 && calibration.flag_percentile < 1.0);
+    // The shipped score is the combined one (distance + the reference head's doubt), its head over every class.
+    let doubt = calibration.doubt.as_ref().expect("a distance-only calibration: rerun scripts/make-reference-set.sh");
+    assert_eq!(doubt.head.classes, set.classes(), "reference head classes");
+    assert_eq!(doubt.head.dim, set.dim());
     for label in &set.labels {
         assert!(card.labels.contains(label), "reference label {label:?} is not a class of the model");
     }

@@ -22,6 +22,7 @@ pub mod pca;
 pub mod prototypes;
 pub mod quality;
 pub mod reference;
+pub mod reference_head;
 mod rng;
 pub mod synthetic;
 pub mod tsne;
@@ -32,11 +33,12 @@ pub use few_shot_batch::{RankedClass, Rescored, rescore_with_few_shot};
 pub use map::{MapOptions, MapSession};
 pub use neighbour_vote::NeighbourVote;
 pub use neighbours::{KnnGraph, Neighbour, NeighbourIndex, knn_graph};
-pub use novelty::{NoveltyCalibration, NoveltyMethod, NoveltyScorer, Unfamiliarity};
+pub use novelty::{DoubtCalibration, NoveltyCalibration, NoveltyMethod, NoveltyScorer, Unfamiliarity};
 pub use pca::Pca;
 pub use prototypes::{DEFAULT_TEMPERATURE, FewShotClass, FewShotSet, Prototypes, combine_with_few_shot};
 pub use quality::{knn_overlap, trustworthiness};
 pub use reference::{Precision, ReferenceMatch, ReferenceSet};
+pub use reference_head::ReferenceHead;
 pub use tsne::{Progress, Tsne, TsneParams};
 
 /// Why a discovery step could not run. Every message names the offending row or parameter.

@@ -4,18 +4,22 @@
 //! File format (`.gsref`), small enough to download with the model (1280-d f16: 2.5 kB per glitch):
 //!   8 bytes  magic `GSREF\0\0\x01`
 //!   4 bytes  header length H, little-endian u32
-//!   H bytes  JSON header: format, count, dim, precision ("f16" or "f32"), labels, keys, model, calibration
+//!   H bytes  JSON header: format, count, dim, precision ("f16" or "f32"), labels, keys, model, calibration (with
+//!            the combined score's reference head: classes x dim numbers, ~0.3 MB of JSON for 22 x 1280)
 //!   count * dim numbers, little-endian, row-major, each row of length 1.
 //! f16 keeps cosine similarities to about 1e-3, far below the gaps that matter between classes.
 
 use half::f16;
 
-use super::novelty::{NoveltyCalibration, NoveltyMethod, NoveltyScorer};
+use super::novelty::{NoveltyCalibration, NoveltyMethod, NoveltyScorer, Unfamiliarity};
 use super::prototypes::Prototypes;
+use super::reference_head::ReferenceHead;
 use super::{DiscoveryError, Embeddings, NeighbourIndex, Result};
 
 pub const REFERENCE_FORMAT: &str = "glitchscope-reference/1";
 const MAGIC: &[u8; 8] = b"GSREF\0\0\x01";
+/// Folds of the reference head's out-of-fold doubt in [`ReferenceSet::calibrate_with_doubt`].
+const DOUBT_FOLDS: usize = 5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -117,6 +121,48 @@ impl ReferenceSet {
     pub fn calibrate(&mut self, method: NoveltyMethod, flag_percentile: f32) -> Result<&NoveltyCalibration> {
         let calibration = self.novelty_scorer(method)?.calibrate_leave_one_out(flag_percentile)?;
         Ok(self.calibration.insert(calibration))
+    }
+
+    /// Calibrate the combined unfamiliar score on this set ([`NoveltyCalibration::with_doubt`]): each glitch's
+    /// distance with itself left out, its doubt by a head fitted on the other `DOUBT_FOLDS` folds (stratified by
+    /// class), and the head that scores new glitches fitted on all of them.
+    pub fn calibrate_with_doubt(&mut self, method: NoveltyMethod, flag_percentile: f32) -> Result<&NoveltyCalibration> {
+        let scorer = self.novelty_scorer(method)?;
+        let distances = (0..self.len()).map(|i| scorer.score_reference(i)).collect::<Result<Vec<f32>>>()?;
+        let classes = self.classes();
+        let labels: Vec<usize> = self.labels.iter().map(|l| classes.iter().position(|c| c == l).unwrap_or(0)).collect();
+        // Stratified folds: a class's members dealt in turn, each class starting one fold further on.
+        let mut seen = vec![0usize; classes.len()];
+        let fold_of: Vec<usize> = labels
+            .iter()
+            .map(|&c| {
+                seen[c] += 1;
+                (seen[c] + c) % DOUBT_FOLDS
+            })
+            .collect();
+        let mut doubts = vec![0.0f32; self.len()];
+        for f in 0..DOUBT_FOLDS {
+            let (train, held): (Vec<usize>, Vec<usize>) = (0..self.len()).partition(|&i| fold_of[i] != f);
+            if held.is_empty() {
+                continue;
+            }
+            let train_labels: Vec<usize> = train.iter().map(|&i| labels[i]).collect();
+            let head = ReferenceHead::fit(&self.embeddings().select(&train)?, &train_labels, &classes)?;
+            for i in held {
+                doubts[i] = head.doubt(self.embeddings().row(i))?;
+            }
+        }
+        let head = ReferenceHead::fit(self.embeddings(), &labels, &classes)?;
+        let calibration = NoveltyCalibration::with_doubt(method, distances, doubts, head, flag_percentile)?;
+        Ok(self.calibration.insert(calibration))
+    }
+
+    /// The calibrated unfamiliar score of a glitch (`key`: see [`Self::unfamiliar_score`]), or None when the set
+    /// has no calibration: the one rule for the page and `glitchscope cluster`.
+    pub fn assess(&self, scorer: &NoveltyScorer, embedding: &[f32], key: Option<&str>) -> Result<Option<Unfamiliarity>> {
+        let Some(calibration) = &self.calibration else { return Ok(None) };
+        let distance = self.unfamiliar_score(scorer, embedding, key)?;
+        calibration.assess_glitch(distance, embedding).map(Some)
     }
 
     /// The raw unfamiliar score of a glitch by `scorer` (made from this set). A glitch that is itself in the set
@@ -254,6 +300,41 @@ mod tests {
         assert!(found.iter().all(|m| m.label == "Whistle"), "{found:?}");
         assert_eq!(set.classes(), vec!["Blip", "Whistle", "Koi_Fish"]);
         assert_eq!(set.class_prototypes().unwrap().names(), set.classes().as_slice());
+    }
+
+    /// The combined score: a reference set of four blobs, held-out members of them and a fifth blob never seen.
+    /// The calibration survives the file; the new blob is flagged, the held-out known ones mostly not; a broken
+    /// head or a combined calibration labelled as distance-only is refused with the file's name.
+    #[test]
+    fn combined_score_flags_a_new_blob_and_survives_the_file() {
+        let (data, truth) = gaussian_blobs(5, 40, 32, 0.8, 21).unwrap();
+        let refs: Vec<usize> = (0..data.len()).filter(|&i| truth[i] < 4 && i % 40 < 30).collect();
+        let held: Vec<usize> = (0..data.len()).filter(|&i| truth[i] < 4 && i % 40 >= 30).collect();
+        let new: Vec<usize> = (0..data.len()).filter(|&i| truth[i] == 4).collect();
+        let labels = refs.iter().map(|&i| format!("class{}", truth[i])).collect();
+        let keys = refs.iter().map(|i| format!("g{i}")).collect();
+        let mut set = ReferenceSet::new(labels, keys, &data.select(&refs).unwrap()).unwrap();
+        set.calibrate_with_doubt(NoveltyMethod::KnnMeanDistance { k: 1 }, 0.95).unwrap();
+        let back = ReferenceSet::from_bytes(&set.to_bytes(Precision::F32), "ref.gsref").unwrap();
+        assert_eq!(back.calibration, set.calibration);
+        let calibration = back.calibration.as_ref().unwrap();
+        assert!(calibration.doubt.is_some() && calibration.known_scores.iter().all(|s| (0.0..=1.0).contains(s)));
+        let scorer = back.novelty_scorer(calibration.method).unwrap();
+        let assess = |i: usize| back.assess(&scorer, data.row(i), None).unwrap().unwrap();
+        let flagged = |rows: &[usize]| rows.iter().filter(|&&i| assess(i).new_class_candidate).count() as f64 / rows.len() as f64;
+        assert!(flagged(&new) > 0.8, "new blob flagged {}", flagged(&new));
+        assert!(flagged(&held) < 0.2, "held-out known flagged {}", flagged(&held));
+        // A reference scored as itself gets its left-out distance, never 0.
+        assert!(back.assess(&scorer, back.embeddings().row(0), Some("g0")).unwrap().unwrap().percentile > 0.0);
+
+        let mut broken = set.clone();
+        broken.calibration.as_mut().unwrap().doubt.as_mut().unwrap().head.weights.pop();
+        let err = ReferenceSet::from_bytes(&broken.to_bytes(Precision::F32), "broken.gsref").unwrap_err().to_string();
+        assert!(err.contains("broken.gsref") && err.contains("head"), "{err}");
+        let mut mislabelled = set.clone();
+        mislabelled.calibration.as_mut().unwrap().format = crate::discovery::novelty::CALIBRATION_FORMAT.into();
+        let err = ReferenceSet::from_bytes(&mislabelled.to_bytes(Precision::F32), "old.gsref").unwrap_err().to_string();
+        assert!(err.contains("old.gsref") && err.contains("novelty/2"), "{err}");
     }
 
     #[test]

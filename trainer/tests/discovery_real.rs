@@ -1,6 +1,7 @@
 //! The unseen-class test on real data: O3 Livingston 4 s spectrograms of Koi_Fish, Scattered_Light and
-//! Fast_Scattering (an O3 class not among the 22). The reference set holds only the first two; Fast_Scattering
-//! should look unfamiliar, form a cluster of its own, and be learnable as a few-shot class.
+//! Fast_Scattering (an O3 class not among the 22). A reference set of only the first two (the distance score:
+//! too few classes for the combined one), and the shipped reference set of every class; against both
+//! Fast_Scattering should look unfamiliar; it should form a cluster of its own and be learnable as a few-shot class.
 //!
 //! The few-shot part runs as the page does: the model's own calibrated probabilities (`glitchscope classify`),
 //! the model's classes represented by the class prototypes of its shipped reference set (models/default.gsref),
@@ -116,6 +117,20 @@ fn fast_scattering_is_unfamiliar_clusters_apart_and_is_learnable_from_few_exampl
     let a = auroc(&pick(true), &pick(false));
     let flagged = clusters.column("new_class_candidate").iter().zip(&is_new).filter(|(f, n)| **f == "true" && **n).count();
 
+    // The shipped unfamiliar score: the model's own reference set (22 classes, the O3 Koi_Fish and Scattered_Light
+    // among them, each scored with itself left out) and its combined calibration (distance + reference head).
+    let shipped_out = tmp.path().join("clusters-shipped");
+    let card_dir = card.parent().unwrap();
+    let shipped_ref = card_dir.join("default.gsref");
+    glitchscope(&["cluster", "--embeddings", all.to_str().unwrap(), "--reference", shipped_ref.to_str().unwrap(), "--out", shipped_out.to_str().unwrap()]);
+    let shipped = read_csv(&shipped_out.join("clusters.csv"));
+    let shipped_new: Vec<bool> = shipped.labels.iter().map(|l| l == NEW).collect();
+    let shipped_scores: Vec<f64> = shipped.column("unfamiliar_score").iter().map(|s| s.parse().unwrap()).collect();
+    let shipped_pick = |want: bool| (0..shipped_scores.len()).filter(|&i| shipped_new[i] == want).map(|i| shipped_scores[i]).collect::<Vec<_>>();
+    let shipped_auroc = auroc(&shipped_pick(true), &shipped_pick(false));
+    let shipped_flags = |want: bool| shipped.column("new_class_candidate").iter().zip(&shipped_new).filter(|(f, n)| **f == "true" && **n == want).count();
+    let (shipped_flagged, shipped_false) = (shipped_flags(true), shipped_flags(false));
+
     // The cluster holding most Fast_Scattering glitches: how pure, how complete.
     let ids = clusters.column("cluster");
     let mut per_cluster = std::collections::HashMap::<&str, (usize, usize)>::new();
@@ -165,6 +180,10 @@ fn fast_scattering_is_unfamiliar_clusters_apart_and_is_learnable_from_few_exampl
 
     println!("model {}: {} glitches ({} {NEW}), reference Koi_Fish + Scattered_Light", card.display(), scores.len(), n_new);
     println!("unfamiliar score AUROC ({NEW} vs known): {a:.3}; flagged {flagged}/{n_new}");
+    println!(
+        "shipped reference set (models/default.gsref): AUROC {shipped_auroc:.3}; flagged {shipped_flagged}/{n_new} {NEW}, {shipped_false}/{} known",
+        scores.len() - n_new
+    );
     println!("cluster {best_id}: {hits} of its {size} glitches are {NEW} (purity {cluster_purity:.2}, recall {cluster_recall:.2})");
     for (shots, acc_new, acc_known) in &few_shot {
         println!("few-shot {shots:>2}: {NEW} accuracy {acc_new:.3}, known classes kept {acc_known:.3}");
@@ -177,6 +196,11 @@ fn fast_scattering_is_unfamiliar_clusters_apart_and_is_learnable_from_few_exampl
     // two of 30 glitches (0.93); few-shot about ten of its 145/125/100 judged glitches (1 shot: 29 per draw).
     assert!(a >= 0.98, "AUROC {a} (measured 1.000)");
     assert!(flagged as f64 / n_new as f64 >= 0.93, "flagged {flagged}/{n_new} (measured 30/30)");
+    // The shipped set and score (distance + reference head since 2026-12-08): measured AUROC 1.000, 30/30 flagged,
+    // 1/60 known flagged.
+    assert!(shipped_auroc >= 0.98, "shipped reference set: AUROC {shipped_auroc} (measured 1.000)");
+    assert!(shipped_flagged as f64 / n_new as f64 >= 0.93, "shipped reference set: flagged {shipped_flagged}/{n_new} (measured 30/30)");
+    assert!(shipped_false <= 6, "shipped reference set: {shipped_false} known O3 glitches flagged (measured 1 of 60)");
     assert!(cluster_purity >= 0.93 && cluster_recall >= 0.93, "cluster purity {cluster_purity}, recall {cluster_recall} (measured 1.00)");
     for ((shots, acc_new, acc_known), floor) in few_shot.iter().zip([0.60, 0.82, 0.86]) {
         assert!(*acc_new >= floor, "{shots}-shot {NEW} accuracy {acc_new:.3} < {floor} (measured 0.717/0.928/0.940)");

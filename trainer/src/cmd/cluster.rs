@@ -216,7 +216,7 @@ fn unfamiliar(args: &ClusterArgs, table: &EmbeddingTable) -> Result<Option<Novel
     for (row, e) in table.embeddings.rows().enumerate() {
         let own = position.get(table.keys[row].as_str()).copied();
         let score = scorer.score_glitch(own, e).map_err(|e| row_error(&args.embeddings, &table.keys, e))?;
-        assessed.push(calibration.assess(score));
+        assessed.push(calibration.assess_glitch(score, e).map_err(|e| row_error(&args.embeddings, &table.keys, e))?);
         let nearest = index.search(e, 1, own)?;
         nearest_label.push(nearest.first().map_or(String::new(), |n| ref_labels[n.index].clone()));
     }

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use glitchscope::discovery::novelty::MIN_CLASSES_FOR_DOUBT;
 use glitchscope::discovery::{DiscoveryError, Embeddings, NoveltyMethod, Precision, ReferenceSet};
 use glitchscope::views::GlitchViews;
 
@@ -37,6 +38,10 @@ pub struct EmbedArgs {
     /// Neighbours in the unfamiliar score calibrated into a .gsref.
     #[arg(long, default_value_t = 1)]
     pub novelty_k: usize,
+    /// Calibrate the .gsref's unfamiliar score on the distance alone, without the reference head's doubt (the
+    /// combined score is the default for references of 10 classes or more: docs/unseen-real.md).
+    #[arg(long)]
+    pub distance_only: bool,
     /// Glitches per forward pass.
     #[arg(long, default_value_t = 8)]
     pub batch_size: usize,
@@ -208,7 +213,7 @@ fn read_npy(path: &Path) -> Result<EmbeddingTable> {
     Ok(EmbeddingTable { keys, labels, predicted, probability, embeddings, reference: None })
 }
 
-fn write(table: &EmbeddingTable, path: &Path, model: &str, novelty_k: usize) -> Result<()> {
+fn write(table: &EmbeddingTable, path: &Path, model: &str, novelty_k: usize, distance_only: bool) -> Result<()> {
     let meta_header = ["key", "label", "predicted", "probability"];
     let meta = |i: usize| {
         [table.keys[i].clone(), table.labels[i].clone(), table.predicted[i].clone(), table.probability[i].map(|p| p.to_string()).unwrap_or_default()]
@@ -240,8 +245,11 @@ fn write(table: &EmbeddingTable, path: &Path, model: &str, novelty_k: usize) -> 
             }
             let mut set = ReferenceSet::new(table.labels.clone(), table.keys.clone(), &table.embeddings)?;
             set.model = Some(model.to_string());
-            if table.len() > novelty_k {
-                set.calibrate(NoveltyMethod::KnnMeanDistance { k: novelty_k }, 0.95)?;
+            let method = NoveltyMethod::KnnMeanDistance { k: novelty_k };
+            if table.len() > novelty_k && !distance_only && set.classes().len() >= MIN_CLASSES_FOR_DOUBT {
+                set.calibrate_with_doubt(method, 0.95)?;
+            } else if table.len() > novelty_k {
+                set.calibrate(method, 0.95)?;
             } else {
                 eprintln!("note: {} glitches are too few to calibrate the unfamiliar score (need more than {novelty_k})", table.len());
             }
@@ -320,7 +328,7 @@ pub fn run(args: EmbedArgs) -> Result<()> {
     let table = EmbeddingTable { keys, labels, predicted, probability, embeddings, reference: None };
     // Through a temporary name (for .npy, its keys file is written next to the temporary and renamed after).
     write_atomically(&args.out, |tmp| {
-        write(&table, tmp, &classifier.card.name, args.novelty_k)?;
+        write(&table, tmp, &classifier.card.name, args.novelty_k, args.distance_only)?;
         if format == Format::Npy {
             std::fs::rename(keys_path(tmp), keys_path(&args.out))?;
         }
@@ -350,7 +358,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         for name in ["e.csv", "e.npy"] {
             let path = dir.path().join(name);
-            write(&table(), &path, "m", 5).unwrap();
+            write(&table(), &path, "m", 5, false).unwrap();
             let back = EmbeddingTable::read(&path).unwrap();
             let t = table();
             assert_eq!((back.keys, back.labels, back.predicted, back.probability), (t.keys, t.labels, t.predicted, t.probability), "{name}");

@@ -16,7 +16,7 @@ use rand::seq::SliceRandom;
 
 use super::real_set::RealGlitch;
 use crate::train::dataset::split_key_of;
-use super::scores::{COMBOS, FoldModel, RAW};
+use super::scores::{COMBOS, FoldModel, Join, RAW};
 
 #[derive(Clone)]
 pub struct Options {
@@ -136,7 +136,7 @@ fn measure(glitches: &[RealGlitch], class: &str, never_known: &[String], synthet
         let labels: Vec<usize> = refs.iter().map(|&i| index_of[glitches[i].class.as_str()]).collect();
         let model = FoldModel::fit(&emb, &labels, known_names.len())?;
         for &i in chosen.iter().filter(|&&i| in_fold(i, f)) {
-            let raw = model.raw_scores(&glitches[i].embedding)?;
+            let raw = model.raw_scores(&glitches[i].embedding, glitches[i].top_probability)?;
             let left_out = glitches[i].class == class;
             let negative = !left_out && is_synth(i) == synthetic;
             scored.push(Scored { fold: f, left_out, null: !left_out && !is_synth(i), negative, scores: raw.to_vec() });
@@ -202,7 +202,7 @@ pub(super) fn deal_folds(glitches: &[RealGlitch], chosen: &[usize], k: usize, se
     out
 }
 
-/// Each combination is the mean of its parts' percentiles against the known glitches of the other folds.
+/// Each combination joins its parts' percentiles against the known glitches of the other folds (mean or max).
 pub(super) fn add_combos(scored: &mut [Scored], folds: usize) {
     let nulls: Vec<Vec<Vec<f32>>> = (0..folds)
         .map(|f| {
@@ -216,9 +216,12 @@ pub(super) fn add_combos(scored: &mut [Scored], folds: usize) {
         })
         .collect();
     for g in scored.iter_mut() {
-        for (_, parts) in COMBOS {
-            let mean = parts.iter().map(|&p| percentile(&nulls[g.fold][p], g.scores[p])).sum::<f32>() / parts.len() as f32;
-            g.scores.push(mean);
+        for (_, parts, join) in COMBOS {
+            let pct = parts.map(|p| percentile(&nulls[g.fold][p], g.scores[p]));
+            g.scores.push(match join {
+                Join::Mean => pct.iter().sum::<f32>() / pct.len() as f32,
+                Join::Max => pct.iter().copied().fold(0.0, f32::max),
+            });
         }
     }
 }
@@ -359,7 +362,7 @@ mod tests {
             .rows()
             .zip(&truth)
             .enumerate()
-            .map(|(i, (e, &b))| RealGlitch { key: format!("g{i}"), source: "s".into(), class: format!("c{b}"), embedding: e.to_vec() })
+            .map(|(i, (e, &b))| RealGlitch { key: format!("g{i}"), source: "s".into(), class: format!("c{b}"), embedding: e.to_vec(), top_probability: None })
             .collect();
         let opts = Options { folds: 3, seed: 1, false_alarm_rate: 0.05, shots: vec![1, 3], draws: 4, trained_on: BTreeSet::new() };
         let r = leave_out(&glitches, "c4", &[], &opts).unwrap();
@@ -405,7 +408,7 @@ mod tests {
             } else {
                 ("real".to_string(), e.to_vec())
             };
-            glitches.push(RealGlitch { key: format!("g{i}"), source, class: format!("c{b}"), embedding });
+            glitches.push(RealGlitch { key: format!("g{i}"), source, class: format!("c{b}"), embedding, top_probability: None });
         }
         let opts = Options { folds: 3, seed: 1, false_alarm_rate: 0.05, shots: vec![3], draws: 4, trained_on: BTreeSet::new() };
         let r = leave_out_synthetic(&glitches, "c4", &[], &opts).unwrap();

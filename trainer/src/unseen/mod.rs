@@ -2,7 +2,6 @@
 //! the discovery tools find its real glitches among real glitches of the known classes.
 
 pub mod clusters;
-pub mod linear_head;
 pub mod mahalanobis;
 pub mod measure;
 pub mod real_set;

@@ -22,6 +22,10 @@ pub struct RealGlitch {
     pub source: String,
     pub class: String,
     pub embedding: Vec<f32>,
+    /// The scoring network's own calibrated top probability (its head, as the page shows it): the
+    /// `net_max_prob` score. Absent in caches written before it was kept; such a cache is remade.
+    #[serde(default)]
+    pub top_probability: Option<f32>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -43,6 +47,7 @@ pub fn embed_real(model: &Path, root: &Path, cache: &Path, batch_size: usize) ->
         && let Ok(c) = serde_json::from_str::<Cache>(&text)
         && c.weights_sha256 == sha
         && c.root == root_name
+        && c.glitches.iter().all(|g| g.top_probability.is_some())
     {
         eprintln!("unseen: {} embeddings from {}", c.glitches.len(), cache.display());
         return Ok(c.glitches);
@@ -67,7 +72,8 @@ pub fn embed_real(model: &Path, root: &Path, cache: &Path, batch_size: usize) ->
     for chunk in pending.chunks(batch_size.max(1)) {
         let views: Vec<GlitchViews> = chunk.iter().map(|c| c.3.clone()).collect();
         for ((key, source, class, _), p) in chunk.iter().zip(classifier.predict(&views)?) {
-            out.push(RealGlitch { key: key.clone(), source: source.clone(), class: class.clone(), embedding: p.embedding });
+            let top = p.probabilities.iter().copied().fold(0.0, f32::max);
+            out.push(RealGlitch { key: key.clone(), source: source.clone(), class: class.clone(), embedding: p.embedding, top_probability: Some(top) });
         }
         bar.inc(chunk.len() as u64);
     }

@@ -3,49 +3,63 @@
 //! head, not in the PCA.
 
 use anyhow::Result;
-use glitchscope::discovery::{Embeddings, NoveltyMethod, NoveltyScorer, Pca};
+use glitchscope::discovery::reference_head::log_sum_exp;
+use glitchscope::discovery::{Embeddings, NoveltyMethod, NoveltyScorer, Pca, ReferenceHead};
 
-use super::linear_head::{LinearHead, log_sum_exp, softmax_in_place};
 use super::mahalanobis::Mahalanobis;
 
 /// The raw scores, in this order.
-pub const RAW: [&str; 6] = ["knn1", "knn5", "prototype", "mahalanobis", "max_prob", "energy"];
-/// Combinations: the mean of their parts' percentiles (each part against the null of known glitches).
-pub const COMBOS: [(&str, [usize; 2]); 4] =
-    [("knn1+max_prob", [0, 4]), ("knn5+mahalanobis", [1, 3]), ("mahalanobis+max_prob", [3, 4]), ("knn1+mahalanobis", [0, 3])];
+/// `max_prob` and `energy` come from a head fitted on the fold's references; `net_max_prob` from the scoring
+/// network's own calibrated head (constant where a glitch has no such probability).
+pub const RAW: [&str; 7] = ["knn1", "knn5", "prototype", "mahalanobis", "max_prob", "energy", "net_max_prob"];
+/// How a combination joins its parts' percentiles (each part against the null of known glitches).
+#[derive(Clone, Copy)]
+pub enum Join {
+    Mean,
+    Max,
+}
 
-/// Components kept for the head and the Mahalanobis distance.
+/// Combinations of two raw scores (indices into `RAW`).
+pub const COMBOS: [(&str, [usize; 2], Join); 7] = [
+    ("knn1+max_prob", [0, 4], Join::Mean),
+    ("knn5+mahalanobis", [1, 3], Join::Mean),
+    ("mahalanobis+max_prob", [3, 4], Join::Mean),
+    ("knn1+mahalanobis", [0, 3], Join::Mean),
+    ("knn1+net_max_prob", [0, 6], Join::Mean),
+    ("max(knn1,max_prob)", [0, 4], Join::Max),
+    ("max(knn1,mahalanobis)", [0, 3], Join::Max),
+];
+
+/// Components kept for the Mahalanobis distance (the head keeps as many: `ReferenceHead`).
 const DIMS: usize = 64;
 
 pub struct FoldModel {
     knn1: NoveltyScorer,
     knn5: NoveltyScorer,
     prototype: NoveltyScorer,
-    /// Principal components of the references' unit embeddings, for the head and the Mahalanobis distance.
+    /// Principal components of the references' unit embeddings, for the Mahalanobis distance.
     pca: Pca,
     mahalanobis: Mahalanobis,
-    /// 1 / standard deviation along each component: the head's inputs are standardised.
-    scale: Vec<f32>,
-    pub head: LinearHead,
+    /// The shipped unfamiliar score's head over the known classes (`max_prob`, `energy`), fitted on the fold's
+    /// references as `ReferenceSet::calibrate_with_doubt` fits it on the shipped ones.
+    pub head: ReferenceHead,
 }
 
 impl FoldModel {
     /// `refs`: raw embeddings of the references; `labels[i]` their class in `0..classes`.
     pub fn fit(refs: &Embeddings, labels: &[usize], classes: usize) -> Result<Self> {
         let names: Vec<String> = labels.iter().map(|c| c.to_string()).collect();
+        let class_names: Vec<String> = (0..classes).map(|c| c.to_string()).collect();
         let unit = refs.normalised()?;
         let pca = Pca::fit(&unit, DIMS, 0)?;
         let z: Vec<Vec<f32>> = unit.rows().map(|r| pca.project(r)).collect::<Result<_, _>>()?;
-        let scale: Vec<f32> = pca.variances.iter().map(|v| 1.0 / v.max(1e-12).sqrt()).collect();
-        let rows: Vec<Vec<f32>> = z.iter().map(|v| standardise(v, &scale)).collect();
         Ok(Self {
             knn1: NoveltyScorer::new(refs, &names, NoveltyMethod::KnnMeanDistance { k: 1 })?,
             knn5: NoveltyScorer::new(refs, &names, NoveltyMethod::KnnMeanDistance { k: 5 })?,
             prototype: NoveltyScorer::new(refs, &names, NoveltyMethod::NearestPrototype)?,
             mahalanobis: Mahalanobis::fit(&z, labels, classes, pca.n_components()),
-            head: LinearHead::fit(&rows, labels, classes),
+            head: ReferenceHead::fit(refs, labels, &class_names)?,
             pca,
-            scale,
         })
     }
 
@@ -56,31 +70,23 @@ impl FoldModel {
 
     /// The head's probabilities over the fold's known classes.
     pub fn probabilities(&self, embedding: &[f32]) -> Result<Vec<f32>> {
-        let mut p = self.head.logits(&standardise(&self.project(embedding)?, &self.scale));
-        softmax_in_place(&mut p);
-        Ok(p)
+        Ok(self.head.probabilities(embedding)?)
     }
 
-    /// Every raw score of one glitch, in `RAW` order.
-    pub fn raw_scores(&self, embedding: &[f32]) -> Result<[f32; 6]> {
+    /// Every raw score of one glitch, in `RAW` order; `top_probability`: the network's own (see `RAW`).
+    pub fn raw_scores(&self, embedding: &[f32], top_probability: Option<f32>) -> Result<[f32; 7]> {
         let z = self.project(embedding)?;
-        let logits = self.head.logits(&standardise(&z, &self.scale));
-        let mut p = logits.clone();
-        softmax_in_place(&mut p);
-        let max_p = p.iter().copied().fold(0.0, f32::max);
+        let logits = self.head.logits(embedding)?;
         Ok([
             self.knn1.score(embedding)?,
             self.knn5.score(embedding)?,
             self.prototype.score(embedding)?,
             self.mahalanobis.score(&z),
-            1.0 - max_p,
+            self.head.doubt(embedding)?,
             -log_sum_exp(&logits),
+            1.0 - top_probability.unwrap_or(1.0),
         ])
     }
-}
-
-fn standardise(z: &[f32], scale: &[f32]) -> Vec<f32> {
-    z.iter().zip(scale).map(|(v, s)| v * s).collect()
 }
 
 fn unit(v: &[f32]) -> Vec<f32> {
