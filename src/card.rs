@@ -56,8 +56,10 @@ pub struct ModelCard {
     pub neighbour_vote: Option<NeighbourVoteSpec>,
 }
 
-/// How the head and the reference set's nearest real glitches vote: `p(c) = softmax_c(a ln p_head(c) + b s_c)`
-/// with `s_c` the cosine similarity to the nearest reference glitch of class c.
+/// How the head, the reference set's nearest real glitches and the reference set's own head vote:
+/// `p(c) = softmax_c(a ln p_head(c) + b s_c + g ln q(c))` with `s_c` the cosine similarity to the nearest
+/// reference glitch of class c and `q` the probabilities of the head fitted on the reference embeddings
+/// (`discovery::ReferenceHead`, stored with the set's unfamiliar-score calibration).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct NeighbourVoteSpec {
@@ -65,6 +67,13 @@ pub struct NeighbourVoteSpec {
     pub head_weight: f32,
     /// `b`: weight of the nearest-neighbour similarities.
     pub similarity_weight: f32,
+    /// `g`: weight of the reference head's log-probabilities (0, or absent in older cards: not used).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reference_head_weight: f32,
+    /// (a, b, g) for glitches given as a single picture (those the calibration's single-picture temperature is
+    /// for: a volunteer's subject, a figure panel), fitted apart as that temperature is. None: the weights above.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub single_picture_weights: Option<[f32; 3]>,
     /// Classes whose reference glitches do not vote (only the head speaks for them).
     #[serde(default)]
     pub excluded: Vec<String>,
@@ -77,20 +86,37 @@ impl NeighbourVoteSpec {
     /// Why the rule cannot be used with a model of these labels, if it cannot.
     pub fn check(&self, labels: &[String]) -> Result<(), String> {
         let ok = |w: f32| w.is_finite() && (0.0..=1000.0).contains(&w);
-        if !ok(self.head_weight) || !ok(self.similarity_weight) {
-            return Err(format!(
-                "weights {} and {} must be numbers in [0, 1000]",
-                self.head_weight, self.similarity_weight
-            ));
-        }
-        if self.head_weight == 0.0 && self.similarity_weight == 0.0 {
-            return Err("both weights are 0: no class would ever win".into());
+        for single in [false, true] {
+            let (a, b, g) = self.weights_for(single);
+            if !ok(a) || !ok(b) || !ok(g) {
+                return Err(format!("weights {a}, {b} and {g} must be numbers in [0, 1000]"));
+            }
+            if a == 0.0 && b == 0.0 && g == 0.0 {
+                return Err("all weights are 0: no class would ever win".into());
+            }
         }
         if let Some(unknown) = self.excluded.iter().find(|e| !labels.contains(e)) {
             return Err(format!("excluded class {unknown:?} is not one of the model's labels"));
         }
         Ok(())
     }
+
+    /// (a, b, g) for one glitch: the single-picture weights for a single picture when the card has them.
+    pub fn weights_for(&self, single_picture: bool) -> (f32, f32, f32) {
+        match self.single_picture_weights {
+            Some([a, b, g]) if single_picture => (a, b, g),
+            _ => (self.head_weight, self.similarity_weight, self.reference_head_weight),
+        }
+    }
+
+    /// Whether either set of weights gives the reference head a say.
+    pub fn uses_reference_head(&self) -> bool {
+        self.weights_for(false).2 > 0.0 || self.weights_for(true).2 > 0.0
+    }
+}
+
+fn is_zero(v: &f32) -> bool {
+    *v == 0.0
 }
 
 /// Temperature scaling (Guo et al. 2017), fitted on held-out glitches. It changes no ranking.
@@ -405,7 +431,14 @@ mod tests {
 
     #[test]
     fn neighbour_vote_needs_a_reference_set_and_sane_weights() {
-        let vote = NeighbourVoteSpec { head_weight: 0.2, similarity_weight: 23.0, excluded: vec!["None_of_the_Above".into()], method: String::new() };
+        let vote = NeighbourVoteSpec {
+            head_weight: 0.2,
+            similarity_weight: 23.0,
+            reference_head_weight: 0.5,
+            single_picture_weights: Some([0.4, 0.0, 0.6]),
+            excluded: vec!["None_of_the_Above".into()],
+            method: String::new(),
+        };
         let mut c = card();
         c.neighbour_vote = Some(vote.clone());
         let err = ModelCard::from_json("c.json", &c.to_json()).unwrap_err().to_string();
@@ -415,14 +448,26 @@ mod tests {
         for (a, b, excluded, expected) in [
             (f32::INFINITY, 1.0, "None_of_the_Above", "weights"),
             (-1.0, 1.0, "None_of_the_Above", "weights"),
-            (0.0, 0.0, "None_of_the_Above", "both weights are 0"),
+            (0.0, 0.0, "None_of_the_Above", "all weights are 0"),
             (0.2, 23.0, "Unicorn", "Unicorn"),
         ] {
             let mut bad = c.clone();
-            bad.neighbour_vote = Some(NeighbourVoteSpec { head_weight: a, similarity_weight: b, excluded: vec![excluded.into()], ..vote.clone() });
+            let g = if a == 0.0 && b == 0.0 { 0.0 } else { vote.reference_head_weight };
+            bad.neighbour_vote = Some(NeighbourVoteSpec { head_weight: a, similarity_weight: b, reference_head_weight: g, excluded: vec![excluded.into()], ..vote.clone() });
             // Infinity does not survive JSON: validate the struct itself.
             let err = bad.validate("c.json").unwrap_err().to_string();
             assert!(err.contains("neighbour_vote") && err.contains(expected), "{err}");
         }
+        let mut bad = c.clone();
+        bad.neighbour_vote = Some(NeighbourVoteSpec { reference_head_weight: -0.5, ..vote.clone() });
+        assert!(bad.validate("c.json").unwrap_err().to_string().contains("weights"));
+        bad.neighbour_vote = Some(NeighbourVoteSpec { single_picture_weights: Some([0.0, 0.0, 0.0]), ..vote.clone() });
+        assert!(bad.validate("c.json").unwrap_err().to_string().contains("all weights are 0"));
+        assert_eq!((vote.weights_for(true), vote.weights_for(false)), ((0.4, 0.0, 0.6), (0.2, 23.0, 0.5)));
+        // Older cards have no reference head weight: it reads as 0 (not used), and 0 is not written.
+        let mut old = c.clone();
+        old.neighbour_vote = Some(NeighbourVoteSpec { reference_head_weight: 0.0, single_picture_weights: None, ..vote.clone() });
+        assert!(!old.to_json().contains("reference_head_weight") && !old.to_json().contains("single_picture_weights"));
+        assert_eq!(ModelCard::from_json("c.json", &old.to_json()).unwrap(), old);
     }
 }

@@ -172,14 +172,14 @@ impl Classifier {
     pub fn predict(&self, glitches: &[GlitchViews]) -> Result<Vec<Prediction>, BatchError> {
         let batch = self.batch(glitches)?;
         let (logits, emb, views) = self.forward(&batch);
-        let temperatures: Vec<f32> = glitches.iter().map(|g| self.temperature_for(g)).collect();
-        Ok(self.unpack(logits.into_data(), emb.into_data(), views.into_data(), &batch.slots, &temperatures))
+        let singles: Vec<bool> = glitches.iter().map(|g| is_single_picture(g)).collect();
+        Ok(self.unpack(logits.into_data(), emb.into_data(), views.into_data(), &batch.slots, &singles))
     }
 
     /// Classify glitches, awaiting the device (needed on WebGPU in a browser; works everywhere).
     pub async fn predict_async(&self, glitches: &[GlitchViews]) -> Result<Result<Vec<Prediction>, String>, BatchError> {
         let batch = self.batch(glitches)?;
-        let temperatures: Vec<f32> = glitches.iter().map(|g| self.temperature_for(g)).collect();
+        let singles: Vec<bool> = glitches.iter().map(|g| is_single_picture(g)).collect();
         let (logits, emb, views) = self.forward(&batch);
         let logits = match logits.into_data_async().await {
             Ok(d) => d,
@@ -193,13 +193,15 @@ impl Classifier {
             Ok(d) => d,
             Err(e) => return Ok(Err(format!("reading view contributions from the device failed: {e:?}"))),
         };
-        Ok(Ok(self.unpack(logits, emb, views, &batch.slots, &temperatures)))
+        Ok(Ok(self.unpack(logits, emb, views, &batch.slots, &singles)))
     }
 
-    /// Per glitch: softmax(logits / T) with the glitch's temperature, the neighbour vote if attached, and the
-    /// views' contributions to the top class's logit (divided by the same T).
-    fn unpack(&self, logits: TensorData, emb: TensorData, views: TensorData, slots: &[(usize, usize)], temperatures: &[f32]) -> Vec<Prediction> {
-        let n = temperatures.len();
+    /// Per glitch: softmax(logits / T) with the glitch's temperature, the neighbour vote if attached (both by
+    /// whether the glitch is a single picture, `singles`), and the views' contributions to the top class's logit
+    /// (divided by the same T).
+    fn unpack(&self, logits: TensorData, emb: TensorData, views: TensorData, slots: &[(usize, usize)], singles: &[bool]) -> Vec<Prediction> {
+        let n = singles.len();
+        let temperatures: Vec<f32> = singles.iter().map(|&s| self.card.calibration.as_ref().map_or(1.0, |c| c.temperature_for(s))).collect();
         let logits: Vec<f32> = logits.try_into_vec().unwrap_or_default();
         let emb: Vec<f32> = emb.try_into_vec().unwrap_or_default();
         let mut views: Vec<f32> = views.try_into_vec().unwrap_or_default();
@@ -216,7 +218,7 @@ impl Classifier {
                 if let Some(vote) = &self.vote {
                     // The vote cannot fail here: the head gives k probabilities and the embedding has the
                     // reference set's dimension (checked when the set was attached). Keep the head's if it does.
-                    if let Ok(voted) = vote.apply(&p, &emb[g * d..(g + 1) * d]) {
+                    if let Ok(voted) = vote.apply(&p, &emb[g * d..(g + 1) * d], singles[g]) {
                         p = voted;
                     }
                 }

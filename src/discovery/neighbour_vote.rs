@@ -5,13 +5,17 @@
 //! glitches the network never saw: 1-nearest-neighbour 86 % against the head's 77 %, docs/cross-validation.md).
 //! So a card may ask for the two to vote together, with the labelled real glitches of its reference set:
 //!
-//!   z_c = a * ln p_head(c) + b * s_c,      p(c) = softmax_c(z),
+//!   z_c = a * ln p_head(c) + b * s_c + g * ln q(c),      p(c) = softmax_c(z),
 //!
 //! where `s_c` is the cosine similarity of the glitch's embedding to its nearest reference glitch of class c
 //! (0 for a class without reference glitches, and for the classes the card excludes: None_of_the_Above is a
-//! residual class of mixed shapes whose nearest example says nothing, so only the head speaks for it). `a` and
-//! `b` are fitted together by the negative log-likelihood on real glitches the network never trained on, so the
-//! result is calibrated as it stands (`a` also plays the part of the head's temperature).
+//! residual class of mixed shapes whose nearest example says nothing, so only the head speaks for it), and `q`
+//! the probabilities of the reference set's own head (`reference_head`: a class-balanced softmax regression on
+//! the real glitches' embeddings, the one the unfamiliar score doubts with). The network's head is trained mostly
+//! on synthetic glitches; the reference head only on real ones, each rare class weighing as much as Blip. `a`,
+//! `b` and `g` are fitted together by the negative log-likelihood on real glitches the network never trained on
+//! (`glitchscope vote`), so the result is calibrated as it stands (`a` also plays the part of the head's
+//! temperature).
 
 use super::{DiscoveryError, ReferenceSet, Result};
 use crate::card::NeighbourVoteSpec;
@@ -26,6 +30,9 @@ pub struct NeighbourVote {
     set: ReferenceSet,
     /// For each card class, the reference rows that vote for it (empty: none, or excluded by the card).
     rows_of_class: Vec<Vec<usize>>,
+    /// For each card class, its row in the reference head (None: the head does not know it). Empty when the
+    /// card gives the reference head no weight.
+    head_row_of_class: Vec<Option<usize>>,
 }
 
 impl NeighbourVote {
@@ -48,7 +55,23 @@ impl NeighbourVote {
                 message: "the reference set has no glitch of any class the model votes with".into(),
             });
         }
-        Ok(Self { spec, set, rows_of_class })
+        let head_row_of_class = if spec.uses_reference_head() {
+            let head = set.reference_head().ok_or_else(|| DiscoveryError::InvalidParameter {
+                name: "neighbour vote",
+                message: "the card weighs the reference head, but the reference set has none (a distance-only calibration): remake it".into(),
+            })?;
+            let rows: Vec<Option<usize>> = labels.iter().map(|l| head.classes.iter().position(|c| c == l)).collect();
+            if rows.iter().all(Option::is_none) {
+                return Err(DiscoveryError::InvalidParameter {
+                    name: "neighbour vote",
+                    message: "the reference head knows none of the model's classes".into(),
+                });
+            }
+            rows
+        } else {
+            Vec::new()
+        };
+        Ok(Self { spec, set, rows_of_class, head_row_of_class })
     }
 
     pub fn spec(&self) -> &NeighbourVoteSpec {
@@ -75,29 +98,48 @@ impl NeighbourVote {
             .collect())
     }
 
-    /// The combined probabilities from the head's (calibrated) probabilities and the class similarities.
-    pub fn combine(&self, head: &[f32], similarities: &[f32]) -> Vec<f32> {
-        combine(head, similarities, self.spec.head_weight, self.spec.similarity_weight)
+    /// `q(c)` for every card class: the reference head's probabilities in card label order, a class the head does
+    /// not know taking the head's least probability (as unlikely as its least likely class). None when the card
+    /// gives the reference head no weight.
+    pub fn reference_head_probabilities(&self, embedding: &[f32]) -> Result<Option<Vec<f32>>> {
+        let Some(head) = self.set.reference_head().filter(|_| !self.head_row_of_class.is_empty()) else { return Ok(None) };
+        let q = head.probabilities(embedding)?;
+        let least = q.iter().copied().fold(1.0, f32::min);
+        Ok(Some(self.head_row_of_class.iter().map(|r| r.map_or(least, |r| q[r])).collect()))
     }
 
-    /// [`Self::class_similarities`] then [`Self::combine`].
-    pub fn apply(&self, head: &[f32], embedding: &[f32]) -> Result<Vec<f32>> {
+    /// The combined probabilities from the head's (calibrated) probabilities, the class similarities and the
+    /// reference head's probabilities (when the card weighs them), with the weights for the glitch's kind.
+    pub fn combine(&self, head: &[f32], similarities: &[f32], reference_head: Option<&[f32]>, single_picture: bool) -> Vec<f32> {
+        let (a, b, g) = self.spec.weights_for(single_picture);
+        combine(head, similarities, reference_head, a, b, g)
+    }
+
+    /// [`Self::class_similarities`] and [`Self::reference_head_probabilities`], then [`Self::combine`].
+    pub fn apply(&self, head: &[f32], embedding: &[f32], single_picture: bool) -> Result<Vec<f32>> {
         if head.len() != self.rows_of_class.len() {
             return Err(DiscoveryError::InvalidParameter {
                 name: "neighbour vote",
                 message: format!("{} head probabilities for {} classes", head.len(), self.rows_of_class.len()),
             });
         }
-        Ok(self.combine(head, &self.class_similarities(embedding, None)?))
+        let q = self.reference_head_probabilities(embedding)?;
+        Ok(self.combine(head, &self.class_similarities(embedding, None)?, q.as_deref(), single_picture))
     }
 }
 
-/// softmax_c(a ln p_c + b s_c); probabilities of 0 are taken as 1e-12 so that the logarithm stays finite.
-pub fn combine(head: &[f32], similarities: &[f32], a: f32, b: f32) -> Vec<f32> {
+/// softmax_c(a ln p_c + b s_c + g ln q_c) (`q` absent: no third term); probabilities of 0 are taken as 1e-12 so
+/// that the logarithm stays finite.
+pub fn combine(head: &[f32], similarities: &[f32], reference_head: Option<&[f32]>, a: f32, b: f32, g: f32) -> Vec<f32> {
+    let ln = |p: f32| f64::from(p.max(1e-12)).ln();
     let z: Vec<f64> = head
         .iter()
         .zip(similarities)
-        .map(|(&p, &s)| f64::from(a) * f64::from(p.max(1e-12)).ln() + f64::from(b) * f64::from(s))
+        .enumerate()
+        .map(|(c, (&p, &s))| {
+            let q = reference_head.map_or(0.0, |q| f64::from(g) * ln(q[c]));
+            f64::from(a) * ln(p) + f64::from(b) * f64::from(s) + q
+        })
         .collect();
     let max = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let e: Vec<f64> = z.iter().map(|v| (v - max).exp()).collect();
@@ -124,6 +166,8 @@ mod tests {
         NeighbourVoteSpec {
             head_weight: 0.5,
             similarity_weight: 10.0,
+            reference_head_weight: 0.0,
+            single_picture_weights: None,
             excluded: excluded.iter().map(|s| s.to_string()).collect(),
             method: String::new(),
         }
@@ -149,12 +193,36 @@ mod tests {
     fn combination_is_a_distribution_that_follows_both_voters() {
         let vote = NeighbourVote::new(spec(&[]), set(), &labels()).unwrap();
         let head = [0.25, 0.25, 0.25, 0.25];
-        let p = vote.apply(&head, &[0.0, 1.0, 0.0]).unwrap();
+        let p = vote.apply(&head, &[0.0, 1.0, 0.0], false).unwrap();
         assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5);
         assert!(p[1] > 0.99, "an undecided head follows the neighbours: {p:?}");
         // With b = 0 the rule is the head under a temperature 1/a: the ranking of the head stays.
-        let plain = combine(&[0.7, 0.2, 0.1, 0.0], &[0.0, 1.0, 0.0, 0.0], 1.0, 0.0);
+        let plain = combine(&[0.7, 0.2, 0.1, 0.0], &[0.0, 1.0, 0.0, 0.0], None, 1.0, 0.0, 0.0);
         assert!((plain[0] - 0.7).abs() < 1e-5 && plain[3] < 1e-6, "{plain:?}");
+    }
+
+    /// With only the reference head weighed (a = b = 0, g = 1) the vote is the reference head's distribution; a
+    /// model class the head does not know gets the head's least probability; a set without a head is refused.
+    #[test]
+    fn the_reference_head_term_follows_the_head_of_the_set() {
+        let (data, truth) = crate::discovery::synthetic::gaussian_blobs(3, 20, 16, 0.5, 3).unwrap();
+        let classes: Vec<String> = truth.iter().map(|t| ["A", "B", "C"][*t].to_string()).collect();
+        let keys = (0..data.len()).map(|i| format!("k{i}")).collect();
+        let mut with_head = ReferenceSet::new(classes, keys, &data).unwrap();
+        let without_head = with_head.clone();
+        with_head.calibrate_with_doubt(crate::discovery::NoveltyMethod::KnnMeanDistance { k: 1 }, 0.95).unwrap();
+        let only_head = NeighbourVoteSpec { head_weight: 0.0, similarity_weight: 0.0, reference_head_weight: 1.0, ..spec(&[]) };
+        let vote = NeighbourVote::new(only_head.clone(), with_head.clone(), &labels()).unwrap();
+        let glitch = data.row(25); // a B
+        let q = with_head.reference_head().unwrap().probabilities(glitch).unwrap();
+        let p = vote.apply(&[0.25; 4], glitch, false).unwrap();
+        for c in 0..3 {
+            assert!((p[c] - q[c] / (1.0 + q.iter().copied().fold(1.0, f32::min))).abs() < 1e-4, "{p:?} vs {q:?}");
+        }
+        assert!(p[1] > 0.9, "{p:?}");
+        assert!((p[3] - p.iter().take(3).copied().fold(1.0, f32::min)).abs() < 1e-6, "D, unknown to the head: {p:?}");
+        let err = NeighbourVote::new(only_head, without_head, &labels()).unwrap_err().to_string();
+        assert!(err.contains("reference head"), "{err}");
     }
 
     #[test]
@@ -166,6 +234,6 @@ mod tests {
         let other = ["X", "Y"].map(String::from).to_vec();
         assert!(NeighbourVote::new(spec(&[]), set(), &other).is_err(), "no class in common");
         let vote = NeighbourVote::new(spec(&[]), set(), &labels()).unwrap();
-        assert!(vote.apply(&[0.5, 0.5], &[1.0, 0.0, 0.0]).is_err(), "wrong number of classes");
+        assert!(vote.apply(&[0.5, 0.5], &[1.0, 0.0, 0.0], false).is_err(), "wrong number of classes");
     }
 }

@@ -157,6 +157,11 @@ impl ReferenceSet {
         Ok(self.calibration.insert(calibration))
     }
 
+    /// The head fitted on this set's embeddings, kept with a combined unfamiliar-score calibration.
+    pub fn reference_head(&self) -> Option<&ReferenceHead> {
+        self.calibration.as_ref().and_then(|c| c.doubt.as_ref()).map(|d| &d.head)
+    }
+
     /// The calibrated unfamiliar score of a glitch (`key`: see [`Self::unfamiliar_score`]), or None when the set
     /// has no calibration: the one rule for the page and `glitchscope cluster`.
     pub fn assess(&self, scorer: &NoveltyScorer, embedding: &[f32], key: Option<&str>) -> Result<Option<Unfamiliarity>> {

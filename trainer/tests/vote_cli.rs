@@ -1,6 +1,6 @@
 //! The neighbour vote of the default model's network and reference set through the CLI: `classify` gives exactly the vote of the
-//! head's probabilities and the glitch's similarities to the reference set (recomputed here from `embed` and the
-//! library), and a reference set that is missing or does not match the card stops the load with an error naming
+//! head's probabilities, the glitch's similarities to the reference set and the reference head's probabilities
+//! (recomputed here from `embed` and the library), and a reference set that is missing or does not match the card stops the load with an error naming
 //! the file. Needs no shared data: the glitch is made by `glitchscope synth`.
 
 use std::path::{Path, PathBuf};
@@ -27,19 +27,14 @@ fn ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// A copy of the default model (card, weights, reference set) in `dir`, voting with the weights fitted for the
-/// previous default (a = 0.2, b = 23): the current default's vote, fitted out of fold, has b = 0 (it adds nothing
-/// once the network trains on every real source), and these tests are about what a vote does.
+/// A copy of the default model (card, weights, reference set) in `dir`, with its vote as shipped: the network's
+/// head, the nearest reference glitches and the reference set's own head (weights (0.35, 2, 0.4) for glitches of
+/// several views since 2026-12-08, so every term moves the answer).
 fn copy_model(dir: &Path) -> PathBuf {
     for f in ["default.json", "default.bpk", "default.gsref"] {
         std::fs::copy(models().join(f), dir.join(f)).unwrap();
     }
-    let path = dir.join("default.json");
-    let mut card: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    card["neighbour_vote"]["head_weight"] = serde_json::json!(0.2);
-    card["neighbour_vote"]["similarity_weight"] = serde_json::json!(23.0);
-    std::fs::write(&path, serde_json::to_string_pretty(&card).unwrap()).unwrap();
-    path
+    dir.join("default.json")
 }
 
 /// The first data row of a CSV, by column name.
@@ -86,7 +81,8 @@ fn classify_gives_the_vote_of_head_and_nearest_reference_glitches() {
     let bytes = std::fs::read(tmp.path().join("default.gsref")).unwrap();
     let set = ReferenceSet::from_bytes(&bytes, "default.gsref").unwrap();
     let vote = NeighbourVote::new(spec, set, &card.labels).unwrap();
-    let expected = vote.apply(&head, &embedding).unwrap();
+    // Four views: not a single picture.
+    let expected = vote.apply(&head, &embedding, false).unwrap();
     let worst = expected.iter().zip(&got).map(|(e, g)| (e - g).abs()).fold(0f32, f32::max);
     // The only difference is the embedding's round trip through the CSV text (f32 printed in full): 1e-6 is
     // far below what any class's probability moves by when one neighbour changes.
@@ -138,6 +134,12 @@ fn eval_leaves_each_glitch_out_of_the_reference_set() {
     let bytes = std::fs::read(&reference).unwrap();
     let mut card: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&card_path).unwrap()).unwrap();
     card["reference"] = serde_json::json!({ "file": "wrong.gsref", "sha256": glitchscope::model::weights::sha256_hex(&bytes), "bytes": bytes.len() });
+    // Neighbours only, strongly (the previous default's weights): a one-glitch set has no reference head.
+    let vote = card["neighbour_vote"].as_object_mut().unwrap();
+    vote.insert("head_weight".into(), serde_json::json!(0.2));
+    vote.insert("similarity_weight".into(), serde_json::json!(23.0));
+    vote.remove("reference_head_weight");
+    vote.remove("single_picture_weights");
     let wrong_card = tmp.path().join("wrong.json");
     std::fs::write(&wrong_card, serde_json::to_string(&card).unwrap()).unwrap();
 

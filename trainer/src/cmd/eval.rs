@@ -101,7 +101,12 @@ pub fn run(args: EvalArgs) -> Result<()> {
             let predictions = classifier.predict(&views)?;
             for ((g, _), p) in part.iter().zip(predictions) {
                 let probabilities = match &vote {
-                    Some(vote) => vote.combine(&p.probabilities, &vote.class_similarities(&p.embedding, Some(g.split_key()))?),
+                    Some(vote) => vote.combine(
+                        &p.probabilities,
+                        &vote.class_similarities(&p.embedding, Some(g.split_key()))?,
+                        vote.reference_head_probabilities(&p.embedding)?.as_deref(),
+                        g.is_single_picture(),
+                    ),
                     None => p.probabilities,
                 };
                 judged.push(Judged { source: g.source.clone(), class: g.class.clone(), probabilities });

@@ -81,29 +81,112 @@ struct HeldOut {
     class: usize,
     head: Vec<f32>,
     similarities: Vec<f32>,
+    /// The reference head's probabilities (`q`), in card label order; empty when the bank has no head.
+    reference_head: Vec<f32>,
+    /// A single picture (the card's single-picture temperature and weights are for it).
+    single: bool,
 }
 
-/// The weight grids: `a` (head) in steps of 0.05 up to 2, `b` (neighbours) in steps of 1 up to 60. Measured
-/// optima on the shipped model lie near a = 0.2, b = 20, well inside.
-fn grid() -> impl Iterator<Item = (f32, f32)> {
-    (0..=40).flat_map(|i| (0..=60).map(move |j| (i as f32 * 0.05, j as f32)))
+impl HeldOut {
+    fn reference_head(&self) -> Option<&[f32]> {
+        (!self.reference_head.is_empty()).then_some(self.reference_head.as_slice())
+    }
+
+    /// The vote with weights (a, b, g).
+    fn combine(&self, (a, b, g): Weights) -> Vec<f32> {
+        neighbour_vote::combine(&self.head, &self.similarities, self.reference_head(), a, b, g)
+    }
 }
 
-fn nll(glitches: &[&HeldOut], a: f32, b: f32) -> f64 {
-    let sum: f64 = glitches
-        .iter()
-        .map(|g| -f64::from(neighbour_vote::combine(&g.head, &g.similarities, a, b)[g.class].max(1e-12)).ln())
-        .sum();
-    sum / glitches.len().max(1) as f64
+/// (a, b, g): the weights of the head, the nearest neighbours and the reference head.
+type Weights = (f32, f32, f32);
+
+/// Weights for the glitches of four views (or any but a single picture) and for single pictures.
+#[derive(Clone, Copy)]
+struct KindWeights {
+    views: Weights,
+    /// None: too few single pictures to fit apart; they take `views`.
+    single: Option<Weights>,
 }
 
-/// The (a, b) of least NLL on these glitches.
-fn fit(glitches: &[&HeldOut]) -> (f32, f32) {
-    grid()
-        .filter(|&(a, b)| a > 0.0 || b > 0.0)
-        .map(|(a, b)| (nll(glitches, a, b), a, b))
+/// Fewest single pictures among the glitches a fit sees for their weights to be fitted apart.
+const MIN_SINGLE: usize = 30;
+
+impl KindWeights {
+    fn of(&self, g: &HeldOut) -> Weights {
+        match self.single {
+            Some(w) if g.single => w,
+            _ => self.views,
+        }
+    }
+
+    fn fit(glitches: &[&HeldOut]) -> Self {
+        let singles: Vec<&HeldOut> = glitches.iter().filter(|g| g.single).copied().collect();
+        if singles.len() < MIN_SINGLE || singles.len() == glitches.len() {
+            return Self { views: fit(glitches), single: None };
+        }
+        let others: Vec<&HeldOut> = glitches.iter().filter(|g| !g.single).copied().collect();
+        Self { views: fit(&others), single: Some(fit(&singles)) }
+    }
+
+    fn describe(&self) -> String {
+        let w = |(a, b, g): Weights| format!("({a:.2}, {b:.0}, {g:.1})");
+        match self.single {
+            Some(s) => format!("{} / single pictures {}", w(self.views), w(s)),
+            None => w(self.views),
+        }
+    }
+}
+
+/// The weight grids: `a` (head) in steps of 0.05 up to 2, `b` (neighbours) in steps of 2 up to 60, `g`
+/// (reference head) in steps of 0.1 up to 2 (only 0 when the glitches have no reference head). Measured optima
+/// on the shipped models: a near 1 and b = 0 with every source in training; b near 20 before that.
+fn grid(with_reference_head: bool) -> impl Iterator<Item = Weights> {
+    let gs = if with_reference_head { 20 } else { 0 };
+    (0..=40).flat_map(move |i| (0..=30).flat_map(move |j| (0..=gs).map(move |k| (i as f32 * 0.05, j as f32 * 2.0, k as f32 * 0.1))))
+}
+
+/// Each glitch's three terms as f64 (ln p, s, ln q) with its class: the NLL over the grid without allocating.
+struct Terms {
+    rows: Vec<([f64; 3], usize)>,
+    classes: usize,
+}
+
+impl Terms {
+    fn new(glitches: &[&HeldOut]) -> Self {
+        let ln = |p: f32| f64::from(p.max(1e-12)).ln();
+        let classes = glitches.first().map_or(0, |g| g.head.len());
+        let rows = glitches
+            .iter()
+            .flat_map(|g| (0..classes).map(move |c| ([ln(g.head[c]), f64::from(g.similarities[c]), g.reference_head().map_or(0.0, |q| ln(q[c]))], g.class)))
+            .collect();
+        Self { rows, classes }
+    }
+
+    fn nll(&self, (a, b, g): Weights) -> f64 {
+        let (a, b, g) = (f64::from(a), f64::from(b), f64::from(g));
+        let mut sum = 0.0;
+        let mut z = vec![0.0f64; self.classes];
+        for glitch in self.rows.chunks_exact(self.classes.max(1)) {
+            for (zc, (t, _)) in z.iter_mut().zip(glitch) {
+                *zc = a * t[0] + b * t[1] + g * t[2];
+            }
+            let max = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let log_sum = max + z.iter().map(|v| (v - max).exp()).sum::<f64>().ln();
+            sum += log_sum - z[glitch[0].1];
+        }
+        sum / (self.rows.len() / self.classes.max(1)).max(1) as f64
+    }
+}
+
+/// The (a, b, g) of least NLL on these glitches.
+fn fit(glitches: &[&HeldOut]) -> Weights {
+    let terms = Terms::new(glitches);
+    grid(glitches.iter().all(|g| g.reference_head().is_some()))
+        .filter(|&(a, b, g)| a > 0.0 || b > 0.0 || g > 0.0)
+        .map(|w| (terms.nll(w), w))
         .min_by(|x, y| x.0.total_cmp(&y.0))
-        .map(|(_, a, b)| (a, b))
+        .map(|(_, w)| w)
         .expect("the grid is not empty")
 }
 
@@ -198,7 +281,7 @@ pub fn run(args: VoteArgs) -> Result<()> {
             let reference_path = args.model.with_file_name(&reference.file);
             let bytes = std::fs::read(&reference_path).with_context(|| format!("reading {}", reference_path.display()))?;
             let set = ReferenceSet::from_bytes(&bytes, &reference_path.display().to_string())?;
-            let vote = NeighbourVote::new(placeholder(&args.exclude), set, &card.labels)?;
+            let vote = NeighbourVote::new(placeholder(&args.exclude, &set), set, &card.labels)?;
             let bank = format!("reference set {} ({} glitches)", reference.file, vote.reference().len());
             (held_out(&args, &classifier, &vote)?, bank, true)
         }
@@ -219,16 +302,28 @@ pub fn run(args: VoteArgs) -> Result<()> {
     let mut chosen = Vec::new();
     for f in 0..args.folds {
         let train: Vec<&HeldOut> = glitches.iter().zip(&fold_of).filter(|(_, k)| **k != f).map(|(g, _)| g).collect();
-        let (a, b) = fit(&train);
-        chosen.push(format!("({a:.2}, {b:.0})"));
-        for (i, g) in glitches.iter().enumerate().filter(|(i, _)| fold_of[*i] == f) {
-            voted[i] = neighbour_vote::combine(&g.head, &g.similarities, a, b);
+        let weights = KindWeights::fit(&train);
+        chosen.push(weights.describe());
+        for (i, glitch) in glitches.iter().enumerate().filter(|(i, _)| fold_of[*i] == f) {
+            voted[i] = glitch.combine(weights.of(glitch));
         }
     }
     let head_rows: Vec<(&HeldOut, &[f32])> = glitches.iter().map(|g| (g, g.head.as_slice())).collect();
     let vote_rows: Vec<(&HeldOut, &[f32])> = glitches.iter().zip(&voted).map(|(g, p)| (g, p.as_slice())).collect();
-    let nn_only: Vec<Vec<f32>> = glitches.iter().map(|g| neighbour_vote::combine(&g.head, &g.similarities, 0.0, 50.0)).collect();
+    let nn_only: Vec<Vec<f32>> = glitches.iter().map(|g| g.combine((0.0, 50.0, 0.0))).collect();
     let nn_rows: Vec<(&HeldOut, &[f32])> = glitches.iter().zip(&nn_only).map(|(g, p)| (g, p.as_slice())).collect();
+    // The reference head alone, under its own fitted temperature (g alone, nested like the vote).
+    let with_head = glitches.iter().all(|g| g.reference_head().is_some());
+    let mut head_only: Vec<Vec<f32>> = vec![Vec::new(); glitches.len()];
+    for f in 0..args.folds {
+        let train: Vec<&HeldOut> = glitches.iter().zip(&fold_of).filter(|(_, k)| **k != f).map(|(g, _)| g).collect();
+        let terms = Terms::new(&train);
+        let g = (1..=40).map(|k| k as f32 * 0.05).min_by(|x, y| terms.nll((0.0, 0.0, *x)).total_cmp(&terms.nll((0.0, 0.0, *y)))).unwrap_or(1.0);
+        for (i, glitch) in glitches.iter().enumerate().filter(|(i, _)| fold_of[*i] == f) {
+            head_only[i] = glitch.combine((0.0, 0.0, g));
+        }
+    }
+    let ref_head_rows: Vec<(&HeldOut, &[f32])> = glitches.iter().zip(&head_only).map(|(g, p)| (g, p.as_slice())).collect();
 
     let command: Vec<String> = std::env::args().skip(1).collect();
     let mut out = format!(
@@ -238,18 +333,21 @@ pub fn run(args: VoteArgs) -> Result<()> {
         command.join(" ")
     );
     out += &format!(
-        "Neighbour vote of {} on {} held-out real glitches ({} folds by glitch, seed {}; weights (a, b) per fold: {}); \
+        "Neighbour vote of {} on {} held-out real glitches ({} folds by glitch, seed {}; weights (a, b, g) per fold, single pictures fitted apart when at least {MIN_SINGLE}: {}); \
          compared with the {bank}; excluded from voting: {}\n\n",
         card.name,
         glitches.len(),
         args.folds,
         args.seed,
-        chosen.join(" "),
+        chosen.join("; "),
         if args.exclude.is_empty() { "none".into() } else { args.exclude.join(", ") }
     );
     out += "| rule | glitches | top-1 | macro recall | ECE | wrong at >= 95 % |\n|---|---:|---:|---:|---:|---:|\n";
     out += &row("head alone (card's temperature)", &score(&head_rows));
     out += &row("nearest real glitch alone", &score(&nn_rows));
+    if with_head {
+        out += &row("reference head alone (nested temperature)", &score(&ref_head_rows));
+    }
     out += &row("**vote (nested)**", &score(&vote_rows));
     let sources: BTreeSet<&str> = glitches.iter().map(|g| g.source.as_str()).collect();
     out += "\n| source | glitches | head top-1 | vote top-1 | head macro recall | vote macro recall | vote ECE |\n|---|---:|---:|---:|---:|---:|---:|\n";
@@ -286,8 +384,9 @@ pub fn run(args: VoteArgs) -> Result<()> {
     }
 
     let all: Vec<&HeldOut> = glitches.iter().collect();
-    let (a, b) = fit(&all);
-    out += &format!("\nFitted on all {} held-out glitches: a = {a:.2}, b = {b:.0}\n", glitches.len());
+    let weights = KindWeights::fit(&all);
+    let (a, b, g) = weights.views;
+    out += &format!("\nFitted on all {} held-out glitches, (a, b, g): {}\n", glitches.len(), weights.describe());
     print!("{out}");
     if let Some(path) = &args.report {
         std::fs::write(path, &out).with_context(|| format!("writing {}", path.display()))?;
@@ -299,6 +398,8 @@ pub fn run(args: VoteArgs) -> Result<()> {
         let spec = NeighbourVoteSpec {
             head_weight: a,
             similarity_weight: b,
+            reference_head_weight: g,
+            single_picture_weights: weights.single.map(|(a, b, g)| [a, b, g]),
             excluded: args.exclude.clone(),
             method: format!(
                 "NLL-fitted on {} real glitches {} ({}), each compared with the {bank}; nested {}-fold: top-1 {:.1} %, \
@@ -319,7 +420,7 @@ pub fn run(args: VoteArgs) -> Result<()> {
         card["neighbour_vote"] = serde_json::to_value(&spec)?;
         std::fs::write(&args.model, serde_json::to_string_pretty(&card)? + "\n")
             .with_context(|| format!("writing {}", args.model.display()))?;
-        println!("wrote the vote (a = {a:.2}, b = {b:.0}) into {}", args.model.display());
+        println!("wrote the vote {} into {}", weights.describe(), args.model.display());
     }
     Ok(())
 }
@@ -341,8 +442,16 @@ fn attach_files(glitches: &mut [HeldOut], real: &std::path::Path) -> Result<()> 
     Ok(())
 }
 
-fn placeholder(exclude: &[String]) -> NeighbourVoteSpec {
-    NeighbourVoteSpec { head_weight: 1.0, similarity_weight: 1.0, excluded: exclude.to_vec(), method: String::new() }
+/// A rule to bind a set with, weighing the reference head when the set has one (so that its `q` is computed).
+fn placeholder(exclude: &[String], set: &ReferenceSet) -> NeighbourVoteSpec {
+    NeighbourVoteSpec {
+        head_weight: 1.0,
+        similarity_weight: 1.0,
+        reference_head_weight: if set.reference_head().is_some() { 1.0 } else { 0.0 },
+        single_picture_weights: None,
+        excluded: exclude.to_vec(),
+        method: String::new(),
+    }
 }
 
 /// The out-of-fold glitches of a `glitchscope cv` run, each compared with the real glitches its fold trained on.
@@ -401,22 +510,27 @@ fn from_cv(run: &std::path::Path, labels: &[String], exclude: &[String]) -> Resu
         )?)?;
         let bank: Vec<&FoldEmbedding> = embedded.iter().filter(|e| !e.held_out).collect();
         let rows: Vec<&[f32]> = bank.iter().map(|e| e.embedding.as_slice()).collect();
-        let set = ReferenceSet::new(
+        let mut set = ReferenceSet::new(
             bank.iter().map(|e| e.class.clone()).collect(),
             bank.iter().map(|e| e.key.clone()).collect(),
             &glitchscope::discovery::Embeddings::from_rows(&rows)?,
         )?;
-        let vote = NeighbourVote::new(placeholder(exclude), set, labels)?;
+        // The fold's reference head, fitted on the real glitches it trained on as the shipped one is on all of
+        // them (`scripts/make-reference-set.sh`), with the same rule.
+        set.calibrate_with_doubt(glitchscope::discovery::NoveltyMethod::KnnMeanDistance { k: 1 }, 0.95)?;
+        let vote = NeighbourVote::new(placeholder(exclude, &set), set, labels)?;
         let embedding_of: BTreeMap<&str, &[f32]> =
             embedded.iter().filter(|e| e.held_out).map(|e| (e.key.as_str(), e.embedding.as_slice())).collect();
         for p in predictions {
             let (Some(class), Some(embedding)) = (labels.iter().position(|l| *l == p.class), embedding_of.get(p.key.as_str())) else {
                 continue;
             };
-            let t = calibration.as_ref().map_or(1.0, |c| c.temperature_for(single.contains(&(p.source.clone(), p.key.clone()))));
+            let is_single = single.contains(&(p.source.clone(), p.key.clone()));
+            let t = calibration.as_ref().map_or(1.0, |c| c.temperature_for(is_single));
             let head = crate::report::calibration::softmax_t(&p.logits, f64::from(t));
             let similarities = vote.class_similarities(embedding, None)?;
-            out.push(HeldOut { key: p.key, files: Vec::new(), source: p.source, class, head, similarities });
+            let reference_head = vote.reference_head_probabilities(embedding)?.unwrap_or_default();
+            out.push(HeldOut { key: p.key, files: Vec::new(), source: p.source, class, head, similarities, reference_head, single: is_single });
         }
     }
     if folds == 0 {
@@ -442,9 +556,19 @@ fn held_out(args: &VoteArgs, classifier: &Classifier, vote: &NeighbourVote) -> R
         }
         for chunk in pending.chunks(args.batch_size.max(1)) {
             let views: Vec<GlitchViews> = chunk.iter().map(|c| c.2.clone()).collect();
-            for ((key, class, _, paths), p) in chunk.iter().zip(classifier.predict(&views)?) {
+            for ((key, class, views_of, paths), p) in chunk.iter().zip(classifier.predict(&views)?) {
                 let similarities = vote.class_similarities(&p.embedding, Some(key))?;
-                out.push(HeldOut { key: key.clone(), files: paths.clone(), source: source.clone(), class: *class, head: p.probabilities, similarities });
+                let reference_head = vote.reference_head_probabilities(&p.embedding)?.unwrap_or_default();
+                out.push(HeldOut {
+                    key: key.clone(),
+                    files: paths.clone(),
+                    source: source.clone(),
+                    class: *class,
+                    head: p.probabilities,
+                    similarities,
+                    reference_head,
+                    single: glitchscope::views::is_single_picture(views_of),
+                });
             }
         }
         eprintln!("{source}: {} labelled glitches", out.iter().filter(|g| g.source == source).count());
