@@ -13,12 +13,13 @@
 #      for 8. Then (--export) it is trained on everything, calibrated with the two temperatures fitted on its
 #      out-of-fold predictions (one for single pictures of unknown duration, one for the rest), and exported as
 #      fp16 with the CV metrics in the card,
-#   3. the reference set models/default.gsref (every labelled real glitch of the 22 classes) for the unfamiliar
-#      score, similarity search and the neighbour vote,
+#   3. the reference set models/default.gsref (every labelled real glitch of the 22 classes, with the reference
+#      head fitted on their embeddings) for the unfamiliar score, similarity search and the neighbour vote,
 #   4. the neighbour vote fitted out of fold (`glitchscope vote --cv RUN --write`, docs/neighbour-vote-cv.md):
-#      each fold's held-out glitches against the real glitches that fold trained on, embedded by that fold's
-#      network; with every source in training it may find nothing to add (a weight near 0), which is then what
-#      the card says.
+#      each fold's held-out glitches against the real glitches that fold trained on (nearest glitches and a
+#      reference head fitted on them), embedded by that fold's network; its weights (a, b, g), apart for single
+#      pictures, go into the card (2026-12-08: (0.35, 2, 0.4) and (0.45, 0, 0.5); nested top-1 93.4 %, macro
+#      recall 84.1 %, ECE 2.8 % against the head's 91.1 / 81.0 / 2.9 %).
 # About 1 hour on 2 CPU cores; finished folds are kept in ~/.cache/glitchscope/cv/v3d-uv-rw16-c2-f3 and not redone.
 # Usage: scripts/make-default-model.sh [IMAGENET_PTH]
 set -euo pipefail
