@@ -96,9 +96,12 @@ pub fn count_by_class(glitches: &[RealGlitch]) -> BTreeMap<String, usize> {
     counts
 }
 
-/// The default cache file of a model's embeddings of a set of glitches: `<card stem>-<what>.json`.
+/// The default cache file of a model's embeddings of a set of glitches: `<card's folder>-<card stem>-<what>.json`
+/// (the folder too: training runs all name their card `model.json`, and each would overwrite the other's cache).
 pub fn default_cache(model: &Path, what: &str) -> PathBuf {
-    let stem = model.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
+    let name = |p: Option<&std::ffi::OsStr>| p.map(|s| s.to_string_lossy().into_owned());
+    let folder = name(std::fs::canonicalize(model).ok().as_deref().and_then(Path::parent).and_then(Path::file_name)).unwrap_or_default();
+    let stem = format!("{folder}-{}", name(model.file_stem()).unwrap_or_else(|| "model".into()));
     let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
     home.join(".cache/glitchscope/unseen").join(format!("{stem}-{what}.json"))
 }
