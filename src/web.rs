@@ -659,7 +659,9 @@ pub fn few_shot_rescore(
     few_shot_rescore_with(&set_json, &labels, &keys, &probabilities, embeddings, dim, None)
 }
 
-/// As `fewShotRescore`, with the model's classes represented by the class prototypes of its reference set.
+/// As `fewShotRescore`, with the model's reference set: a few-shot class of 3 examples or more among the glitches
+/// is fitted into the reference head with them (`discovery::few_shot_head`), else the model's classes are
+/// represented by the set's class prototypes.
 #[wasm_bindgen(js_name = fewShotRescoreWithReference)]
 pub fn few_shot_rescore_with_reference(
     reference: &ReferenceIndex,
@@ -671,8 +673,19 @@ pub fn few_shot_rescore_with_reference(
     dim: usize,
 ) -> Result<JsValue, JsValue> {
     ensure_runtime();
-    let known = reference.set.class_prototypes().map_err(js_err)?;
-    few_shot_rescore_with(&set_json, &labels, &keys, &probabilities, embeddings, dim, Some(&known))
+    let set = crate::discovery::FewShotSet::from_json(&set_json, "stored few-shot classes").map_err(js_err)?;
+    let data = crate::discovery::Embeddings::from_flat(embeddings, dim).map_err(js_err)?;
+    let scored = crate::discovery::few_shot_head::rescore_with_reference(
+        &set,
+        &reference.set,
+        &labels,
+        &probabilities,
+        &data,
+        &keys,
+        crate::discovery::DEFAULT_TEMPERATURE,
+    )
+    .map_err(js_err)?;
+    to_js(&scored)
 }
 
 /// `strainViews(fileName, bytes, sampleRate | undefined, center | undefined)`: read a strain upload (GWOSC ASCII

@@ -14,6 +14,7 @@
 pub mod cluster;
 pub mod embeddings;
 pub mod few_shot_batch;
+pub mod few_shot_head;
 pub mod map;
 pub mod neighbour_vote;
 pub mod neighbours;
@@ -30,6 +31,7 @@ pub mod tsne;
 pub use cluster::{ClusterSelection, Clustering, HdbscanParams, NOISE, hdbscan, kmeans};
 pub use embeddings::Embeddings;
 pub use few_shot_batch::{RankedClass, Rescored, rescore_with_few_shot};
+pub use few_shot_head::rescore_with_few_shot_head;
 pub use map::{MapOptions, MapSession};
 pub use neighbour_vote::NeighbourVote;
 pub use neighbours::{KnnGraph, Neighbour, NeighbourIndex, knn_graph};

@@ -3,9 +3,9 @@
 //! too few classes for the combined one), and the shipped reference set of every class; against both
 //! Fast_Scattering should look unfamiliar; it should form a cluster of its own and be learnable as a few-shot class.
 //!
-//! The few-shot part runs as the page does: the model's own calibrated probabilities (`glitchscope classify`),
-//! the model's classes represented by the class prototypes of its shipped reference set (models/default.gsref),
-//! re-scored by `rescore_with_few_shot`.
+//! The few-shot part runs as the page does (`few_shot_head::rescore_with_reference`): the model's own calibrated
+//! probabilities (`glitchscope classify`) and its shipped reference set (models/default.gsref), into whose head
+//! a class of 3 examples or more is fitted; one example competes with the set's class prototypes.
 //!
 //! Needs ../shared/data/real and the default model card (models/default.json); skips with a message without them
 //! (a failure under CI=true).
@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use glitchscope::card::ModelCard;
-use glitchscope::discovery::{DEFAULT_TEMPERATURE, Embeddings, FewShotSet, ReferenceSet, rescore_with_few_shot};
+use glitchscope::discovery::few_shot_head::rescore_with_reference;
+use glitchscope::discovery::{DEFAULT_TEMPERATURE, Embeddings, FewShotSet, ReferenceSet};
 
 #[path = "../../tests/support/skip.rs"]
 mod skip;
@@ -153,7 +154,7 @@ fn fast_scattering_is_unfamiliar_clusters_apart_and_is_learnable_from_few_exampl
     let probabilities = model_probabilities(&probs_csv, &table.keys, &labels);
     let spec = card_json.reference.as_ref().expect("the default model ships a reference set");
     let gsref = card.parent().unwrap().join(&spec.file);
-    let known = ReferenceSet::from_bytes(&std::fs::read(&gsref).unwrap(), &spec.file).unwrap().class_prototypes().unwrap();
+    let shipped_set = ReferenceSet::from_bytes(&std::fs::read(&gsref).unwrap(), &spec.file).unwrap();
     let known_rows: Vec<usize> = (0..table.keys.len()).filter(|&i| table.labels[i] != NEW).collect();
     let new_rows: Vec<usize> = (0..table.keys.len()).filter(|&i| table.labels[i] == NEW).collect();
     let mut few_shot = Vec::new();
@@ -166,8 +167,7 @@ fn fast_scattering_is_unfamiliar_clusters_apart_and_is_learnable_from_few_exampl
             let mut set = FewShotSet::new(embeddings.dim(), None);
             let example_keys = examples.iter().map(|&i| table.keys[i].clone()).collect();
             set.add_class(NEW, &embeddings.select(&examples).unwrap(), example_keys).unwrap();
-            let scored = rescore_with_few_shot(&set, &labels, &probabilities, &embeddings, &table.keys, Some(&known), DEFAULT_TEMPERATURE)
-                .unwrap();
+            let scored = rescore_with_reference(&set, &shipped_set, &labels, &probabilities, &embeddings, &table.keys, DEFAULT_TEMPERATURE).unwrap();
             let top = |i: usize| scored[i].top5[0].label.as_str();
             for &i in new_rows.iter().filter(|i| !examples.contains(i)) {
                 total_new += 1;

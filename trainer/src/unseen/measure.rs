@@ -10,7 +10,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Result, bail};
 use chacha20::ChaCha8Rng;
-use glitchscope::discovery::{DEFAULT_TEMPERATURE, Embeddings, FewShotSet, Prototypes, rescore_with_few_shot};
+use glitchscope::discovery::few_shot_head::MIN_EXAMPLES;
+use glitchscope::discovery::{
+    DEFAULT_TEMPERATURE, Embeddings, FewShotSet, Prototypes, ReferenceSet, rescore_with_few_shot, rescore_with_few_shot_head,
+};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 
@@ -41,6 +44,10 @@ pub struct FewShot {
     pub false_page: f64,
     pub recall_centred: f64,
     pub false_centred: f64,
+    /// What the page does: the reference head refitted with the examples as a class of their own
+    /// (`rescore_with_few_shot_head`) from `MIN_EXAMPLES` examples on, the prototypes (`recall_page`) below.
+    pub recall_head: f64,
+    pub false_head: f64,
 }
 
 pub struct LeftOut {
@@ -269,26 +276,24 @@ pub(super) fn few_shot(
     opts: &Options,
 ) -> Result<FewShot> {
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ (shots as u64 * 7919));
-    let (mut rp, mut fp, mut rc, mut fc) = (0.0, 0.0, 0.0, 0.0);
+    let mut sums = [0.0f64; 6];
     for d in 0..opts.draws {
         let f = d % opts.folds;
         let mut pool = members.to_vec();
         pool.shuffle(&mut rng);
         let (examples, rest) = pool.split_at(shots);
         let known_test = known_test(f);
-        let [r_page, f_page, r_centred, f_centred] = one_draw(glitches, examples, rest, &known_test, &fold_refs[f], &models[f], known_names, dim)?;
-        rp += r_page;
-        fp += f_page;
-        rc += r_centred;
-        fc += f_centred;
+        let shares = one_draw(glitches, examples, rest, &known_test, &fold_refs[f], &models[f], known_names, dim)?;
+        sums.iter_mut().zip(shares).for_each(|(s, v)| *s += v);
     }
-    let d = opts.draws.max(1) as f64;
-    Ok(FewShot { shots, recall_page: rp / d, false_page: fp / d, recall_centred: rc / d, false_centred: fc / d })
+    let [rp, fp, rc, fc, rh, fh] = sums.map(|v| v / opts.draws.max(1) as f64);
+    Ok(FewShot { shots, recall_page: rp, false_page: fp, recall_centred: rc, false_centred: fc, recall_head: rh, false_head: fh })
 }
 
 /// One few-shot draw: a new class made from `examples`, then the shares of `rest` (its other glitches) and of
-/// `known_test` (known glitches) whose top class it becomes, by the page's rule and by centred prototypes:
-/// [recall page, false page, recall centred, false centred]. `refs` are the fold's references, `model` its
+/// `known_test` (known glitches) whose top class it becomes, by prototypes (`rescore_with_few_shot`), by centred
+/// prototypes and by the page's rule (the reference head refitted with the new class from `MIN_EXAMPLES` examples
+/// on, prototypes below): [recall, false] of each, in that order. `refs` are the fold's references, `model` its
 /// head; every index is into `glitches`.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn one_draw(
@@ -300,7 +305,7 @@ pub(super) fn one_draw(
     model: &FoldModel,
     known_names: &[String],
     dim: usize,
-) -> Result<[f64; 4]> {
+) -> Result<[f64; 6]> {
     let eval: Vec<usize> = rest.iter().chain(known_test).copied().collect();
     let rows = |idx: &[usize]| Embeddings::from_rows(&idx.iter().map(|&i| glitches[i].embedding.as_slice()).collect::<Vec<_>>());
     let ref_emb = rows(refs)?;
@@ -319,9 +324,33 @@ pub(super) fn one_draw(
     let rescored = rescore_with_few_shot(&set, known_names, &probs, &eval_emb, &eval_keys, Some(&known), DEFAULT_TEMPERATURE)?;
     let page: Vec<bool> = rescored.iter().map(|r| r.top5.first().is_some_and(|t| t.few_shot)).collect();
     let centred = centred_rule(&ref_emb, &ref_labels, &ex_emb, &eval_emb)?;
+    // The page takes the head rule from MIN_EXAMPLES examples on, the prototypes below.
+    let head = if examples.len() >= MIN_EXAMPLES { head_rule(glitches, refs, examples, &eval, known_names, model)? } else { page.clone() };
     let share = |v: &[bool]| v.iter().filter(|&&b| b).count() as f64 / v.len().max(1) as f64;
     let n = rest.len();
-    Ok([share(&page[..n]), share(&page[n..]), share(&centred[..n]), share(&centred[n..])])
+    Ok([share(&page[..n]), share(&page[n..]), share(&centred[..n]), share(&centred[n..]), share(&head[..n]), share(&head[n..])])
+}
+
+/// The page's rule for a few-shot class of 3 examples or more (`rescore_with_few_shot_head`): the fold's
+/// reference head fitted again with the examples as a class of their own, the fold head's probabilities as the
+/// model's. Is each of `eval` put in the new class?
+fn head_rule(glitches: &[RealGlitch], refs: &[usize], examples: &[usize], eval: &[usize], known_names: &[String], model: &FoldModel) -> Result<Vec<bool>> {
+    let reference = ReferenceSet::new(
+        refs.iter().map(|&i| glitches[i].class.clone()).collect(),
+        refs.iter().map(|&i| format!("ref-{}", glitches[i].key)).collect(),
+        &Embeddings::from_rows(&refs.iter().map(|&i| glitches[i].embedding.as_slice()).collect::<Vec<_>>())?,
+    )?;
+    let all: Vec<usize> = examples.iter().chain(eval).copied().collect();
+    let keys: Vec<String> = all.iter().map(|&i| glitches[i].key.clone()).collect();
+    let mut set = FewShotSet::new(reference.dim(), None);
+    let emb = Embeddings::from_rows(&all.iter().map(|&i| glitches[i].embedding.as_slice()).collect::<Vec<_>>())?;
+    set.add_class("new class", &emb.select(&(0..examples.len()).collect::<Vec<_>>())?, keys[..examples.len()].to_vec())?;
+    let mut probs = Vec::with_capacity(all.len() * known_names.len());
+    for &i in &all {
+        probs.extend(model.probabilities(&glitches[i].embedding)?);
+    }
+    let scored = rescore_with_few_shot_head(&set, &reference, known_names, &probs, &emb, &keys)?;
+    Ok(scored[examples.len()..].iter().map(|r| r.top5.first().is_some_and(|t| t.few_shot)).collect())
 }
 
 /// Nearest prototype after centring on the references' mean direction (as the unfamiliar score does): is each
@@ -374,6 +403,7 @@ mod tests {
         assert!(r.auroc.iter().all(|a| (0.0..=1.0).contains(a)));
         let three = r.few_shot.iter().find(|f| f.shots == 3).unwrap();
         assert!(three.recall_centred > 0.8 && three.false_centred < 0.1, "centred few-shot {} / {}", three.recall_centred, three.false_centred);
+        assert!(three.recall_head > 0.8 && three.false_head < 0.1, "head few-shot {} / {}", three.recall_head, three.false_head);
         // A network that trained on half of the known glitches: they become references only, so the left-out
         // blob is measured against the other half, and a class the network trained on cannot be left out.
         let half: BTreeSet<String> = glitches.iter().enumerate().filter(|(i, g)| i % 2 == 0 && g.class != "c4").map(|(_, g)| g.key.clone()).collect();

@@ -73,18 +73,19 @@ pub fn markdown(ctx: &Context, results: &[LeftOut], clusters: &MapClusters, chos
     }
 
     let shots = shot_counts(results);
-    let _ = writeln!(s, "\nPer left-out class, score `{}`; few-shot: share of the class's other real glitches whose top class becomes the few-shot class (page rule: `rescore_with_few_shot`, the model's head and the references' class prototypes; centred: nearest prototype after centring), from 1/3/5 examples, with the share of known glitches wrongly put in it.\n", names[chosen]);
-    let _ = writeln!(s, "| left-out class | real glitches | AUROC | recall at threshold | false alarms | map cluster: purity / recall / clusters |{}{} known wrongly in it (page, centred) |", shots.iter().map(|k| format!(" few-shot page {k} |")).collect::<String>(), shots.iter().map(|k| format!(" centred {k} |")).collect::<String>());
-    let _ = writeln!(s, "|---|---:|---:|---:|---:|---|{}{}---|", "---:|".repeat(shots.len()), "---:|".repeat(shots.len()));
+    let _ = writeln!(s, "\nPer left-out class, score `{}`; few-shot: share of the class's other real glitches whose top class becomes the few-shot class (prototypes: `rescore_with_few_shot`, the model's head and the references' class prototypes; centred: nearest prototype after centring; page: what the page does, the reference head refitted with the examples as a class of their own, `rescore_with_few_shot_head`, from 3 examples on, the prototypes below), from 1/3/5 examples, with the share of known glitches wrongly put in it.\n", names[chosen]);
+    let cols = |name: &str| shots.iter().map(|k| format!(" {name} {k} |")).collect::<String>();
+    let _ = writeln!(s, "| left-out class | real glitches | AUROC | recall at threshold | false alarms | map cluster: purity / recall / clusters |{}{}{} known wrongly in it (prototypes, centred, page) |", cols("prototypes"), cols("centred"), cols("page"));
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---|{}---|", "---:|".repeat(3 * shots.len()));
     for r in results {
         let c = clusters.per_class.iter().find(|c| c.class == r.class);
         let cl = c.map_or("–".into(), |c| format!("{:.2} / {:.2} / {}", c.purity, c.recall, c.clusters));
         let fs = |f: &dyn Fn(&FewShot) -> f64| few_shot_cells(r, &shots, f);
-        let worst = r.few_shot.iter().map(|x| (x.false_page, x.false_centred)).fold((0.0f64, 0.0f64), |a, b| (a.0.max(b.0), a.1.max(b.1)));
+        let worst = r.few_shot.iter().map(|x| [x.false_page, x.false_centred, x.false_head]).fold([0.0f64; 3], |a, b| [0, 1, 2].map(|i| a[i].max(b[i])));
         let star = if honest(r) { "" } else { " *" };
         let _ = writeln!(
             s,
-            "| {}{star} | {} | {:.3} | {} | {} | {cl} |{}{} {} / {} |",
+            "| {}{star} | {} | {:.3} | {} | {} | {cl} |{}{}{} {} / {} / {} |",
             r.class,
             r.n,
             r.auroc[chosen],
@@ -92,12 +93,28 @@ pub fn markdown(ctx: &Context, results: &[LeftOut], clusters: &MapClusters, chos
             pct(r.false_alarms[chosen]),
             fs(&|x| x.recall_page),
             fs(&|x| x.recall_centred),
-            pct(worst.0),
-            pct(worst.1)
+            fs(&|x| x.recall_head),
+            pct(worst[0]),
+            pct(worst[1]),
+            pct(worst[2])
         );
     }
 
     let _ = writeln!(s, "\nKnown real glitches per left-out class: {}.", results.first().map_or(0, |r| r.known));
+    let honest_rows: Vec<&LeftOut> = results.iter().filter(|r| honest(r)).collect();
+    for k in &shots {
+        let med = |f: &dyn Fn(&FewShot) -> f64| median(honest_rows.iter().filter_map(|r| r.few_shot.iter().find(|x| x.shots == *k)).map(f).collect());
+        let _ = writeln!(
+            s,
+            "\nFew-shot from {k}, median over the honest rows measured: prototypes {}, centred {}, page {} (known wrongly in it, median: {} / {} / {}).",
+            pct(med(&|x| x.recall_page)),
+            pct(med(&|x| x.recall_centred)),
+            pct(med(&|x| x.recall_head)),
+            pct(med(&|x| x.false_page)),
+            pct(med(&|x| x.false_centred)),
+            pct(med(&|x| x.false_head))
+        );
+    }
     let _ = writeln!(s, "\nThe map's clusters over every real glitch (HDBSCAN as in the page): {} clusters, glitch-weighted purity {:.1} %.\n", clusters.n_clusters, 100.0 * clusters.overall_purity);
     let _ = writeln!(s, "| class | real glitches | purity of its main cluster | share in it | clusters it spans | called noise |");
     let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|");
@@ -114,14 +131,15 @@ pub fn synthetic_markdown(results: &[LeftOut], chosen: usize, dir: &std::path::P
     let _ = writeln!(s, "\n### Synthetic later classes (never trained on)\n");
     let _ = writeln!(s, "Glitches of `{}`: the generator's later Gravity Spy classes (`trainer/src/synth/later.rs`), each measured against synthetic glitches of the known classes from the same run, so both sides carry the synthetic-to-real gap. References, head, null and flag threshold are the real known glitches', as shipped; the false alarms are on the synthetic known glitches. Score `{}`; few-shot as above, on synthetic glitches.\n", dir.display(), names[chosen]);
     let shots = shot_counts(results);
-    let _ = writeln!(s, "| later class | synthetic glitches | synthetic known | AUROC | best score's AUROC | recall at threshold | false alarms (synthetic known) |{}{}", shots.iter().map(|k| format!(" few-shot page {k} |")).collect::<String>(), shots.iter().map(|k| format!(" centred {k} |")).collect::<String>());
-    let _ = writeln!(s, "|---|---:|---:|---:|---|---:|---:|{}", "---:|".repeat(2 * shots.len()));
+    let cols = |name: &str| shots.iter().map(|k| format!(" {name} {k} |")).collect::<String>();
+    let _ = writeln!(s, "| later class | synthetic glitches | synthetic known | AUROC | best score's AUROC | recall at threshold | false alarms (synthetic known) |{}{}{}", cols("prototypes"), cols("centred"), cols("page"));
+    let _ = writeln!(s, "|---|---:|---:|---:|---|---:|---:|{}", "---:|".repeat(3 * shots.len()));
     for r in results {
         let best = (0..names.len()).max_by(|&a, &b| r.auroc[a].total_cmp(&r.auroc[b])).unwrap_or(0);
         let fs = |f: &dyn Fn(&FewShot) -> f64| few_shot_cells(r, &shots, f);
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {:.3} | {:.3} ({}) | {} | {} |{}{}",
+            "| {} | {} | {} | {:.3} | {:.3} ({}) | {} | {} |{}{}{}",
             r.class,
             r.n,
             r.known,
@@ -131,7 +149,8 @@ pub fn synthetic_markdown(results: &[LeftOut], chosen: usize, dir: &std::path::P
             pct(r.recall[chosen]),
             pct(r.false_alarms[chosen]),
             fs(&|x| x.recall_page),
-            fs(&|x| x.recall_centred)
+            fs(&|x| x.recall_centred),
+            fs(&|x| x.recall_head)
         );
     }
     let med = median(results.iter().map(|r| r.auroc[chosen]).collect());
