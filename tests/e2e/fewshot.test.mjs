@@ -26,7 +26,7 @@ before(async () => {
   server = await startServer();
   browser = await launchBrowser();
   dir = mkdtempSync(join(tmpdir(), 'glitchscope-fewshot-'));
-  for (const [cls, n] of [[NEW_CLASS, 4], ['Koi_Fish', 3], ['Scattered_Light', 3]]) {
+  for (const [cls, n] of [[NEW_CLASS, 7], ['Koi_Fish', 3], ['Scattered_Light', 3]]) {
     const names = readdirSync(join(O3, cls)).filter((f) => f.endsWith('.png')).sort().slice(0, n);
     files[cls] = names.map((name) => {
       copyFileSync(join(O3, cls, name), join(dir, name));
@@ -80,7 +80,8 @@ test('few-shot class: define from 2 glitches, predictions, reload, export, remov
   const page = await browser.context.newPage();
   try {
     await openPage(page);
-    const all = [...files[NEW_CLASS], ...files.Koi_Fish, ...files.Scattered_Light];
+    const fast = files[NEW_CLASS].slice(0, 4);
+    const all = [...fast, ...files.Koi_Fish, ...files.Scattered_Light];
     await classify(page, all);
     const before = await top5s(page);
     for (const [key, top5] of Object.entries(before)) {
@@ -88,8 +89,8 @@ test('few-shot class: define from 2 glitches, predictions, reload, export, remov
     }
 
     // Pick the first two Fast_Scattering glitches in the table and name the class.
-    const examples = files[NEW_CLASS].slice(0, 2).map(keyOf);
-    const heldOut = files[NEW_CLASS].slice(2).map(keyOf);
+    const examples = fast.slice(0, 2).map(keyOf);
+    const heldOut = fast.slice(2).map(keyOf);
     for (const key of examples) await page.locator(`#results-table tr[data-key="${key}"] input.pick-box`).check();
     assert.equal(await page.locator('#few-shot-define').textContent(), 'Define class from 2 selected');
     await page.locator('#few-shot-name').fill(NEW_CLASS);
@@ -152,7 +153,7 @@ test('few-shot class: define from 2 glitches, predictions, reload, export, remov
     // Reload: the class is still there (IndexedDB) and joins new classifications.
     await openPage(page);
     await page.waitForFunction((name) => !!document.querySelector(`#few-shot-list li[data-name="${name}"]`), NEW_CLASS, { timeout: 30_000 });
-    await classify(page, [...files[NEW_CLASS].slice(2), ...files.Koi_Fish]);
+    await classify(page, [...fast.slice(2), ...files.Koi_Fish]);
     await waitForClassInPredictions(page, true);
     const reloaded = await top5s(page);
     assert.ok(heldOut.some((key) => reloaded[key][0].label === NEW_CLASS), `after reload: ${JSON.stringify(reloaded)}`);
@@ -190,6 +191,50 @@ test('few-shot class: define from 2 glitches, predictions, reload, export, remov
 
     assert.deepEqual(await cspViolations(page), []);
     assert.deepEqual(browser.cspLog, []);
+  } finally {
+    await page.close();
+  }
+});
+
+// From three examples the page fits the class into the reference set's head (`few_shot_head.rs`, the same call as
+// the benchmark's): the wasm path of that rule, with its timing.
+test('few-shot class from 3 glitches: fitted into the reference head', { skip: skipIf(SKIP, 'fewshot.test.mjs: few-shot head') }, async () => {
+  const page = await browser.context.newPage();
+  try {
+    await openPage(page);
+    // The first test leaves its class in IndexedDB: start without it.
+    if ((await panelClasses(page)).includes(NEW_CLASS)) {
+      await page.getByRole('button', { name: `Remove the class ${NEW_CLASS}` }).click();
+      await page.waitForFunction((name) => !document.querySelector(`#few-shot-list li[data-name="${name}"]`), NEW_CLASS, { timeout: 30_000 });
+    }
+    await classify(page, [...files[NEW_CLASS], ...files.Koi_Fish, ...files.Scattered_Light]);
+    const before = await top5s(page);
+    const examples = files[NEW_CLASS].slice(0, 3).map(keyOf);
+    const heldOut = files[NEW_CLASS].slice(3).map(keyOf);
+    for (const key of examples) await page.locator(`#results-table tr[data-key="${key}"] input.pick-box`).check();
+    await page.locator('#few-shot-name').fill(NEW_CLASS);
+    const started = Date.now();
+    await page.locator('#few-shot-define').click();
+    await waitForClassInPredictions(page, true);
+    console.log(`# defined and re-scored ${Object.keys(before).length} glitches in ${Date.now() - started} ms`);
+    const after = await top5s(page);
+    for (const key of heldOut) console.log(`# ${key}: ${after[key].map((t) => `${t.label} ${(t.probability * 100).toFixed(1)}%`).join(', ')}`);
+    // Measured 2026-12-08 (CPU backend, headless Chromium): all 4 held-out glitches first at 83.7-99.5 % (the one
+    // the 2-example prototypes gave 50.8 % now 87.4 %), defined and re-scored in 464 ms; discovery_real.rs measures
+    // the same rule over many draws (5 examples: 96.8 %). Here one draw of three: at least 3 of the 4 first, and
+    // the known ones keep their class.
+    const first = heldOut.filter((key) => after[key][0].label === NEW_CLASS && after[key][0].fewShot).length;
+    assert.ok(first >= 3, `only ${first} of ${heldOut.length} held-out ${NEW_CLASS} glitches first: ${JSON.stringify(heldOut.map((k) => after[k]))}`);
+    for (const path of [...files.Koi_Fish, ...files.Scattered_Light]) {
+      const key = keyOf(path);
+      assert.equal(after[key][0].label, before[key][0].label, `${key}: top class changed from ${before[key][0].label} to ${after[key][0].label}`);
+    }
+    for (const [key, top5] of Object.entries(after)) {
+      const sum = top5.reduce((s, t) => s + t.probability, 0);
+      assert.ok(sum <= 1 + 1e-5, `${key}: top-5 sums to ${sum}`);
+    }
+    await page.getByRole('button', { name: `Remove the class ${NEW_CLASS}` }).click();
+    await waitForClassInPredictions(page, false);
   } finally {
     await page.close();
   }
