@@ -46,12 +46,7 @@ pub fn rescore_with_few_shot(
     temperature: f32,
 ) -> Result<Vec<Rescored>> {
     let n = embeddings.len();
-    if probabilities.len() != n * labels.len() || keys.len() != n {
-        return Err(DiscoveryError::InvalidParameter {
-            name: "glitches",
-            message: format!("{} probabilities and {} keys for {n} embeddings of {} classes", probabilities.len(), keys.len(), labels.len()),
-        });
-    }
+    check_batch(labels, probabilities, embeddings, keys)?;
     if embeddings.dim() != set.embedding_dim {
         return Err(DiscoveryError::DimensionMismatch { row: 0, expected: set.embedding_dim, got: embeddings.dim() });
     }
@@ -122,6 +117,18 @@ pub fn rescore_with_few_shot(
         out.push(Rescored { top5: ranked, few_shot_share, known_classes });
     }
     Ok(out)
+}
+
+/// A batch of `n` glitches must come with `n x labels.len()` probabilities and `n` keys.
+pub(super) fn check_batch(labels: &[String], probabilities: &[f32], embeddings: &Embeddings, keys: &[String]) -> Result<()> {
+    let n = embeddings.len();
+    if probabilities.len() != n * labels.len() || keys.len() != n {
+        return Err(DiscoveryError::InvalidParameter {
+            name: "glitches",
+            message: format!("{} probabilities and {} keys for {n} embeddings of {} classes", probabilities.len(), keys.len(), labels.len()),
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@
 //! `p(c) (1 - s)`, so the model's order among its classes stands.
 
 use super::embeddings::normalised_vector;
-use super::few_shot_batch::{RankedClass, Rescored, rescore_with_few_shot};
+use super::few_shot_batch::{RankedClass, Rescored, check_batch, rescore_with_few_shot};
 use super::prototypes::FewShotSet;
 use super::reference_head::ReferenceHead;
 use super::{DiscoveryError, Embeddings, ReferenceSet, Result};
@@ -57,12 +57,7 @@ pub fn rescore_with_few_shot_head(
     keys: &[String],
 ) -> Result<Vec<Rescored>> {
     let n = embeddings.len();
-    if probabilities.len() != n * labels.len() || keys.len() != n {
-        return Err(DiscoveryError::InvalidParameter {
-            name: "glitches",
-            message: format!("{} probabilities and {} keys for {n} embeddings of {} classes", probabilities.len(), keys.len(), labels.len()),
-        });
-    }
+    check_batch(labels, probabilities, embeddings, keys)?;
     if embeddings.dim() != reference.dim() {
         return Err(DiscoveryError::DimensionMismatch { row: 0, expected: reference.dim(), got: embeddings.dim() });
     }

@@ -145,7 +145,7 @@ impl NoveltyCalibration {
             return bad(format!("calibration format {:?}, expected {expected:?}", self.format));
         }
         if let Some(part) = &self.doubt {
-            part.head.validate().or_else(|e| bad(e))?;
+            part.head.validate().or_else(&bad)?;
             for (name, v) in [("distance", &part.distance_scores), ("doubt", &part.doubt_scores)] {
                 if v.len() < 2 || !v.iter().all(|s| s.is_finite()) || !v.is_sorted() {
                     return bad(format!("calibration {name} scores must be at least 2, finite and ascending"));
