@@ -51,6 +51,6 @@ PY
 cp "$run/final/model.bpk" models/default.bpk
 "$bin" classify --model models/default.json "$real/o1_full_plots/Blip/H1_0Sug0tqkoL_spectrogram_1.0.png"
 # The reference set (unfamiliar score, similarity search) belongs to these weights: remake it and its card entry.
-scripts/make-reference-set.sh "$real"
+scripts/make-reference-set.sh "$real" models/default.gsref "$run"
 "$bin" vote --model models/default.json --cv "$run" --report docs/neighbour-vote-cv.md --write
 echo "make-default-model.sh: wrote models/default.json, models/default.bpk and models/default.gsref"

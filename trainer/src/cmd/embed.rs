@@ -42,6 +42,14 @@ pub struct EmbedArgs {
     /// combined score is the default for references of 10 classes or more: docs/unseen-real.md).
     #[arg(long)]
     pub distance_only: bool,
+    /// With a .gsref: set its flag threshold on glitches the network never trained on, from this `glitchscope cv`
+    /// run of the same recipe (each fold's held-out glitches against the references it trained on; see
+    /// `unseen::cv_flag`), instead of the 95th percentile of the references themselves.
+    #[arg(long)]
+    pub flag_from_cv: Option<PathBuf>,
+    /// The share of known-class glitches the flag may catch (with --flag-from-cv).
+    #[arg(long, default_value_t = 0.05)]
+    pub false_alarm_rate: f64,
     /// Glitches per forward pass.
     #[arg(long, default_value_t = 8)]
     pub batch_size: usize,
@@ -213,7 +221,7 @@ fn read_npy(path: &Path) -> Result<EmbeddingTable> {
     Ok(EmbeddingTable { keys, labels, predicted, probability, embeddings, reference: None })
 }
 
-fn write(table: &EmbeddingTable, path: &Path, model: &str, novelty_k: usize, distance_only: bool) -> Result<()> {
+fn write(table: &EmbeddingTable, path: &Path, model: &str, novelty_k: usize, distance_only: bool, flag: Option<f32>) -> Result<()> {
     let meta_header = ["key", "label", "predicted", "probability"];
     let meta = |i: usize| {
         [table.keys[i].clone(), table.labels[i].clone(), table.predicted[i].clone(), table.probability[i].map(|p| p.to_string()).unwrap_or_default()]
@@ -248,6 +256,9 @@ fn write(table: &EmbeddingTable, path: &Path, model: &str, novelty_k: usize, dis
             let method = NoveltyMethod::KnnMeanDistance { k: novelty_k };
             if table.len() > novelty_k && !distance_only && set.classes().len() >= MIN_CLASSES_FOR_DOUBT {
                 set.calibrate_with_doubt(method, 0.95)?;
+                if let (Some(flag), Some(c)) = (flag, set.calibration.as_mut()) {
+                    c.flag_percentile = flag;
+                }
             } else if table.len() > novelty_k {
                 set.calibrate(method, 0.95)?;
             } else {
@@ -325,10 +336,25 @@ pub fn run(args: EmbedArgs) -> Result<()> {
     }
     eprintln!();
     let embeddings = Embeddings::from_flat(values, dim).map_err(|e| row_error(&args.out, &keys, e))?;
+    let flag = match (&args.flag_from_cv, format) {
+        (Some(run), Format::Reference) => {
+            let (flag, checks) = crate::unseen::cv_flag::out_of_fold_flag(run, args.false_alarm_rate)?;
+            let checks: Vec<String> = checks.iter().map(|c| format!("{:.1} %", 100.0 * c)).collect();
+            eprintln!(
+                "flag at the {:.1}th percentile of the references (the held-out glitches of {}; set from the other folds, it flags {} of each fold's)",
+                100.0 * flag,
+                run.display(),
+                checks.join(" / ")
+            );
+            Some(flag.clamp(0.5, 1.0))
+        }
+        (Some(_), _) => bail!("--flag-from-cv is for a reference set (.gsref)"),
+        (None, _) => None,
+    };
     let table = EmbeddingTable { keys, labels, predicted, probability, embeddings, reference: None };
     // Through a temporary name (for .npy, its keys file is written next to the temporary and renamed after).
     write_atomically(&args.out, |tmp| {
-        write(&table, tmp, &classifier.card.name, args.novelty_k, args.distance_only)?;
+        write(&table, tmp, &classifier.card.name, args.novelty_k, args.distance_only, flag)?;
         if format == Format::Npy {
             std::fs::rename(keys_path(tmp), keys_path(&args.out))?;
         }
@@ -358,7 +384,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         for name in ["e.csv", "e.npy"] {
             let path = dir.path().join(name);
-            write(&table(), &path, "m", 5, false).unwrap();
+            write(&table(), &path, "m", 5, false, None).unwrap();
             let back = EmbeddingTable::read(&path).unwrap();
             let t = table();
             assert_eq!((back.keys, back.labels, back.predicted, back.probability), (t.keys, t.labels, t.predicted, t.probability), "{name}");

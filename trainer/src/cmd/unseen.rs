@@ -145,6 +145,11 @@ pub fn run(args: UnseenArgs) -> Result<()> {
         trained_on: glitches.iter().filter(|g| opts.trained_on.contains(crate::train::dataset::split_key_of(&g.key))).count(),
     };
     let mut md = report::markdown(&ctx, &results, &map, chosen);
+    if !opts.trained_on.is_empty()
+        && let Some(check) = crate::unseen::shipped_calibration::check(&glitches, &opts.trained_on, &trained)?
+    {
+        md.push_str(&report::shipped_markdown(&check));
+    }
     if !synthetic_results.is_empty() {
         md.push_str(&report::synthetic_markdown(&synthetic_results, chosen, args.synthetic.as_deref().unwrap_or(std::path::Path::new(""))));
     }

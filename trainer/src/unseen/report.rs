@@ -124,6 +124,20 @@ pub fn markdown(ctx: &Context, results: &[LeftOut], clusters: &MapClusters, chos
     s
 }
 
+/// The shipped calibration made from the glitches the network trained on, measured on the ones it did not.
+pub fn shipped_markdown(c: &super::shipped_calibration::ShippedCheck) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "\nThe shipped calibration, made as `glitchscope embed` makes the page's (nearest reference glitch + reference head, flag at the 95th percentile) from the {} real glitches this network trained on, then measured on the real glitches it never saw: false alarms on the {} glitches of its own classes {}; flagged per class it never saw: {}.",
+        c.references,
+        c.known,
+        pct(c.false_alarms),
+        c.unseen.iter().map(|(class, n, f)| format!("{class} {} of {n}", pct(*f))).collect::<Vec<_>>().join(", ")
+    );
+    s
+}
+
 /// The synthetic later classes' table (`glitchscope unseen --synthetic`), under the same score.
 pub fn synthetic_markdown(results: &[LeftOut], chosen: usize, dir: &std::path::Path) -> String {
     let names = score_names();
