@@ -72,3 +72,37 @@ pub fn out_of_fold_flag(run: &Path, rate: f64) -> Result<(f32, Vec<f64>)> {
         .collect();
     Ok((quantile(&all, rate), checks))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use glitchscope::discovery::synthetic::gaussian_blobs;
+
+    /// A cv run of three folds over four blobs, each fold holding out a third of every blob: the flag is a high
+    /// percentile, and set from two folds it flags about the stated share of the third's known glitches.
+    #[test]
+    fn the_flag_is_set_on_held_out_glitches() {
+        let (data, truth) = gaussian_blobs(4, 60, 32, 0.6, 5).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        for f in 0..3 {
+            let rows: Vec<FoldEmbedding> = (0..data.len())
+                .map(|i| FoldEmbedding {
+                    key: format!("g{i}"),
+                    class: format!("c{}", truth[i]),
+                    source: "s".into(),
+                    held_out: i % 3 == f,
+                    embedding: data.row(i).to_vec(),
+                })
+                .collect();
+            let dir = tmp.path().join(format!("fold-{}", f + 1));
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(EMBEDDINGS), serde_json::to_string(&rows).unwrap()).unwrap();
+        }
+        let (flag, checks) = out_of_fold_flag(tmp.path(), 0.05).unwrap();
+        assert!(flag > 0.5 && flag <= 1.0, "flag {flag}");
+        assert_eq!(checks.len(), 3);
+        assert!(checks.iter().all(|&c| c <= 0.15), "false alarms per fold {checks:?}");
+        assert_eq!(quantile(&[0.1, 0.2, 0.3, 0.4, 0.5], 0.25), 0.4);
+        assert!(out_of_fold_flag(&tmp.path().join("nothing"), 0.05).is_err());
+    }
+}
