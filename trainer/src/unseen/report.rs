@@ -129,7 +129,7 @@ pub fn shipped_markdown(c: &super::shipped_calibration::ShippedCheck) -> String 
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "\nThe shipped calibration, made as `glitchscope embed` makes the page's (nearest reference glitch + reference head, flag at the 95th percentile) from the {} real glitches this network trained on, then measured on the real glitches it never saw: false alarms on the {} glitches of its own classes {}; flagged per class it never saw: {}.",
+        "\nThe calibration of the page's score (nearest reference glitch + reference head) with its flag at the references' own 95th percentile (the page's flag is set on held-out glitches instead: `embed --flag-from-cv`), made from the {} real glitches this network trained on, then measured on the real glitches it never saw: false alarms on the {} glitches of its own classes {}; flagged per class it never saw: {}.",
         c.references,
         c.known,
         pct(c.false_alarms),
