@@ -659,9 +659,10 @@ pub fn few_shot_rescore(
     few_shot_rescore_with(&set_json, &labels, &keys, &probabilities, embeddings, dim, None)
 }
 
-/// As `fewShotRescore`, with the model's reference set: a few-shot class of 3 examples or more among the glitches
-/// is fitted into the reference head with them (`discovery::few_shot_head`), else the model's classes are
-/// represented by the set's class prototypes.
+/// As `fewShotRescore`, with the model's reference set: few-shot classes of 3 examples or more among the glitches
+/// are fitted into the reference head with them, a glitch taking the prototypes' answer where only they put it in
+/// a few-shot class (`discovery::few_shot_head::rescore_with_reference`); with fewer examples the model's classes
+/// are represented by the set's class prototypes.
 #[wasm_bindgen(js_name = fewShotRescoreWithReference)]
 pub fn few_shot_rescore_with_reference(
     reference: &ReferenceIndex,

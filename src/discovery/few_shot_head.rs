@@ -27,8 +27,11 @@ pub fn head_rule_applies(set: &FewShotSet, keys: &[String]) -> bool {
     !set.classes.is_empty() && set.classes.iter().all(|c| c.examples.iter().filter(|e| keys.contains(e)).count() >= MIN_EXAMPLES)
 }
 
-/// The page's few-shot rule with a model's reference set: the head rule when every few-shot class has
-/// [`MIN_EXAMPLES`] examples among the glitches, else the reference set's class prototypes
+/// The page's few-shot rule with a model's reference set. When every few-shot class has [`MIN_EXAMPLES`]
+/// examples among the glitches, a glitch takes the head rule's answer, or the prototypes' where only they put it
+/// in a few-shot class (the union caught a median of 76-82 % of a left-out class from 3 examples on the
+/// benchmark's four fine-tuned networks, the head rule alone 67-75 %, the prototypes 57-77 %, at a median of 1-2 %
+/// of known glitches wrongly in it). With fewer examples: the reference set's class prototypes alone
 /// ([`rescore_with_few_shot`], `temperature` as there).
 pub fn rescore_with_reference(
     set: &FewShotSet,
@@ -39,11 +42,13 @@ pub fn rescore_with_reference(
     keys: &[String],
     temperature: f32,
 ) -> Result<Vec<Rescored>> {
-    if head_rule_applies(set, keys) {
-        rescore_with_few_shot_head(set, reference, labels, probabilities, embeddings, keys)
-    } else {
-        rescore_with_few_shot(set, labels, probabilities, embeddings, keys, Some(&reference.class_prototypes()?), temperature)
+    let by_prototypes = rescore_with_few_shot(set, labels, probabilities, embeddings, keys, Some(&reference.class_prototypes()?), temperature)?;
+    if !head_rule_applies(set, keys) {
+        return Ok(by_prototypes);
     }
+    let by_head = rescore_with_few_shot_head(set, reference, labels, probabilities, embeddings, keys)?;
+    let few_shot_first = |r: &Rescored| r.top5.first().is_some_and(|t| t.few_shot);
+    Ok(by_head.into_iter().zip(by_prototypes).map(|(h, p)| if !few_shot_first(&h) && few_shot_first(&p) { p } else { h }).collect())
 }
 
 /// Re-score `n` glitches (`probabilities`: `n x labels.len()`, the model's; `embeddings`, `keys`: the glitches')
@@ -137,10 +142,17 @@ mod tests {
         let mut two = FewShotSet::new(24, None);
         two.add_class("New", &data.select(&blob3[..2]).unwrap(), blob3[..2].iter().map(|&i| keys[i].clone()).collect()).unwrap();
         assert!(!head_rule_applies(&two, &keys));
-        // The page's dispatch: the head rule with three examples, the reference prototypes with two.
-        assert_eq!(rescore_with_reference(&set, &reference, &labels, &probabilities, &data, &keys, 0.05).unwrap(), scored);
-        let by_prototypes = rescore_with_few_shot(&two, &labels, &probabilities, &data, &keys, Some(&reference.class_prototypes().unwrap()), 0.05).unwrap();
-        assert_eq!(rescore_with_reference(&two, &reference, &labels, &probabilities, &data, &keys, 0.05).unwrap(), by_prototypes);
+        // The page's dispatch: with three examples the head rule, or the prototypes where only they say "New";
+        // with two, the reference prototypes.
+        let by_prototypes = rescore_with_few_shot(&set, &labels, &probabilities, &data, &keys, Some(&reference.class_prototypes().unwrap()), 0.05).unwrap();
+        let page = rescore_with_reference(&set, &reference, &labels, &probabilities, &data, &keys, 0.05).unwrap();
+        for i in 0..data.len() {
+            let first = |r: &Rescored| r.top5[0].few_shot;
+            let expected = if !first(&scored[i]) && first(&by_prototypes[i]) { &by_prototypes[i] } else { &scored[i] };
+            assert_eq!(&page[i], expected, "glitch {i}");
+        }
+        let two_by_prototypes = rescore_with_few_shot(&two, &labels, &probabilities, &data, &keys, Some(&reference.class_prototypes().unwrap()), 0.05).unwrap();
+        assert_eq!(rescore_with_reference(&two, &reference, &labels, &probabilities, &data, &keys, 0.05).unwrap(), two_by_prototypes);
         assert!(rescore_with_few_shot_head(&two, &reference, &labels, &probabilities, &data, &keys).is_err());
         assert!(rescore_with_few_shot_head(&set, &reference, &labels, &probabilities[1..], &data, &keys).is_err());
     }

@@ -10,9 +10,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Result, bail};
 use chacha20::ChaCha8Rng;
-use glitchscope::discovery::few_shot_head::MIN_EXAMPLES;
+use glitchscope::discovery::few_shot_head::{MIN_EXAMPLES, rescore_with_reference};
 use glitchscope::discovery::{
-    DEFAULT_TEMPERATURE, Embeddings, FewShotSet, Prototypes, ReferenceSet, rescore_with_few_shot, rescore_with_few_shot_head,
+    DEFAULT_TEMPERATURE, Embeddings, FewShotSet, Prototypes, ReferenceSet, rescore_with_few_shot,
 };
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -324,16 +324,18 @@ pub(super) fn one_draw(
     let rescored = rescore_with_few_shot(&set, known_names, &probs, &eval_emb, &eval_keys, Some(&known), DEFAULT_TEMPERATURE)?;
     let page: Vec<bool> = rescored.iter().map(|r| r.top5.first().is_some_and(|t| t.few_shot)).collect();
     let centred = centred_rule(&ref_emb, &ref_labels, &ex_emb, &eval_emb)?;
-    // The page takes the head rule from MIN_EXAMPLES examples on, the prototypes below.
+    // The page's rule: from MIN_EXAMPLES examples on, the head rule or the prototypes where only they say new;
+    // below, the prototypes.
     let head = if examples.len() >= MIN_EXAMPLES { head_rule(glitches, refs, examples, &eval, known_names, model)? } else { page.clone() };
     let share = |v: &[bool]| v.iter().filter(|&&b| b).count() as f64 / v.len().max(1) as f64;
     let n = rest.len();
     Ok([share(&page[..n]), share(&page[n..]), share(&centred[..n]), share(&centred[n..]), share(&head[..n]), share(&head[n..])])
 }
 
-/// The page's rule for a few-shot class of 3 examples or more (`rescore_with_few_shot_head`): the fold's
-/// reference head fitted again with the examples as a class of their own, the fold head's probabilities as the
-/// model's. Is each of `eval` put in the new class?
+/// The page's rule for a few-shot class of 3 examples or more (`few_shot_head::rescore_with_reference`): the
+/// fold's reference head fitted again with the examples as a class of their own, or the references' class
+/// prototypes where only they put a glitch in it; the fold head's probabilities are the model's. Is each of
+/// `eval` put in the new class?
 fn head_rule(glitches: &[RealGlitch], refs: &[usize], examples: &[usize], eval: &[usize], known_names: &[String], model: &FoldModel) -> Result<Vec<bool>> {
     let reference = ReferenceSet::new(
         refs.iter().map(|&i| glitches[i].class.clone()).collect(),
@@ -349,7 +351,7 @@ fn head_rule(glitches: &[RealGlitch], refs: &[usize], examples: &[usize], eval: 
     for &i in &all {
         probs.extend(model.probabilities(&glitches[i].embedding)?);
     }
-    let scored = rescore_with_few_shot_head(&set, &reference, known_names, &probs, &emb, &keys)?;
+    let scored = rescore_with_reference(&set, &reference, known_names, &probs, &emb, &keys, DEFAULT_TEMPERATURE)?;
     Ok(scored[examples.len()..].iter().map(|r| r.top5.first().is_some_and(|t| t.few_shot)).collect())
 }
 
