@@ -2,12 +2,14 @@
 //! with each few-shot class as one more class, its examples weighing as much as any known class's glitches.
 //!
 //! Why: a prototype (the examples' mean direction) competes with the known classes only by the nearest mean; the
-//! head learns which directions separate the new class from each known one. On the unseen-class benchmark with
-//! the networks closest to the shipped one (`glitchscope unseen`, protocol D, docs/unseen-real.md, 2026-12-08)
-//! this rule put a median of 71 / 73 % of a left-out class's other glitches in the new class from 3 examples
-//! (prototypes: 58 / 72 %) and 80 / 81 % from 5 (68 / 71 %), with a median of 0 % of known glitches wrongly in
-//! it; from one example it is weaker (31 % against 34 / 53 %), so a class of fewer than [`MIN_EXAMPLES`] examples
-//! keeps the prototype rule.
+//! head learns which directions separate the new class from each known one. The page's rule
+//! ([`rescore_with_reference`]) takes the head's answer, or the prototypes' where only they put a glitch in a
+//! few-shot class. On the unseen-class benchmark (`glitchscope unseen`, docs/unseen-real.md, 2026-12-08) it put a
+//! median of 78 % of a left-out class's other real glitches in the new class from 3 examples under the networks
+//! closest to the shipped one (protocol D, 21 classes pooled; 82.5 % from 5), against 61 % (67 %) for the
+//! prototypes alone, with a median of 0-1 % of known glitches wrongly in it; the head alone reached 70 %. From
+//! one example the head is weaker than the prototypes, so a class of fewer than [`MIN_EXAMPLES`] examples keeps
+//! the prototype rule.
 //!
 //! The result keeps the model's own answer for everything else: with `q` the refitted head's probabilities and
 //! `s` the share of them on the few-shot classes, a few-shot class k gets `q(k)` and each model class c
@@ -29,10 +31,8 @@ pub fn head_rule_applies(set: &FewShotSet, keys: &[String]) -> bool {
 
 /// The page's few-shot rule with a model's reference set. When every few-shot class has [`MIN_EXAMPLES`]
 /// examples among the glitches, a glitch takes the head rule's answer, or the prototypes' where only they put it
-/// in a few-shot class (the union caught a median of 76-82 % of a left-out class from 3 examples on the
-/// benchmark's four fine-tuned networks, the head rule alone 67-75 %, the prototypes 57-77 %, at a median of 1-2 %
-/// of known glitches wrongly in it). With fewer examples: the reference set's class prototypes alone
-/// ([`rescore_with_few_shot`], `temperature` as there).
+/// in a few-shot class (see the module documentation for what that gains). With fewer examples: the reference
+/// set's class prototypes alone ([`rescore_with_few_shot`], `temperature` as there).
 pub fn rescore_with_reference(
     set: &FewShotSet,
     reference: &ReferenceSet,
