@@ -191,7 +191,7 @@ fn fast_scattering_is_unfamiliar_clusters_apart_and_is_learnable_from_few_exampl
         println!("few-shot {shots:>2}: {NEW} accuracy {acc_new:.3}, known classes kept {acc_known:.3}; {ms:.0} ms per re-scoring of the {} glitches", scores.len());
     }
     // Floors just under what the shipped model measured (2026-12-07, the figures the README quotes): AUROC 1.000,
-    // 30/30 flagged, cluster purity and recall 1.00, few-shot from 1/5/10 examples 71.7/92.8/94.0 % (75.9/96.8/100 %
+    // 30/30 flagged, cluster purity and recall 1.00, few-shot from 1/5/10 examples 71.7/92.8/94.0 % (75.9/97.6/100 %
     // on 2026-12-08, with the card's new vote and 5 and 10 examples fitted into the reference head; the default of
     // 2026-12-07 evening; the previous default 67.6/90.4/96.0 %, and 54.5/89.6/92.0 before the few-shot classes were
     // compared in centred space), known classes kept 100 %. The unfamiliar score
