@@ -153,10 +153,10 @@ impl Classifier {
         self.card.calibration.as_ref().map_or(1.0, |c| c.temperature)
     }
 
-    /// The temperature for one glitch: the card's single-picture temperature for a lone picture in the
-    /// unknown-duration slot when the card has one, else [`Self::temperature`].
-    pub fn temperature_for(&self, views: &[Option<Vec<f32>>]) -> f32 {
-        self.card.calibration.as_ref().map_or(1.0, |c| c.temperature_for(is_single_picture(views)))
+    /// The temperature for a glitch that is (or is not) a single picture in the unknown-duration slot: the card's
+    /// single-picture temperature when it has one, else [`Self::temperature`].
+    pub fn temperature_for(&self, single_picture: bool) -> f32 {
+        self.card.calibration.as_ref().map_or(1.0, |c| c.temperature_for(single_picture))
     }
 
     /// Logits, embeddings and per-view logit contributions still on the device. The temperatures and the
@@ -201,7 +201,7 @@ impl Classifier {
     /// (divided by the same T).
     fn unpack(&self, logits: TensorData, emb: TensorData, views: TensorData, slots: &[(usize, usize)], singles: &[bool]) -> Vec<Prediction> {
         let n = singles.len();
-        let temperatures: Vec<f32> = singles.iter().map(|&s| self.card.calibration.as_ref().map_or(1.0, |c| c.temperature_for(s))).collect();
+        let temperatures: Vec<f32> = singles.iter().map(|&s| self.temperature_for(s)).collect();
         let logits: Vec<f32> = logits.try_into_vec().unwrap_or_default();
         let emb: Vec<f32> = emb.try_into_vec().unwrap_or_default();
         let mut views: Vec<f32> = views.try_into_vec().unwrap_or_default();

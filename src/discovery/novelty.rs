@@ -212,8 +212,8 @@ fn interpolated_percentile(q: &[f32], score: f32) -> f32 {
     if score.is_nan() {
         return 1.0;
     }
-    if m < 2 || score < q[0] {
-        return if m < 2 && score >= q.first().copied().unwrap_or(f32::INFINITY) { 1.0 } else { 0.0 };
+    if m == 0 || score < q[0] {
+        return 0.0;
     }
     if score >= q[m - 1] {
         return 1.0;

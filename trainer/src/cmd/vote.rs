@@ -318,7 +318,11 @@ pub fn run(args: VoteArgs) -> Result<()> {
     for f in 0..args.folds {
         let train: Vec<&HeldOut> = glitches.iter().zip(&fold_of).filter(|(_, k)| **k != f).map(|(g, _)| g).collect();
         let terms = Terms::new(&train);
-        let g = (1..=40).map(|k| k as f32 * 0.05).min_by(|x, y| terms.nll((0.0, 0.0, *x)).total_cmp(&terms.nll((0.0, 0.0, *y)))).unwrap_or(1.0);
+        let g = (1..=40)
+            .map(|k| k as f32 * 0.05)
+            .map(|g| (terms.nll((0.0, 0.0, g)), g))
+            .min_by(|x, y| x.0.total_cmp(&y.0))
+            .map_or(1.0, |(_, g)| g);
         for (i, glitch) in glitches.iter().enumerate().filter(|(i, _)| fold_of[*i] == f) {
             head_only[i] = glitch.combine((0.0, 0.0, g));
         }
@@ -510,14 +514,13 @@ fn from_cv(run: &std::path::Path, labels: &[String], exclude: &[String]) -> Resu
         )?)?;
         let bank: Vec<&FoldEmbedding> = embedded.iter().filter(|e| !e.held_out).collect();
         let rows: Vec<&[f32]> = bank.iter().map(|e| e.embedding.as_slice()).collect();
-        let mut set = ReferenceSet::new(
-            bank.iter().map(|e| e.class.clone()).collect(),
-            bank.iter().map(|e| e.key.clone()).collect(),
-            &glitchscope::discovery::Embeddings::from_rows(&rows)?,
-        )?;
         // The fold's reference head, fitted on the real glitches it trained on as the shipped one is on all of
         // them (`scripts/make-reference-set.sh`), with the same rule.
-        set.calibrate_with_doubt(glitchscope::discovery::NoveltyMethod::KnnMeanDistance { k: 1 }, 0.95)?;
+        let (set, _) = crate::unseen::shipped_calibration::calibrated_set(
+            bank.iter().map(|e| e.class.clone()).collect(),
+            bank.iter().map(|e| e.key.clone()).collect(),
+            &rows,
+        )?;
         let vote = NeighbourVote::new(placeholder(exclude, &set), set, labels)?;
         let embedding_of: BTreeMap<&str, &[f32]> =
             embedded.iter().filter(|e| e.held_out).map(|e| (e.key.as_str(), e.embedding.as_slice())).collect();

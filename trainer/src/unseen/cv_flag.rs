@@ -13,8 +13,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use glitchscope::discovery::{Embeddings, NoveltyMethod, ReferenceSet};
-
+use super::shipped_calibration::calibrated_set;
 use crate::train::cv::{EMBEDDINGS, FoldEmbedding};
 
 /// Each fold's held-out percentiles, by fold.
@@ -30,14 +29,7 @@ pub fn held_out_percentiles(run: &Path) -> Result<Vec<Vec<f32>>> {
         let embedded: Vec<FoldEmbedding> = serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
         let (refs, held): (Vec<&FoldEmbedding>, Vec<&FoldEmbedding>) = embedded.iter().partition(|e| !e.held_out);
         let rows: Vec<&[f32]> = refs.iter().map(|e| e.embedding.as_slice()).collect();
-        let mut set = ReferenceSet::new(
-            refs.iter().map(|e| e.class.clone()).collect(),
-            refs.iter().map(|e| e.key.clone()).collect(),
-            &Embeddings::from_rows(&rows)?,
-        )?;
-        let method = NoveltyMethod::KnnMeanDistance { k: 1 };
-        set.calibrate_with_doubt(method, 0.95)?;
-        let scorer = set.novelty_scorer(method)?;
+        let (set, scorer) = calibrated_set(refs.iter().map(|e| e.class.clone()).collect(), refs.iter().map(|e| e.key.clone()).collect(), &rows)?;
         let percentiles = held
             .iter()
             .map(|e| Ok(set.assess(&scorer, &e.embedding, None)?.map_or(0.0, |u| u.percentile)))

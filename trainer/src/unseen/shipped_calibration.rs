@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use anyhow::Result;
-use glitchscope::discovery::{Embeddings, NoveltyMethod, ReferenceSet};
+use glitchscope::discovery::{Embeddings, NoveltyMethod, NoveltyScorer, ReferenceSet};
 
 use super::real_set::RealGlitch;
 use crate::train::dataset::split_key_of;
@@ -21,6 +21,16 @@ pub struct ShippedCheck {
     pub unseen: Vec<(String, usize, f64)>,
 }
 
+/// A reference set of these labelled embeddings, calibrated as `glitchscope embed` calibrates the page's (nearest
+/// reference glitch + reference head, flag at the 95th percentile), with its scorer.
+pub fn calibrated_set(labels: Vec<String>, keys: Vec<String>, rows: &[&[f32]]) -> Result<(ReferenceSet, NoveltyScorer)> {
+    let mut set = ReferenceSet::new(labels, keys, &Embeddings::from_rows(rows)?)?;
+    let method = NoveltyMethod::KnnMeanDistance { k: 1 };
+    set.calibrate_with_doubt(method, 0.95)?;
+    let scorer = set.novelty_scorer(method)?;
+    Ok((set, scorer))
+}
+
 /// `trained_classes`: the network's classes; `trained_on`: split keys of the real glitches it trained on.
 pub fn check(glitches: &[RealGlitch], trained_on: &BTreeSet<String>, trained_classes: &[String]) -> Result<Option<ShippedCheck>> {
     let real = |g: &&RealGlitch| g.source != super::measure::SYNTHETIC_SOURCE;
@@ -30,14 +40,7 @@ pub fn check(glitches: &[RealGlitch], trained_on: &BTreeSet<String>, trained_cla
         return Ok(None);
     }
     let rows: Vec<&[f32]> = refs.iter().map(|g| g.embedding.as_slice()).collect();
-    let mut set = ReferenceSet::new(
-        refs.iter().map(|g| g.class.clone()).collect(),
-        refs.iter().map(|g| g.key.clone()).collect(),
-        &Embeddings::from_rows(&rows)?,
-    )?;
-    let method = NoveltyMethod::KnnMeanDistance { k: 1 };
-    set.calibrate_with_doubt(method, 0.95)?;
-    let scorer = set.novelty_scorer(method)?;
+    let (set, scorer) = calibrated_set(refs.iter().map(|g| g.class.clone()).collect(), refs.iter().map(|g| g.key.clone()).collect(), &rows)?;
     let flagged = |g: &RealGlitch| -> Result<bool> { Ok(set.assess(&scorer, &g.embedding, None)?.is_some_and(|u| u.new_class_candidate)) };
     let (mut known, mut alarms) = (0usize, 0usize);
     let mut unseen: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
