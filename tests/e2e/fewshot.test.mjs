@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HAS_SHARED, REPO, SHARED_REAL, cspViolations, launchBrowser, requireWasmPackage, skipIf, startServer } from './helpers.mjs';
+import { ARTIFACTS, HAS_SHARED, REPO, SHARED_REAL, cspViolations, launchBrowser, requireWasmPackage, skipIf, startServer } from './helpers.mjs';
 
 const O3 = join(SHARED_REAL, 'o3_l1_4s');
 const SKIP = HAS_SHARED ? false : `needs real Gravity Spy images at ${O3} (../shared/data next to the repository), absent here`;
@@ -233,6 +233,7 @@ test('few-shot class from 3 glitches: fitted into the reference head', { skip: s
       const sum = top5.reduce((s, t) => s + t.probability, 0);
       assert.ok(sum <= 1 + 1e-5, `${key}: top-5 sums to ${sum}`);
     }
+    await page.screenshot({ path: join(ARTIFACTS, 'fewshot-head.png'), fullPage: true });
     await page.getByRole('button', { name: `Remove the class ${NEW_CLASS}` }).click();
     await waitForClassInPredictions(page, false);
   } finally {
