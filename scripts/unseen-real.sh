@@ -127,11 +127,11 @@ run_rb=$(train_with_real b "$half_b")
 # into the .gsref); the summary table still lists every candidate.
 score=knn1+max_prob
 tmp=$(mktemp -d)
-"$bin" unseen --score "$score" --model "$imagenet" --real "$real" --synthetic "$later" --report "$tmp/imagenet.md" >/dev/null
+"$bin" unseen --score "$score" --map-grid --model "$imagenet" --real "$real" --synthetic "$later" --report "$tmp/imagenet.md" >/dev/null
 "$bin" unseen --score "$score" --model "$run_a" --real "$real" --synthetic "$later" --classes "$half_a,Fast_Scattering" --network-never-saw "$half_a,Fast_Scattering" --report "$tmp/a.md" >/dev/null
 "$bin" unseen --score "$score" --model "$run_b" --real "$real" --synthetic "$later" --classes "$half_b,Fast_Scattering" --network-never-saw "$half_b,Fast_Scattering" --report "$tmp/b.md" >/dev/null
-"$bin" unseen --score "$score" --model "$run_ra/model.json" --trained-on "$run_ra/split.csv" --real "$real" --synthetic "$later" --classes "$half_a,Fast_Scattering" --network-never-saw "$half_a,Fast_Scattering" --report "$tmp/ra.md" >/dev/null
-"$bin" unseen --score "$score" --model "$run_rb/model.json" --trained-on "$run_rb/split.csv" --real "$real" --synthetic "$later" --classes "$half_b,Fast_Scattering" --network-never-saw "$half_b,Fast_Scattering" --report "$tmp/rb.md" >/dev/null
+"$bin" unseen --score "$score" --map-grid --model "$run_ra/model.json" --trained-on "$run_ra/split.csv" --real "$real" --synthetic "$later" --classes "$half_a,Fast_Scattering" --network-never-saw "$half_a,Fast_Scattering" --report "$tmp/ra.md" >/dev/null
+"$bin" unseen --score "$score" --map-grid --model "$run_rb/model.json" --trained-on "$run_rb/split.csv" --real "$real" --synthetic "$later" --classes "$half_b,Fast_Scattering" --network-never-saw "$half_b,Fast_Scattering" --report "$tmp/rb.md" >/dev/null
 "$bin" unseen --score "$score" --model models/default.json --real "$real" --synthetic "$later" --report "$tmp/default.md" >/dev/null
 {
   echo "# Unseen classes on real glitches (issue 25)"

@@ -406,7 +406,7 @@ pub fn set_fused_cpu_kernels(enabled: bool) {
 // ================================================================================================================
 
 /// `new EmbeddingMap(flat, dim, options?)`: a t-SNE map and HDBSCAN clusters of `n` embeddings given as one
-/// Float32Array of `n * dim` numbers. `options`: `{pcaDims, perplexity, iterations, seed, minClusterSize}`, all
+/// Float32Array of `n * dim` numbers. `options`: `{pcaDims, perplexity, iterations, seed, minClusterSize, minSamples}`, all
 /// optional. Call `step(k)` until `done`, reading `coordinates()` in between to draw the map as it forms.
 #[wasm_bindgen]
 pub struct EmbeddingMap {

@@ -32,7 +32,7 @@ pub use cluster::{ClusterSelection, Clustering, HdbscanParams, NOISE, hdbscan, k
 pub use embeddings::Embeddings;
 pub use few_shot_batch::{RankedClass, Rescored, rescore_with_few_shot};
 pub use few_shot_head::rescore_with_few_shot_head;
-pub use map::{MapOptions, MapSession};
+pub use map::{MapOptions, MapSession, map_clusters};
 pub use neighbour_vote::NeighbourVote;
 pub use neighbours::{KnnGraph, Neighbour, NeighbourIndex, knn_graph};
 pub use novelty::{DoubtCalibration, NoveltyCalibration, NoveltyMethod, NoveltyScorer, Unfamiliarity};

@@ -76,6 +76,15 @@ pub struct UnseenArgs {
     pub report: Option<PathBuf>,
     #[arg(long, default_value_t = 8)]
     pub batch_size: usize,
+    /// Self-training rounds of the page's few-shot head rule (default: the page's, `few_shot_head::SELF_TRAINING`).
+    #[arg(long)]
+    pub self_training_rounds: Option<usize>,
+    /// Smallest few-shot probability that makes a glitch join the class in self-training (default: the page's).
+    #[arg(long)]
+    pub self_training_min: Option<f32>,
+    /// Also print how other HDBSCAN settings than the page's cluster the real glitches (a grid).
+    #[arg(long)]
+    pub map_grid: bool,
 }
 
 pub fn run(args: UnseenArgs) -> Result<()> {
@@ -110,6 +119,13 @@ pub fn run(args: UnseenArgs) -> Result<()> {
         trained_on: match &args.trained_on {
             Some(path) => crate::train::setup::read_split_csv(path)?.into_iter().map(|r| r.key).collect(),
             None => Default::default(),
+        },
+        self_training: {
+            let page = glitchscope::discovery::few_shot_head::SELF_TRAINING;
+            glitchscope::discovery::few_shot_head::SelfTraining {
+                rounds: args.self_training_rounds.unwrap_or(page.rounds),
+                min_probability: args.self_training_min.unwrap_or(page.min_probability),
+            }
         },
     };
     let mut results = Vec::new();
@@ -149,6 +165,9 @@ pub fn run(args: UnseenArgs) -> Result<()> {
         && let Some(check) = crate::unseen::shipped_calibration::check(&glitches, &opts.trained_on, &trained)?
     {
         md.push_str(&report::shipped_markdown(&check));
+    }
+    if args.map_grid {
+        md.push_str(&report::grid_markdown(&clusters::grid(&glitches, &trained)?));
     }
     if !synthetic_results.is_empty() {
         md.push_str(&report::synthetic_markdown(&synthetic_results, chosen, args.synthetic.as_deref().unwrap_or(std::path::Path::new(""))));

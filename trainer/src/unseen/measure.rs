@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Result, bail};
 use chacha20::ChaCha8Rng;
-use glitchscope::discovery::few_shot_head::{MIN_EXAMPLES, rescore_with_reference};
+use glitchscope::discovery::few_shot_head::{MIN_EXAMPLES, SelfTraining, rescore_with_reference_by};
 use glitchscope::discovery::{
     DEFAULT_TEMPERATURE, Embeddings, FewShotSet, Prototypes, ReferenceSet, rescore_with_few_shot,
 };
@@ -34,6 +34,8 @@ pub struct Options {
     /// shipped reference set does) but are never scored, since a network scores what it trained on as familiar.
     /// Empty for a network that trained on no real glitch.
     pub trained_on: BTreeSet<String>,
+    /// The page rule's self-training (`few_shot_head::SELF_TRAINING` unless measuring another).
+    pub self_training: SelfTraining,
 }
 
 /// Few-shot recall and false positives from `shots` examples, by the page's rule and by centred prototypes.
@@ -283,7 +285,7 @@ pub(super) fn few_shot(
         pool.shuffle(&mut rng);
         let (examples, rest) = pool.split_at(shots);
         let known_test = known_test(f);
-        let shares = one_draw(glitches, examples, rest, &known_test, &fold_refs[f], &models[f], known_names, dim)?;
+        let shares = one_draw(glitches, examples, rest, &known_test, &fold_refs[f], &models[f], known_names, dim, opts.self_training)?;
         sums.iter_mut().zip(shares).for_each(|(s, v)| *s += v);
     }
     let [rp, fp, rc, fc, rh, fh] = sums.map(|v| v / opts.draws.max(1) as f64);
@@ -305,6 +307,7 @@ pub(super) fn one_draw(
     model: &FoldModel,
     known_names: &[String],
     dim: usize,
+    training: SelfTraining,
 ) -> Result<[f64; 6]> {
     let eval: Vec<usize> = rest.iter().chain(known_test).copied().collect();
     let rows = |idx: &[usize]| Embeddings::from_rows(&idx.iter().map(|&i| glitches[i].embedding.as_slice()).collect::<Vec<_>>());
@@ -326,7 +329,7 @@ pub(super) fn one_draw(
     let centred = centred_rule(&ref_emb, &ref_labels, &ex_emb, &eval_emb)?;
     // The page's rule: from MIN_EXAMPLES examples on, the head rule or the prototypes where only they say new;
     // below, the prototypes.
-    let head = if examples.len() >= MIN_EXAMPLES { head_rule(glitches, refs, examples, &eval, known_names, model)? } else { page.clone() };
+    let head = if examples.len() >= MIN_EXAMPLES { head_rule(glitches, refs, examples, &eval, known_names, model, training)? } else { page.clone() };
     let share = |v: &[bool]| v.iter().filter(|&&b| b).count() as f64 / v.len().max(1) as f64;
     let n = rest.len();
     Ok([share(&page[..n]), share(&page[n..]), share(&centred[..n]), share(&centred[n..]), share(&head[..n]), share(&head[n..])])
@@ -336,7 +339,15 @@ pub(super) fn one_draw(
 /// fold's reference head fitted again with the examples as a class of their own, or the references' class
 /// prototypes where only they put a glitch in it; the fold head's probabilities are the model's. Is each of
 /// `eval` put in the new class?
-fn head_rule(glitches: &[RealGlitch], refs: &[usize], examples: &[usize], eval: &[usize], known_names: &[String], model: &FoldModel) -> Result<Vec<bool>> {
+fn head_rule(
+    glitches: &[RealGlitch],
+    refs: &[usize],
+    examples: &[usize],
+    eval: &[usize],
+    known_names: &[String],
+    model: &FoldModel,
+    training: SelfTraining,
+) -> Result<Vec<bool>> {
     let reference = ReferenceSet::new(
         refs.iter().map(|&i| glitches[i].class.clone()).collect(),
         refs.iter().map(|&i| format!("ref-{}", glitches[i].key)).collect(),
@@ -351,7 +362,7 @@ fn head_rule(glitches: &[RealGlitch], refs: &[usize], examples: &[usize], eval: 
     for &i in &all {
         probs.extend(model.probabilities(&glitches[i].embedding)?);
     }
-    let scored = rescore_with_reference(&set, &reference, known_names, &probs, &emb, &keys, DEFAULT_TEMPERATURE)?;
+    let scored = rescore_with_reference_by(&set, &reference, known_names, &probs, &emb, &keys, DEFAULT_TEMPERATURE, training)?;
     Ok(scored[examples.len()..].iter().map(|r| r.top5.first().is_some_and(|t| t.few_shot)).collect())
 }
 
@@ -395,7 +406,7 @@ mod tests {
             .enumerate()
             .map(|(i, (e, &b))| RealGlitch { key: format!("g{i}"), source: "s".into(), class: format!("c{b}"), embedding: e.to_vec(), top_probability: None })
             .collect();
-        let opts = Options { folds: 3, seed: 1, false_alarm_rate: 0.05, shots: vec![1, 3], draws: 4, trained_on: BTreeSet::new() };
+        let opts = Options { folds: 3, seed: 1, false_alarm_rate: 0.05, shots: vec![1, 3], draws: 4, trained_on: BTreeSet::new(), self_training: glitchscope::discovery::few_shot_head::SELF_TRAINING };
         let r = leave_out(&glitches, "c4", &[], &opts).unwrap();
         assert_eq!((r.n, r.known), (30, 120));
         let knn5 = score_names().iter().position(|n| *n == "knn5").unwrap();
@@ -442,7 +453,7 @@ mod tests {
             };
             glitches.push(RealGlitch { key: format!("g{i}"), source, class: format!("c{b}"), embedding, top_probability: None });
         }
-        let opts = Options { folds: 3, seed: 1, false_alarm_rate: 0.05, shots: vec![3], draws: 4, trained_on: BTreeSet::new() };
+        let opts = Options { folds: 3, seed: 1, false_alarm_rate: 0.05, shots: vec![3], draws: 4, trained_on: BTreeSet::new(), self_training: glitchscope::discovery::few_shot_head::SELF_TRAINING };
         let r = leave_out_synthetic(&glitches, "c4", &[], &opts).unwrap();
         // 40 synthetic new glitches against the 80 synthetic known ones (half of c0..c3).
         assert_eq!((r.n, r.known), (40, 80));

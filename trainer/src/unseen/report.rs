@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::clusters::MapClusters;
+use super::clusters::{GridRow, MapClusters};
 use super::measure::{FewShot, LeftOut, score_names};
 
 pub struct Context<'a> {
@@ -14,6 +14,10 @@ pub struct Context<'a> {
     pub false_alarm_rate: f64,
     /// Real glitches the network trained on (`--trained-on`): references only, never scored.
     pub trained_on: usize,
+}
+
+pub(super) fn median_of(v: Vec<f64>) -> f64 {
+    median(v)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -169,5 +173,18 @@ pub fn synthetic_markdown(results: &[LeftOut], chosen: usize, dir: &std::path::P
     }
     let med = median(results.iter().map(|r| r.auroc[chosen]).collect());
     let _ = writeln!(s, "\nMedian AUROC over the synthetic later classes, `{}`: {:.3}.", names[chosen], med);
+    s
+}
+
+/// The map's clustering under other HDBSCAN settings than the page's (`unseen --map-grid`).
+pub fn grid_markdown(rows: &[GridRow]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "\nHDBSCAN settings on the same prepared embeddings (F1 of a class: of its main cluster, 2PR/(P+R); the classes the network never saw are the honest ones; None_of_the_Above left out of the F1s):\n");
+    let _ = writeln!(s, "| setting | clusters | clustered | purity | ARI | median F1, never-seen classes | median F1, trained classes | clusters per trained class |");
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|");
+    for r in rows {
+        let num = |x: f64| if x.is_nan() { "–".to_string() } else { format!("{x:.2}") };
+        let _ = writeln!(s, "| {} | {} | {} | {:.1} % | {:.3} | {} | {} | {} |", r.setting, r.n_clusters, pct(r.clustered), 100.0 * r.overall_purity, r.ari, num(r.f1_unseen), num(r.f1_trained), num(r.spans_trained));
+    }
     s
 }
