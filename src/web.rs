@@ -660,8 +660,9 @@ pub fn few_shot_rescore(
 }
 
 /// As `fewShotRescore`, with the model's reference set: few-shot classes of 3 examples or more among the glitches
-/// are fitted into the reference head with them, a glitch taking the prototypes' answer where only they put it in
-/// a few-shot class (`discovery::few_shot_head::rescore_with_reference`); with fewer examples the model's classes
+/// (counting, for a class of 1-2, the glitches the prototypes put in it at 50 %+) are fitted into the reference
+/// head with them, self-trained on the glitches it takes, a glitch taking the prototypes' answer where only they
+/// put it in a few-shot class (`discovery::few_shot_head::rescore_with_reference`); otherwise the model's classes
 /// are represented by the set's class prototypes.
 #[wasm_bindgen(js_name = fewShotRescoreWithReference)]
 pub fn few_shot_rescore_with_reference(

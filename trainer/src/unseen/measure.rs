@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Result, bail};
 use chacha20::ChaCha8Rng;
-use glitchscope::discovery::few_shot_head::{MIN_EXAMPLES, SelfTraining, rescore_with_reference_by};
+use glitchscope::discovery::few_shot_head::{SelfTraining, rescore_with_reference_by};
 use glitchscope::discovery::{
     DEFAULT_TEMPERATURE, Embeddings, FewShotSet, Prototypes, ReferenceSet, rescore_with_few_shot,
 };
@@ -327,9 +327,10 @@ pub(super) fn one_draw(
     let rescored = rescore_with_few_shot(&set, known_names, &probs, &eval_emb, &eval_keys, Some(&known), DEFAULT_TEMPERATURE)?;
     let page: Vec<bool> = rescored.iter().map(|r| r.top5.first().is_some_and(|t| t.few_shot)).collect();
     let centred = centred_rule(&ref_emb, &ref_labels, &ex_emb, &eval_emb)?;
-    // The page's rule: from MIN_EXAMPLES examples on, the head rule or the prototypes where only they say new;
-    // below, the prototypes.
-    let head = if examples.len() >= MIN_EXAMPLES { head_rule(glitches, refs, examples, &eval, known_names, model, training)? } else { page.clone() };
+    // The page's rule (`rescore_with_reference`): from 3 examples on, the head rule or the prototypes where only
+    // they say new; below, the head rule bootstrapped from the glitches the prototypes are sure of, or the
+    // prototypes.
+    let head = head_rule(glitches, refs, examples, &eval, known_names, model, training)?;
     let share = |v: &[bool]| v.iter().filter(|&&b| b).count() as f64 / v.len().max(1) as f64;
     let n = rest.len();
     Ok([share(&page[..n]), share(&page[n..]), share(&centred[..n]), share(&centred[n..]), share(&head[..n]), share(&head[n..])])
