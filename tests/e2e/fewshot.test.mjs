@@ -104,9 +104,10 @@ test('few-shot class: define from 2 glitches, predictions, reload, export, remov
       console.log(`# ${key}: ${after1[key].map((t) => `${t.label} ${(t.probability * 100).toFixed(1)}%`).join(', ')}`);
     }
     // The held-out Fast_Scattering glitches (never shown as examples) now rank the new class high. Measured
-    // 2026-12-07 with the default model trained on every real source: 99.7 % first, and 25.1 % second behind
-    // Low_Frequency_Burst (56.8 %) for L1_1265131252, a glitch that model's head calls Low_Frequency_Burst (the
-    // previous default: 99.1 and 94.5 %, both first). How often a few-shot class takes its glitches is measured
+    // 2026-12-08: both first at 99.5 and 99.7 %, since a class of 2 examples borrows the glitches the prototypes
+    // are sure of and goes to the self-trained head rule (few_shot_head.rs); with the prototypes alone (2026-12-07)
+    // 99.7 % first, and 25.1 % second behind Low_Frequency_Burst (56.8 %) for L1_1265131252, a glitch the model's
+    // head calls Low_Frequency_Burst. How often a few-shot class takes its glitches is measured
     // over many draws by trainer/tests/discovery_real.rs (1/5/10 examples: 71.7 / 92.8 / 94.0 %) and
     // `glitchscope unseen`; here, one draw of two examples: at least one held-out glitch first with at least half
     // the probability, and every one with the new class in its top 2 at 10 % or more.
