@@ -87,6 +87,9 @@ pub fn rescore_with_reference_by(
     training: SelfTraining,
 ) -> Result<Vec<Rescored>> {
     let by_prototypes = rescore_with_few_shot(set, labels, probabilities, embeddings, keys, Some(&reference.class_prototypes()?), temperature)?;
+    if set.classes.is_empty() {
+        return Ok(by_prototypes);
+    }
     let mut taken: Vec<Vec<usize>> = vec![Vec::new(); set.classes.len()];
     if !head_rule_applies(set, keys) {
         // Bootstrap: a class of 1-2 examples borrows the glitches the prototypes put in it surely enough.
@@ -169,7 +172,7 @@ fn fit_and_rescore(
     for (class, extra) in set.classes.iter().zip(taken) {
         let found: Vec<usize> = class.examples.iter().filter_map(|e| keys.iter().position(|k| k == e)).collect();
         if found.is_empty() || found.len() + extra.len() < MIN_EXAMPLES {
-            return Err(DiscoveryError::TooFew { what: "a few-shot class fitted into the reference head", needed: MIN_EXAMPLES, got: found.len() });
+            return Err(DiscoveryError::TooFew { what: "a few-shot class fitted into the reference head", needed: MIN_EXAMPLES, got: found.len() + extra.len() });
         }
         for &i in found.iter().chain(extra) {
             rows.push(normalised_vector(embeddings.row(i), embeddings.dim(), i)?);
@@ -269,6 +272,10 @@ mod tests {
         for (i, s) in by_one.iter().enumerate() {
             assert_eq!(s.top5[0].label, names[truth[i]], "from one example, glitch {i}");
         }
+        // No few-shot class: the prototype rule's answer (the model's), with no head fitted.
+        let empty = FewShotSet::new(24, None);
+        let empty_by_prototypes = rescore_with_few_shot(&empty, &labels, &probabilities, &data, &keys, Some(&reference.class_prototypes().unwrap()), 0.05).unwrap();
+        assert_eq!(rescore_with_reference(&empty, &reference, &labels, &probabilities, &data, &keys, 0.05).unwrap(), empty_by_prototypes);
         // No example among the glitches: nothing to bootstrap from.
         let mut absent = FewShotSet::new(24, None);
         absent.add_class("New", &data.select(&blob3[..1]).unwrap(), vec!["not on the page".into()]).unwrap();

@@ -150,7 +150,8 @@ pub fn run(args: UnseenArgs) -> Result<()> {
         Some(dir) => measure_synthetic(&args, dir, &glitches, &opts)?,
         None => Vec::new(),
     };
-    let map = clusters::cluster_classes(&glitches)?;
+    let points = clusters::prepared_points(&glitches)?;
+    let map = clusters::cluster_classes(&glitches, &points)?;
     let command = std::env::args().map(|a| if a.contains(' ') { format!("'{a}'") } else { a }).collect::<Vec<_>>().join(" ");
     let ctx = report::Context {
         command: &command,
@@ -167,7 +168,7 @@ pub fn run(args: UnseenArgs) -> Result<()> {
         md.push_str(&report::shipped_markdown(&check));
     }
     if args.map_grid {
-        md.push_str(&report::grid_markdown(&clusters::grid(&glitches, &trained)?));
+        md.push_str(&report::grid_markdown(&clusters::grid(&glitches, &points, &trained)?));
     }
     if !synthetic_results.is_empty() {
         md.push_str(&report::synthetic_markdown(&synthetic_results, chosen, args.synthetic.as_deref().unwrap_or(std::path::Path::new(""))));

@@ -29,12 +29,16 @@ pub struct MapClusters {
     pub overall_purity: f64,
 }
 
-pub fn cluster_classes(glitches: &[RealGlitch]) -> Result<MapClusters> {
+/// The glitches' embeddings prepared as the page prepares a map's (unit length, its principal components).
+pub fn prepared_points(glitches: &[RealGlitch]) -> Result<Embeddings> {
     let options = MapOptions::default();
     let data = Embeddings::from_rows(&glitches.iter().map(|g| g.embedding.as_slice()).collect::<Vec<_>>())?;
-    let prepared = prepare(&data, options.pca_dims, options.seed)?;
-    let clustering = map_clusters(&prepared.reduced, &options)?;
-    Ok(summarise(glitches, &clustering))
+    Ok(prepare(&data, options.pca_dims, options.seed)?.reduced)
+}
+
+/// The page's clusters of `points` (from [`prepared_points`] of `glitches`), per class.
+pub fn cluster_classes(glitches: &[RealGlitch], points: &Embeddings) -> Result<MapClusters> {
+    Ok(summarise(glitches, &map_clusters(points, &MapOptions::default())?))
 }
 
 /// What a clustering of `glitches` says per class.
@@ -87,17 +91,15 @@ pub struct GridRow {
     pub spans_trained: f64,
 }
 
-/// HDBSCAN settings measured against the page's: smallest cluster, core neighbours, selection.
-pub fn grid(glitches: &[RealGlitch], trained: &[String]) -> Result<Vec<GridRow>> {
-    let options = MapOptions::default();
-    let data = Embeddings::from_rows(&glitches.iter().map(|g| g.embedding.as_slice()).collect::<Vec<_>>())?;
-    let prepared = prepare(&data, options.pca_dims, options.seed)?;
+/// HDBSCAN settings measured against the page's on the same `points` ([`prepared_points`]): smallest cluster,
+/// core neighbours, selection.
+pub fn grid(glitches: &[RealGlitch], points: &Embeddings, trained: &[String]) -> Result<Vec<GridRow>> {
     let mut rows = Vec::new();
     for mcs in [3usize, 4, 5, 8] {
         for ms in [Some(1usize), Some(2), Some(3), None] {
             for selection in [ClusterSelection::ExcessOfMass, ClusterSelection::Leaf] {
                 let params = HdbscanParams { min_cluster_size: mcs, min_samples: ms, allow_single_cluster: false, selection };
-                let clustering = hdbscan(&prepared.reduced, &params)?;
+                let clustering = hdbscan(points, &params)?;
                 let m = summarise(glitches, &clustering);
                 let f1 = |c: &ClassClusters| if c.purity + c.recall > 0.0 { 2.0 * c.purity * c.recall / (c.purity + c.recall) } else { 0.0 };
                 let (seen, unseen): (Vec<&ClassClusters>, Vec<&ClassClusters>) =
